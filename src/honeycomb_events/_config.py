@@ -1,0 +1,205 @@
+"""Settings resolved from constructor arguments, then the environment, then defaults.
+
+Every value that comes from the user is validated here, once, with an error that names the
+argument or environment variable to fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, TypeVar
+from urllib.parse import urlsplit
+
+from ._encode import Compression, Encoding
+from ._errors import ConfigurationError
+
+_logger = logging.getLogger("honeycomb_events")
+
+_Choice = TypeVar("_Choice", Compression, Encoding)
+
+DEFAULT_ENDPOINT: Final = "https://api.honeycomb.io"
+DEFAULT_TIMEOUT: Final = 10.0
+
+ENV_API_KEY: Final = "HONEYCOMB_API_KEY"
+ENV_ENDPOINT: Final = "HONEYCOMB_API_ENDPOINT"
+ENV_TIMEOUT: Final = "HONEYCOMB_TIMEOUT"
+ENV_COMPRESSION: Final = "HONEYCOMB_COMPRESSION"
+ENV_ENCODING: Final = "HONEYCOMB_ENCODING"
+
+
+class ApiKey:
+    """An API key that never shows itself in a repr, str, log line or exception.
+
+    `source` says where the key came from (an argument or a variable name), so an error about
+    a rejected key can say which setting to fix without printing the key.
+    """
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str) -> None:
+        if not value or value != value.strip() or any(c.isspace() for c in value):
+            raise ConfigurationError(
+                f"the API key from {source} is empty or contains white space; "
+                f"set {source} to the ingest key shown in Honeycomb's environment settings"
+            )
+        self._value = value
+        self.source = source
+
+    def reveal(self) -> str:
+        """The key itself, for the one place that needs it: the request header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"ApiKey(source={self.source!r}, value=<redacted>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> str:
+        raise TypeError("an ApiKey cannot be pickled: it would write the key out in clear")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What a transport needs: resolved, validated, and safe to print."""
+
+    api_key: ApiKey
+    endpoint: str
+    timeout: float
+    compression: Compression
+    encoding: Encoding
+
+
+def resolve_settings(
+    *,
+    api_key: str | None = None,
+    endpoint: str | None = None,
+    timeout: float | None = None,
+    compression: str | Compression | None = None,
+    encoding: str | Encoding | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every transport setting: argument first, then the environment, then the default."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        api_key=_resolve_api_key(api_key, env),
+        endpoint=_resolve_endpoint(endpoint, env),
+        timeout=_resolve_timeout(timeout, env),
+        compression=_resolve_enum(Compression, compression, "compression", ENV_COMPRESSION, env),
+        encoding=_resolve_enum(Encoding, encoding, "encoding", ENV_ENCODING, env),
+    )
+
+
+def _from_env(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _resolve_api_key(argument: str | None, env: Mapping[str, str]) -> ApiKey:
+    if argument is not None:
+        return ApiKey(argument, "the api_key argument")
+    value = env.get(ENV_API_KEY)
+    if value is None or not value.strip():
+        raise ConfigurationError(
+            f"no Honeycomb API key: pass api_key=... or set {ENV_API_KEY} "
+            "(an ingest key from your Honeycomb environment's settings)"
+        )
+    return ApiKey(value.strip(), ENV_API_KEY)
+
+
+def _resolve_endpoint(argument: str | None, env: Mapping[str, str]) -> str:
+    if argument is not None:
+        return validate_endpoint(argument, "the endpoint argument")
+    value = _from_env(env, ENV_ENDPOINT)
+    if value is None:
+        return DEFAULT_ENDPOINT
+    return validate_endpoint(value, ENV_ENDPOINT)
+
+
+def validate_endpoint(value: str, source: str) -> str:
+    """Check that `value` is an http(s) URL; warn when a key would cross a network in clear."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"{source} must be an http:// or https:// URL such as {DEFAULT_ENDPOINT}, "
+            f"not {value!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{source} must not have a query or fragment: {value!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        _logger.warning(
+            "%s is a plain-http URL to a non-loopback host (%s): the API key will travel "
+            "unencrypted; use https://",
+            source,
+            parts.hostname,
+        )
+    return value.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve_timeout(argument: float | None, env: Mapping[str, str]) -> float:
+    if argument is not None:
+        return _positive_seconds(argument, "the timeout argument")
+    value = _from_env(env, ENV_TIMEOUT)
+    if value is None:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{ENV_TIMEOUT} must be a number of seconds, such as 10 or 2.5, not {value!r}"
+        ) from None
+    return _positive_seconds(seconds, ENV_TIMEOUT)
+
+
+def _positive_seconds(value: float, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{source} must be a number of seconds, not {value!r}")
+    if not (0 < value < float("inf")):
+        raise ConfigurationError(f"{source} must be a positive, finite number of seconds")
+    return float(value)
+
+
+def _resolve_enum(
+    kind: type[_Choice],
+    argument: str | _Choice | None,
+    argument_name: str,
+    variable: str,
+    env: Mapping[str, str],
+) -> _Choice:
+    if isinstance(argument, kind):
+        return argument
+    if argument is not None:
+        return kind.from_str(str(argument), f"the {argument_name} argument")
+    value = _from_env(env, variable)
+    if value is None:
+        return kind.default()
+    return kind.from_str(value, variable)
+
+
+def validate_dataset(name: str) -> str:
+    """Check a dataset name as the Events API would take it in a URL path."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("dataset must be a non-empty string")
+    if "/" in name:
+        raise ValueError(
+            f"dataset {name!r} contains '/': Honeycomb dataset names cannot contain slashes"
+        )
+    return name

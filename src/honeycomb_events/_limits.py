@@ -1,0 +1,183 @@
+"""Honeycomb's limits, enforced before an event leaves the process.
+
+Honeycomb would otherwise reject or silently cut an event on arrival. Here every change is a
+documented transformation that is counted in a `LimitTally`, and dropping fields is recorded on
+the event itself as ``meta.dropped_fields``. An event is never dropped for its size.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import itertools
+import math
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+MAX_FIELDS: Final = 2_000
+MAX_STRING_BYTES: Final = 65_535
+MAX_EVENT_BYTES: Final = 1_000_000
+MAX_BODY_BYTES: Final = 5_000_000
+DROPPED_FIELDS: Final = "meta.dropped_fields"
+
+# A str of at most this many characters is at most MAX_STRING_BYTES in UTF-8 (4 bytes a
+# character at worst), so the common short string needs no encoding to be checked.
+_ALWAYS_SHORT_CHARS: Final = MAX_STRING_BYTES // 4
+
+_INT_RANGE: Final = range(-(2**63), 2**64)  # what a 64-bit signed or unsigned number holds
+
+NON_FINITE_TEXT: Final = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+@dataclass(slots=True)
+class LimitTally:
+    """How many values, fields and events the limits changed; one per batch, then summed."""
+
+    strings_truncated: int = 0
+    non_finite_floats: int = 0
+    values_converted: int = 0
+    fields_dropped: int = 0
+    events_shrunk: int = 0
+
+    def add(self, other: LimitTally) -> None:
+        for field in fields(self):
+            name = field.name
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, field.name) for field in fields(self))
+
+
+def truncate_utf8(text: str, max_bytes: int = MAX_STRING_BYTES) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, never inside a character."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", "ignore")
+
+
+def non_finite_text(value: float) -> str:
+    """NaN and infinities are not JSON; Honeycomb gets them as these strings."""
+    return NON_FINITE_TEXT.get(value, "NaN")
+
+
+def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any]:
+    """A copy of `data` that Honeycomb accepts as it is.
+
+    - `None` values and empty keys are skipped (Honeycomb stores nothing for them);
+      a key that is not a string becomes its `str()`.
+    - Strings over 65,535 bytes are truncated on a UTF-8 character boundary.
+    - NaN and infinities become "NaN", "Infinity", "-Infinity".
+    - Integers outside the 64-bit range become their decimal text.
+    - bytes become base64 text, dates and times ISO 8601 text, other scalars their `str()`;
+      lists and dicts are kept, as nested JSON that Honeycomb can unpack.
+    - Past 2,000 fields, the first 1,999 are kept in order and ``meta.dropped_fields`` counts
+      the rest.
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if type(key) is not str:
+            key = str(key)  # noqa: PLW2901 - the normalized key replaces the given one
+        if not key:
+            continue
+        cls = type(value)
+        if cls is str:
+            if len(value) > _ALWAYS_SHORT_CHARS:
+                value = _limit_string(value, tally)  # noqa: PLW2901
+        elif cls is float:
+            if value - value != 0.0:  # NaN or an infinity, without a function call
+                value = non_finite_text(value)  # noqa: PLW2901
+                tally.non_finite_floats += 1
+        elif cls is bool:
+            pass
+        elif cls is int:
+            if value not in _INT_RANGE:
+                value = str(value)  # noqa: PLW2901
+                tally.values_converted += 1
+        else:
+            value = _convert(value, tally)  # noqa: PLW2901
+        out[key] = value
+    if len(out) > MAX_FIELDS:
+        return _cap_fields(out, tally)
+    return out
+
+
+def _limit_string(value: str, tally: LimitTally) -> str:
+    limited = truncate_utf8(value)
+    if limited is not value:
+        tally.strings_truncated += 1
+    return limited
+
+
+def _convert(value: Any, tally: LimitTally) -> Any:
+    """Values of other types: subclasses of the JSON scalars, containers, and the rest."""
+    if isinstance(value, str):
+        return _limit_string(str.__str__(value), tally)
+    if isinstance(value, int):
+        return int(value) if value in _INT_RANGE else str(value)
+    if isinstance(value, float):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+        tally.non_finite_floats += 1
+        return non_finite_text(number)
+    if isinstance(value, (list, dict)):
+        return value
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    tally.values_converted += 1
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    return _limit_string(str(value), tally)
+
+
+def _cap_fields(out: dict[str, Any], tally: LimitTally) -> dict[str, Any]:
+    already_dropped = out.pop(DROPPED_FIELDS, 0)
+    if not isinstance(already_dropped, int) or isinstance(already_dropped, bool):
+        already_dropped = 0
+    dropped = len(out) - (MAX_FIELDS - 1)
+    kept = dict(itertools.islice(out.items(), MAX_FIELDS - 1))
+    kept[DROPPED_FIELDS] = already_dropped + dropped
+    tally.fields_dropped += dropped
+    return kept
+
+
+def shrink_to_fit(
+    fields_: dict[str, Any],
+    encoded_size: int,
+    size_of: Callable[[Any], int],
+    tally: LimitTally,
+    *,
+    budget: int = MAX_EVENT_BYTES,
+    protected: Collection[str] = (),
+) -> dict[str, Any]:
+    """Drop the largest fields until the event's estimated size is within `budget`.
+
+    Fields named in `protected` (an exporter's identifying fields, such as trace ids) go last.
+    The caller re-encodes the result and checks it; ``meta.dropped_fields`` says how many went.
+    """
+    # Room for the meta.dropped_fields entry itself, whatever its count.
+    target = budget - 64
+    sizes = {key: size_of(key) + size_of(value) + 2 for key, value in fields_.items()}
+    order = sorted(
+        (key for key in fields_ if key != DROPPED_FIELDS),
+        key=lambda key: (key in protected, -sizes[key]),
+    )
+    remaining = encoded_size
+    drop: set[str] = set()
+    for key in order:
+        if remaining <= target:
+            break
+        drop.add(key)
+        remaining -= sizes[key]
+    kept = {key: value for key, value in fields_.items() if key not in drop}
+    previous = kept.pop(DROPPED_FIELDS, 0)
+    kept[DROPPED_FIELDS] = (previous if isinstance(previous, int) else 0) + len(drop)
+    tally.fields_dropped += len(drop)
+    tally.events_shrunk += 1
+    return kept

@@ -1,0 +1,201 @@
+"""The event model: `BatchEvent`, `EventResult`, and event times as Honeycomb takes them.
+
+Times travel as RFC3339 strings in UTC with nanosecond digits. Internally a time is an integer
+count of nanoseconds since the Unix epoch, which is what OpenTelemetry hands us for spans.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import functools
+import math
+import re
+import time as _time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+TimeInput: TypeAlias = "_dt.datetime | str | int | float"
+"""What an event time may be given as: a datetime, an RFC3339 string or a Unix epoch number."""
+
+MAX_SAMPLERATE: Final = 2_147_483_647
+
+_NANOS_PER_SECOND: Final = 1_000_000_000
+
+# Honeycomb reads an epoch number by its magnitude (its docs show seconds and milliseconds).
+# Seconds stay below 1e11 until the year 5138, milliseconds pass 1e11 in 1973, and so on.
+_EPOCH_UNIT_BOUNDS: Final = (
+    (1e11, _NANOS_PER_SECOND),
+    (1e14, 1_000_000),
+    (1e17, 1_000),
+)
+
+_RFC3339: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_prefix(seconds: int) -> str:
+    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(seconds))
+
+
+def format_time_ns(nanos: int) -> str:
+    """RFC3339 in UTC with nine fractional digits, e.g. ``2024-05-01T12:00:00.123456789Z``.
+
+    The date-and-seconds part is cached, since events of one batch share a handful of seconds.
+    """
+    seconds, fraction = divmod(nanos, _NANOS_PER_SECOND)
+    return f"{_second_prefix(seconds)}.{fraction:09d}Z"
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """Nanoseconds since the epoch for an RFC3339 timestamp; `ValueError` if it is not one."""
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"time {text!r} is not an RFC3339 timestamp such as 2024-05-01T12:00:00.123Z"
+        )
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, offset = match.group(7) or "", match.group(8)
+    # datetime validates the calendar (no 31st of April); timegm does the arithmetic.
+    _dt.datetime(year, month, day, hour, minute, min(second, 59))
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    if offset not in ("Z", "z"):
+        sign = 1 if offset[0] == "+" else -1
+        seconds -= sign * (int(offset[1:3]) * 3600 + int(offset[4:6]) * 60)
+    return seconds * _NANOS_PER_SECOND + int(fraction[:9].ljust(9, "0"))
+
+
+def epoch_to_ns(value: float) -> int:
+    """Nanoseconds for a Unix epoch number given in seconds, ms, µs or ns (read by magnitude)."""
+    if not math.isfinite(value):
+        raise ValueError(f"time {value!r} is not a finite number")
+    for bound, nanos_per_unit in _EPOCH_UNIT_BOUNDS:
+        if abs(value) < bound:
+            if isinstance(value, int):
+                return value * nanos_per_unit
+            return round(value * nanos_per_unit)
+    return int(value)
+
+
+def datetime_to_ns(value: _dt.datetime) -> int:
+    """Nanoseconds for a datetime; a naive datetime is taken as UTC, as Honeycomb would."""
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc)
+    seconds = calendar.timegm(value.timetuple())
+    return seconds * _NANOS_PER_SECOND + value.microsecond * 1000
+
+
+def time_to_ns(value: TimeInput) -> int:
+    """Nanoseconds since the epoch for any accepted time input; `TypeError`/`ValueError` else."""
+    if isinstance(value, _dt.datetime):
+        return datetime_to_ns(value)
+    if isinstance(value, str):
+        return parse_rfc3339_ns(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return epoch_to_ns(value)
+    raise TypeError(
+        "time must be a datetime, an RFC3339 string or a Unix epoch number, "
+        f"not {type(value).__name__}"
+    )
+
+
+def normalize_time(value: TimeInput) -> str:
+    """The RFC3339 text Honeycomb receives for any accepted time input."""
+    return format_time_ns(time_to_ns(value))
+
+
+def now_rfc3339() -> str:
+    return format_time_ns(_time.time_ns())
+
+
+def normalize_samplerate(value: object) -> int:
+    """A sample rate as the positive integer Honeycomb expects; `ValueError`/`TypeError` else.
+
+    A float is rounded to the nearest integer (Honeycomb stores an integer).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"samplerate must be an integer, not {type(value).__name__}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"samplerate must be finite, not {value!r}")
+        value = round(value)
+    if not 1 <= value <= MAX_SAMPLERATE:
+        raise ValueError(f"samplerate must be from 1 to {MAX_SAMPLERATE}, not {value!r}")
+    return int(value)
+
+
+class BatchEvent:
+    """One event of a batch: its fields, and optionally when it happened and its sample rate.
+
+    `time` accepts a `datetime` (naive means UTC), an RFC3339 string, or a Unix epoch number in
+    seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude). It is stored
+    normalized, as the RFC3339 UTC text with nanosecond digits that goes on the wire. Without a
+    time, Honeycomb stamps the event when it arrives. Bad times and sample rates raise here, in
+    the caller's code, rather than failing later in a background thread.
+    """
+
+    __slots__ = ("data", "samplerate", "time")
+
+    data: Mapping[str, Any]
+    time: str | None
+    samplerate: int | None
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        time: TimeInput | None = None,
+        samplerate: int | float | None = None,
+    ) -> None:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a mapping of field names to values, not {type(data)}")
+        self.data = data
+        self.time = None if time is None else normalize_time(time)
+        self.samplerate = None if samplerate is None else normalize_samplerate(samplerate)
+
+    @classmethod
+    def trusted(
+        cls, data: Mapping[str, Any], time: str | None, samplerate: int | None
+    ) -> BatchEvent:
+        """Build an event from values already normalized (the OTel mappings' hot path)."""
+        event = cls.__new__(cls)
+        event.data = data
+        event.time = time
+        event.samplerate = samplerate
+        return event
+
+    def __repr__(self) -> str:
+        return f"BatchEvent(data={self.data!r}, time={self.time!r}, samplerate={self.samplerate!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BatchEvent):
+            return NotImplemented
+        return (self.data, self.time, self.samplerate) == (
+            other.data,
+            other.time,
+            other.samplerate,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What became of one event.
+
+    `status` is the HTTP status Honeycomb gave the event (202 accepted in a batch, 200 for the
+    single-event endpoint), or 0 when no answer came back at all (connection failure, deadline
+    passed, transport shut down); `error` then says why.
+    """
+
+    status: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+ACCEPTED: Final = EventResult(202)
