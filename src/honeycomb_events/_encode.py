@@ -12,7 +12,7 @@ import gzip
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import zstandard
@@ -21,6 +21,8 @@ from ._errors import ConfigurationError
 from ._limits import (
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
+    MAX_INT,
+    MIN_INT,
     LimitTally,
     sanitize_fields,
     shrink_to_fit,
@@ -36,11 +38,14 @@ GZIP_LEVEL: Final = 1
 _COMPRESSION_HEADROOM: Final = 4096
 
 
+_C = TypeVar("_C", bound="_Choice")
+
+
 class _Choice(enum.Enum):
     """A setting with a fixed set of values, read from an argument or a variable."""
 
     @classmethod
-    def from_str(cls, value: str, source: str) -> Any:
+    def from_str(cls: type[_C], value: str, source: str) -> _C:
         try:
             return cls(value.strip().lower())
         except ValueError:
@@ -99,8 +104,10 @@ def _jsonable(value: Any) -> Any:
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(item) for item in value]
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, float)):
         return value
+    if isinstance(value, int):
+        return value if MIN_INT <= value <= MAX_INT else str(value)
     return str(value)
 
 
@@ -181,14 +188,27 @@ class BatchEncoder:
         except (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
             return len(self._encode(_jsonable(value)))
 
-    def encode_single(self, data: Mapping[str, Any], tally: LimitTally) -> bytes:
-        """The JSON object body of ``POST /1/events/<dataset>``, compressed."""
+    def encode_single(self, data: Mapping[str, Any], tally: LimitTally) -> Body:
+        """The body of ``POST /1/events/<dataset>``: one JSON object, compressed."""
         fields = sanitize_fields(data, tally)
+        raw = self._encode_json(fields)
+        if len(raw) > self._max_event_bytes:
+            fields = shrink_to_fit(
+                fields,
+                len(raw),
+                self._size_of,
+                tally,
+                budget=self._max_event_bytes,
+                protected=self._protected,
+            )
+            raw = self._encode_json(fields)
+        return Body((0,), self.compress(raw), len(raw))
+
+    def _encode_json(self, value: Any) -> bytes:
         try:
-            raw = self._json.encode(fields)
+            return self._json.encode(value)
         except (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
-            raw = self._json.encode(_jsonable(fields))
-        return self.compress(raw)
+            return self._json.encode(_jsonable(value))
 
     def bodies(self, encoded: Sequence[bytes], positions: Sequence[int]) -> Iterator[Body]:
         """Bodies holding the events at `positions`, each within the body limit, in order."""

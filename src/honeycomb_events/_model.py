@@ -69,15 +69,24 @@ def parse_rfc3339_ns(text: str) -> int:
 
 
 def epoch_to_ns(value: float) -> int:
-    """Nanoseconds for a Unix epoch number given in seconds, ms, µs or ns (read by magnitude)."""
+    """Nanoseconds for a Unix epoch number given in seconds, ms, µs or ns (read by magnitude).
+
+    A float is exact to the microsecond; an int to its unit.
+    """
     if not math.isfinite(value):
         raise ValueError(f"time {value!r} is not a finite number")
-    for bound, nanos_per_unit in _EPOCH_UNIT_BOUNDS:
+    nanos_per_unit = 1
+    for bound, unit in _EPOCH_UNIT_BOUNDS:
         if abs(value) < bound:
-            if isinstance(value, int):
-                return value * nanos_per_unit
-            return round(value * nanos_per_unit)
-    return int(value)
+            nanos_per_unit = unit
+            break
+    if isinstance(value, int):
+        return value * nanos_per_unit
+    # A float epoch today resolves about a quarter of a microsecond, so digits below the
+    # microsecond are noise: the whole units are exact, the fraction is rounded to 1 µs.
+    whole = math.floor(value)
+    fraction_us = round((value - whole) * nanos_per_unit / 1000)
+    return whole * nanos_per_unit + fraction_us * 1000
 
 
 def datetime_to_ns(value: _dt.datetime) -> int:

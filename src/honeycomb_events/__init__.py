@@ -1,0 +1,51 @@
+"""Send OpenTelemetry data and plain events to Honeycomb through its Events API.
+
+The public API is what `__all__` lists; everything in a module whose name starts with an
+underscore may change without notice.
+"""
+
+from ._buffered import BufferedSender
+from ._client import Events, HoneycombClient
+from ._config import ApiKey, Settings, resolve_settings
+from ._encode import BatchEncoder, Compression, Encoding
+from ._errors import AuthenticationError, ClientClosedError, ConfigurationError, HoneycombError
+from ._limits import (
+    DROPPED_FIELDS,
+    MAX_BODY_BYTES,
+    MAX_EVENT_BYTES,
+    MAX_FIELDS,
+    MAX_STRING_BYTES,
+    LimitTally,
+)
+from ._model import BatchEvent, EventResult
+from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
+from ._version import __version__
+
+__all__ = [
+    "DROPPED_FIELDS",
+    "MAX_BODY_BYTES",
+    "MAX_EVENT_BYTES",
+    "MAX_FIELDS",
+    "MAX_STRING_BYTES",
+    "ApiKey",
+    "AsyncTransport",
+    "AuthenticationError",
+    "BatchEncoder",
+    "BatchEvent",
+    "BufferedSender",
+    "ClientClosedError",
+    "Compression",
+    "ConfigurationError",
+    "Encoding",
+    "EventResult",
+    "Events",
+    "HoneycombClient",
+    "HoneycombError",
+    "LimitTally",
+    "RetryPolicy",
+    "Settings",
+    "Transport",
+    "TransportStats",
+    "__version__",
+    "resolve_settings",
+]

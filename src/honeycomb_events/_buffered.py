@@ -1,0 +1,266 @@
+"""A buffered sender: queue events from any thread, send them in batches from one worker.
+
+This is what the client documentation asks users to write by hand (`EventBuffer`,
+`ProductionEventSender`), done once: the caller never waits on the network, the queue is
+bounded, `flush()` and `close()` deliver what was queued, and every event's fate is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Final
+
+from ._errors import AuthenticationError
+from ._model import BatchEvent, EventResult, TimeInput, now_rfc3339
+from ._transport import NO_RESPONSE, Transport
+
+_logger = logging.getLogger("honeycomb_events")
+
+DEFAULT_BATCH_SIZE: Final = 100
+DEFAULT_FLUSH_INTERVAL: Final = 5.0
+DEFAULT_MAX_QUEUE_SIZE: Final = 10_000
+
+ResultCallback = Callable[[BatchEvent, EventResult], None]
+
+_CLOSED_TEXT: Final = "the sender was closed before this event could be sent"
+
+_LIVE_SENDERS: weakref.WeakSet[BufferedSender] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for sender in list(_LIVE_SENDERS):
+        sender._restart_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class BufferedSender:
+    """Sends events to one dataset in batches, from a background thread.
+
+    - `send()` never blocks on the network. When `max_queue_size` events are waiting, the new
+      event is dropped (the queue keeps the older ones, which are already on their way) and
+      counted as ``dropped_queue_full``; `send()` then returns False.
+    - A batch goes out when `batch_size` events are queued or `flush_interval` seconds passed.
+    - `flush()` returns once every event queued before it has a result; `close()` sends
+      everything still queued, then stops. Events still unsent when close's timeout runs out
+      get a failed result (status 0) and are counted, never lost without a trace.
+    - `on_result(event, result)` is called in the worker thread for every event; it should
+      be quick. `stats` counts queued, dropped, accepted and failed events.
+    - Usable from asyncio code too: `send()` does not block, `aflush()`/`aclose()` wait in a
+      thread. After `os.fork()`, the child starts with an empty queue and its own worker.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        dataset: str,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+        on_result: ResultCallback | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if max_queue_size < batch_size:
+            raise ValueError("max_queue_size must be at least batch_size")
+        if not 0 < flush_interval < float("inf"):
+            raise ValueError("flush_interval must be a positive number of seconds")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_queue_size = max_queue_size
+        self._transport = transport
+        self._on_result = on_result
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._closing = False
+        self._closed_logged = False
+        self._close_deadline: float | None = None
+        self._reset_queue()
+        _LIVE_SENDERS.add(self)
+
+    def _reset_queue(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: collections.deque[BatchEvent] = collections.deque()
+        self._enqueued = 0
+        self._settled = 0
+        self._flush_wanted = False
+        self._worker: threading.Thread | None = None
+
+    def _restart_after_fork(self) -> None:
+        # The parent still holds (and will send) what was queued: the child starts afresh.
+        self._reset_queue()
+
+    def __repr__(self) -> str:
+        return f"BufferedSender(dataset={self.dataset!r}, queued={len(self._queue)})"
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counts: queued, dropped_queue_full, dropped_closed, accepted, failed."""
+        with self._cond:
+            return {
+                name: self._counts[name]
+                for name in ("queued", "dropped_queue_full", "dropped_closed", "accepted",
+                             "failed")
+            }
+
+    def send(
+        self,
+        data: Mapping[str, Any],
+        timestamp: TimeInput | None = None,
+        samplerate: int | None = None,
+    ) -> bool:
+        """Queue one event; True if queued. An event without a time is stamped now."""
+        event = BatchEvent(data, now_rfc3339() if timestamp is None else timestamp, samplerate)
+        return self.send_event(event)
+
+    def send_event(self, event: BatchEvent) -> bool:
+        """Queue a prepared `BatchEvent` (stamped now if it has no time); True if queued."""
+        if event.time is None:
+            event = BatchEvent.trusted(event.data, now_rfc3339(), event.samplerate)
+        with self._cond:
+            if self._closing:
+                self._counts["dropped_closed"] += 1
+                warn = not self._closed_logged
+                self._closed_logged = True
+            elif len(self._queue) >= self.max_queue_size:
+                self._counts["dropped_queue_full"] += 1
+                return False
+            else:
+                self._queue.append(event)
+                self._enqueued += 1
+                self._counts["queued"] += 1
+                if self._worker is None:
+                    self._start_worker()
+                if len(self._queue) >= self.batch_size:
+                    self._cond.notify_all()
+                return True
+        if warn:
+            _logger.warning("events sent to a closed BufferedSender(%r) are dropped", self.dataset)
+        return False
+
+    def _start_worker(self) -> None:
+        self._worker = threading.Thread(
+            target=self._run, name=f"honeycomb-events-sender-{self.dataset}", daemon=True
+        )
+        self._worker.start()
+
+    def _next_batch(self) -> list[BatchEvent] | None:
+        """The next batch to send, waiting for it; None when closed and drained."""
+        with self._cond:
+            wake_at = time.monotonic() + self.flush_interval
+            while (
+                len(self._queue) < self.batch_size
+                and not self._closing
+                and not self._flush_wanted
+            ):
+                remaining = wake_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            count = min(self.batch_size, len(self._queue))
+            batch = [self._queue.popleft() for _ in range(count)]
+            if not self._queue:
+                self._flush_wanted = False
+            if not batch and self._closing:
+                return None
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            if batch:
+                results = self._deliver(batch)
+                self._report(batch, results)
+
+    def _deliver(self, batch: list[BatchEvent]) -> list[EventResult]:
+        timeout = None
+        if self._close_deadline is not None:
+            timeout = self._close_deadline - time.monotonic()
+            if timeout <= 0:
+                return [EventResult(NO_RESPONSE, _CLOSED_TEXT)] * len(batch)
+        try:
+            return self._transport.send_batch(self.dataset, batch, timeout=timeout)
+        except AuthenticationError as error:
+            _logger.error("%s", error)
+            return [EventResult(error.status, str(error))] * len(batch)
+        except Exception as error:  # the worker must outlive any failure, and say why
+            _logger.exception("sending a batch to %r failed", self.dataset)
+            return [EventResult(NO_RESPONSE, f"{type(error).__name__}: {error}")] * len(batch)
+
+    def _report(self, batch: list[BatchEvent], results: list[EventResult]) -> None:
+        accepted = sum(result.ok for result in results)
+        if self._on_result is not None:
+            for event, result in zip(batch, results, strict=True):
+                try:
+                    self._on_result(event, result)
+                except Exception:
+                    _logger.exception("the on_result callback of BufferedSender raised")
+        with self._cond:
+            self._counts["accepted"] += accepted
+            self._counts["failed"] += len(results) - accepted
+            self._settled += len(batch)
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every event queued so far has a result; False if `timeout` ran out."""
+        with self._cond:
+            target = self._enqueued
+            if self._settled >= target:
+                return True
+            self._flush_wanted = True
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self._settled >= target, timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Send what is queued, then stop; True if everything got a result in time.
+
+        With a `timeout`, sends are cut short so that close returns within about that long.
+        Safe to call more than once.
+        """
+        with self._cond:
+            self._closing = True
+            if timeout is not None:
+                self._close_deadline = time.monotonic() + timeout
+            self._cond.notify_all()
+            worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+        return not self._queue and (worker is None or not worker.is_alive())
+
+    async def aflush(self, timeout: float | None = None) -> bool:
+        return await asyncio.to_thread(self.flush, timeout)
+
+    async def aclose(self, timeout: float | None = None) -> bool:
+        return await asyncio.to_thread(self.close, timeout)
+
+    def __enter__(self) -> BufferedSender:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> BufferedSender:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,235 @@
+"""`HoneycombClient`: send events to Honeycomb without OpenTelemetry, from sync or async code."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ._buffered import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_MAX_QUEUE_SIZE,
+    BufferedSender,
+    ResultCallback,
+)
+from ._config import resolve_settings, validate_dataset
+from ._encode import BatchEncoder, Compression, Encoding
+from ._errors import ClientClosedError
+from ._model import BatchEvent, EventResult, TimeInput
+from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
+
+EventLike = BatchEvent | Mapping[str, Any]
+
+
+def _as_batch_event(event: EventLike) -> BatchEvent:
+    return event if isinstance(event, BatchEvent) else BatchEvent(event)
+
+
+class HoneycombClient:
+    """A client for Honeycomb's Events API.
+
+    Every argument falls back to the environment: `api_key` to ``HONEYCOMB_API_KEY``,
+    `endpoint` to ``HONEYCOMB_API_ENDPOINT`` (default ``https://api.honeycomb.io``), `timeout`
+    (seconds for one send, retries included) to ``HONEYCOMB_TIMEOUT`` (default 10),
+    `compression` to ``HONEYCOMB_COMPRESSION`` (zstd, gzip or none; default zstd) and
+    `encoding` to ``HONEYCOMB_ENCODING`` (json or msgpack; default json).
+
+    Both the plain methods (``client.events.send``) and the ``_async`` ones work on any client;
+    `sync=True` documents intent and is accepted for compatibility with the client API this
+    package follows. Use it as ``with`` or ``async with`` so connections are closed.
+    `http_transport` replaces httpx's network transport (e.g. `httpx.MockTransport`) in tests.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        *,
+        sync: bool = False,
+        timeout: float | None = None,
+        compression: str | Compression | None = None,
+        encoding: str | Encoding | None = None,
+        retry: RetryPolicy | None = None,
+        http_transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = resolve_settings(
+            api_key=api_key,
+            endpoint=endpoint,
+            timeout=timeout,
+            compression=compression,
+            encoding=encoding,
+        )
+        self.sync = sync
+        self._retry = retry or RetryPolicy()
+        self._http_transport = http_transport
+        self._encoder = BatchEncoder(self.settings.encoding, self.settings.compression)
+        self._stats = TransportStats()
+        self._transport: Transport | None = None
+        self._async_transport: AsyncTransport | None = None
+        self._senders: weakref.WeakSet[BufferedSender] = weakref.WeakSet()
+        self._closed = False
+        self.events = Events(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"HoneycombClient(endpoint={self.settings.endpoint!r}, "
+            f"api_key={self.settings.api_key!r}, sync={self.sync})"
+        )
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """What this client sent: see `TransportStats.snapshot`."""
+        return self._stats.snapshot()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError("this HoneycombClient is closed; create a new one")
+
+    def _sync_transport(self) -> Transport:
+        self._check_open()
+        if self._transport is None:
+            http = self._http_transport
+            self._transport = Transport(
+                self.settings,
+                retry=self._retry,
+                encoder=self._encoder,
+                stats=self._stats,
+                http_transport=http if isinstance(http, httpx.BaseTransport) else None,
+            )
+        return self._transport
+
+    def _asyncio_transport(self) -> AsyncTransport:
+        self._check_open()
+        if self._async_transport is None:
+            http = self._http_transport
+            self._async_transport = AsyncTransport(
+                self.settings,
+                retry=self._retry,
+                encoder=self._encoder,
+                stats=self._stats,
+                http_transport=http if isinstance(http, httpx.AsyncBaseTransport) else None,
+            )
+        return self._async_transport
+
+    def _close_senders(self) -> None:
+        for sender in list(self._senders):
+            sender.close(self.settings.timeout)
+
+    def close(self) -> None:
+        """Flush buffered senders and close connections. An async transport is closed by
+        `aclose()`; `close()` only stops it from sending."""
+        if self._closed:
+            return
+        self._close_senders()
+        self._closed = True
+        if self._transport is not None:
+            self._transport.close()
+        if self._async_transport is not None:
+            self._async_transport.stop()
+
+    async def aclose(self) -> None:
+        """Flush buffered senders and close every connection."""
+        if self._closed:
+            return
+        if self._senders:
+            # Closing senders waits on their worker threads: not on the event loop.
+            await asyncio.to_thread(self._close_senders)
+        self._closed = True
+        if self._transport is not None:
+            self._transport.close()
+        if self._async_transport is not None:
+            await self._async_transport.aclose()
+
+    def __enter__(self) -> HoneycombClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> HoneycombClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class Events:
+    """``client.events``: single events, batches, and buffered sending.
+
+    Failed deliveries do not raise: each event gets an `EventResult` (``result.ok``,
+    ``result.status``, ``result.error``). A rejected API key raises `AuthenticationError`,
+    and bad arguments (a dataset with '/', a bad time) raise `ValueError`/`TypeError`.
+    """
+
+    def __init__(self, client: HoneycombClient) -> None:
+        self._client = client
+
+    def send(
+        self,
+        dataset: str,
+        data: Mapping[str, Any],
+        timestamp: TimeInput | None = None,
+        samplerate: int | None = None,
+    ) -> EventResult:
+        """Send one event through ``/1/events/<dataset>`` (for tests and low volumes)."""
+        event = BatchEvent(data, timestamp, samplerate)
+        return self._client._sync_transport().send_event(dataset, event)
+
+    def send_batch(self, dataset: str, events: Iterable[EventLike]) -> list[EventResult]:
+        """Send events through ``/1/batch/<dataset>``; one result per event, in order."""
+        batch = [_as_batch_event(event) for event in events]
+        return self._client._sync_transport().send_batch(dataset, batch)
+
+    async def send_async(
+        self,
+        dataset: str,
+        data: Mapping[str, Any],
+        timestamp: TimeInput | None = None,
+        samplerate: int | None = None,
+    ) -> EventResult:
+        """`send`, for asyncio code."""
+        event = BatchEvent(data, timestamp, samplerate)
+        return await self._client._asyncio_transport().send_event(dataset, event)
+
+    async def send_batch_async(
+        self, dataset: str, events: Iterable[EventLike]
+    ) -> list[EventResult]:
+        """`send_batch`, for asyncio code."""
+        batch = [_as_batch_event(event) for event in events]
+        return await self._client._asyncio_transport().send_batch(dataset, batch)
+
+    def buffered(
+        self,
+        dataset: str,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+        on_result: ResultCallback | None = None,
+    ) -> BufferedSender:
+        """A `BufferedSender` for `dataset`, closed (and so flushed) with the client."""
+        sender = BufferedSender(
+            self._client._sync_transport(),
+            validate_dataset(dataset),
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            max_queue_size=max_queue_size,
+            on_result=on_result,
+        )
+        self._client._senders.add(sender)
+        return sender

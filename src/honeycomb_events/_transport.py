@@ -1,0 +1,577 @@
+"""One transport: post bodies to the Events API, retry what may be retried, report every event.
+
+The retry rules live once, in `_Delivery`, which performs no I/O: it says which bodies to post,
+takes each answer, and says how long to wait before the next round. `Transport` (threads) and
+`AsyncTransport` (asyncio) only drive it with httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email.utils
+import logging
+import os
+import platform
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from ._config import Settings, validate_dataset
+from ._encode import BatchEncoder, Body
+from ._errors import AuthenticationError
+from ._limits import LimitTally
+from ._model import BatchEvent, EventResult
+from ._version import __version__
+
+_logger = logging.getLogger("honeycomb_events")
+
+RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
+NO_RESPONSE: Final = 0
+"""The `EventResult.status` of an event that got no HTTP answer."""
+
+_USER_AGENT: Final = (
+    f"honeycomb-events/{__version__} httpx/{httpx.__version__} "
+    f"python/{platform.python_version()}"
+)
+# Texts Honeycomb answers with a 400 when the key itself is the problem (events-api.md).
+_KEY_REJECTION_TEXTS: Final = ("unknown api key", "invalid key")
+_MAX_ERROR_TEXT: Final = 300
+SHUT_DOWN_TEXT: Final = "the transport was shut down before these events could be sent"
+DEADLINE_TEXT: Final = "the send's deadline passed before these events could be sent"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how often a failed send is tried again. Immutable: each transport holds one.
+
+    Waits grow as ``initial_backoff * 2**n`` up to `max_backoff`, each drawn between half and
+    all of that ("equal jitter"), so many processes failing together do not retry together.
+    A `Retry-After` header replaces the computed wait. No wait ever outlasts the deadline of
+    the send: a retry that could not happen in time is not attempted.
+    """
+
+    max_attempts: int = 6
+    initial_backoff: float = 0.5
+    max_backoff: float = 30.0
+    retryable_statuses: frozenset[int] = RETRYABLE_STATUSES
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if not 0 <= self.initial_backoff <= self.max_backoff:
+            raise ValueError("backoffs must satisfy 0 <= initial_backoff <= max_backoff")
+
+    def backoff(self, retry: int, draw: Callable[[], float] = random.random) -> float:
+        """The wait before retry number `retry` (0 for the first retry)."""
+        ceiling = min(self.max_backoff, self.initial_backoff * 2.0**retry)
+        return ceiling / 2 + draw() * ceiling / 2
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date), if usable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class TransportStats:
+    """Counters of what one transport did, safe to update from many threads.
+
+    `snapshot()` gives: events_submitted, events_accepted, events_failed, events_retried,
+    requests, requests_failed (no HTTP answer), the limit transformations (strings_truncated,
+    non_finite_floats, values_converted, fields_dropped, events_shrunk), and failed_by_status.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._failed_by_status: collections.Counter[int] = collections.Counter()
+        self._limits = LimitTally()
+
+    def record_limits(self, tally: LimitTally) -> None:
+        if tally:
+            with self._lock:
+                self._limits.add(tally)
+
+    def record(self, **counts: int) -> None:
+        with self._lock:
+            self._counts.update(counts)
+
+    def record_results(self, results: Iterable[EventResult]) -> None:
+        accepted = failed = 0
+        statuses: collections.Counter[int] = collections.Counter()
+        for result in results:
+            if result.ok:
+                accepted += 1
+            else:
+                failed += 1
+                statuses[result.status] += 1
+        with self._lock:
+            self._counts.update(events_accepted=accepted, events_failed=failed)
+            self._failed_by_status.update(statuses)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            counts: dict[str, Any] = {
+                name: self._counts[name]
+                for name in (
+                    "events_submitted",
+                    "events_accepted",
+                    "events_failed",
+                    "events_retried",
+                    "requests",
+                    "requests_failed",
+                )
+            }
+            counts.update(
+                (name, getattr(self._limits, name)) for name in self._limits.__slots__
+            )
+            counts["failed_by_status"] = dict(self._failed_by_status)
+            return counts
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """Delivery of one batch (or one single event), as rounds of requests. Performs no I/O.
+
+    A round posts every due body. Events that were accepted, or failed for good, are settled;
+    events that failed in a way worth retrying are due again in the next round, if the policy
+    and the deadline allow one. Nothing is ever sent again after a success.
+    """
+
+    make_bodies: Callable[[list[int]], Iterable[Body]]
+    count: int
+    policy: RetryPolicy
+    deadline: float
+    key_source: str
+    per_event: bool
+    stats: TransportStats
+    results: list[EventResult | None] = field(init=False)
+    due: list[int] = field(init=False)
+    _again: list[int] = field(init=False, default_factory=list)
+    _last: dict[int, EventResult] = field(init=False, default_factory=dict)
+    _retry_after: float | None = field(init=False, default=None)
+    _round: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * self.count
+        self.due = list(range(self.count))
+
+    def sendable(self, closed: Callable[[], bool]) -> Iterator[tuple[Body, float]]:
+        """This round's bodies with the seconds left for each; the rest are settled here."""
+        for body in self.make_bodies(self.due):
+            remaining = self.deadline - time.monotonic()
+            if closed():
+                self.give_up(body.positions, SHUT_DOWN_TEXT)
+            elif remaining <= 0:
+                self.give_up(body.positions, DEADLINE_TEXT)
+            else:
+                yield body, remaining
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _fail(self, positions: Iterable[int], result: EventResult, retryable: bool) -> None:
+        for position in positions:
+            if retryable:
+                self._last[position] = result
+                self._again.append(position)
+            else:
+                self.results[position] = result
+
+    def on_transport_error(self, body: Body, error: Exception) -> None:
+        self.stats.record(requests=1, requests_failed=1)
+        text = f"no response from Honeycomb: {type(error).__name__}: {error}"
+        self._fail(body.positions, EventResult(NO_RESPONSE, text[:_MAX_ERROR_TEXT]), True)
+
+    def on_response(
+        self, body: Body, status: int, content: bytes, headers: Mapping[str, str]
+    ) -> None:
+        """Settle the events of `body` from Honeycomb's answer; raise if the key was rejected."""
+        self.stats.record(requests=1)
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        if retry_after is not None:
+            self._retry_after = max(self._retry_after or 0.0, retry_after)
+        if 200 <= status < 300:
+            if self.per_event:
+                self._settle_per_event(body, status, content)
+            else:
+                self._fail(body.positions, EventResult(status), False)
+            return
+        error = _error_text(status, content)
+        if status == 401 or (
+            status == 400 and any(text in error.lower() for text in _KEY_REJECTION_TEXTS)
+        ):
+            raise AuthenticationError(
+                f"Honeycomb rejected the API key from {self.key_source} ({status}: {error}); "
+                f"set {self.key_source} to an ingest key of the environment you send to",
+                status=status,
+                key_source=self.key_source,
+            )
+        retryable = status in self.policy.retryable_statuses
+        self._fail(body.positions, EventResult(status, error), retryable)
+
+    def _settle_per_event(self, body: Body, status: int, content: bytes) -> None:
+        try:
+            answers = msgspec.json.decode(content) if content.strip() else None
+        except msgspec.DecodeError:
+            answers = None
+        if answers is None:
+            # An empty 2xx answer means the whole batch was queued.
+            self._fail(body.positions, EventResult(202), False)
+            return
+        if not isinstance(answers, list) or len(answers) != len(body.positions):
+            # The server answered but we cannot tell which events it kept: resending could
+            # duplicate them, so they are reported as failed, not retried.
+            unreadable = EventResult(
+                NO_RESPONSE, f"unreadable per-event answer to a {status} response"
+            )
+            self._fail(body.positions, unreadable, False)
+            return
+        for position, answer in zip(body.positions, answers, strict=True):
+            result = _event_result(answer)
+            retryable = result.status in self.policy.retryable_statuses
+            self._fail((position,), result, retryable)
+
+    def next_round(self) -> float | None:
+        """Wait before the next round, or None when delivery is over (results are final)."""
+        again, self._again = self._again, []
+        retry_after, self._retry_after = self._retry_after, None
+        if not again:
+            return None
+        self._round += 1
+        if self._round >= self.policy.max_attempts:
+            self.give_up(again)
+            return None
+        delay = retry_after if retry_after is not None else self.policy.backoff(self._round - 1)
+        if delay >= self.remaining():
+            self.give_up(again)
+            return None
+        self.stats.record(events_retried=len(again))
+        self.due = again
+        return delay
+
+    def give_up(self, positions: Iterable[int] | None = None, reason: str | None = None) -> None:
+        """Settle the given (or all unsettled) events with their last failure.
+
+        An event that already failed keeps that failure (a 503 stays a 503); one never tried
+        gets `reason`.
+        """
+        if positions is None:
+            positions = [i for i, result in enumerate(self.results) if result is None]
+        for position in positions:
+            last = self._last.get(position)
+            self.results[position] = last or EventResult(NO_RESPONSE, reason or SHUT_DOWN_TEXT)
+
+    def final_results(self, reason: str) -> list[EventResult]:
+        """Every event's result; events still unsettled get their last failure or `reason`."""
+        self.give_up(reason=reason)
+        results = [result for result in self.results if result is not None]
+        self.stats.record_results(results)
+        return results
+
+
+def _event_result(answer: Any) -> EventResult:
+    if isinstance(answer, dict):
+        status = answer.get("status")
+        if isinstance(status, int) and not isinstance(status, bool):
+            error = answer.get("error")
+            return EventResult(status, str(error)[:_MAX_ERROR_TEXT] if error else None)
+    return EventResult(NO_RESPONSE, f"unreadable per-event answer {answer!r:.80}")
+
+
+def _error_text(status: int, content: bytes) -> str:
+    """Honeycomb's error text from a failed response (`{"error": ...}` or plain text)."""
+    try:
+        decoded = msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        decoded = None
+    if isinstance(decoded, dict) and decoded.get("error"):
+        return str(decoded["error"])[:_MAX_ERROR_TEXT]
+    text = content.decode("utf-8", "replace").strip()
+    if text:
+        return text[:_MAX_ERROR_TEXT]
+    return httpx.codes.get_reason_phrase(status) or f"HTTP {status}"
+
+
+
+
+class _BaseTransport:
+    """What both transports share: settings, encoder, headers, URLs, and the delivery plan."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry: RetryPolicy | None = None,
+        encoder: BatchEncoder | None = None,
+        stats: TransportStats | None = None,
+    ) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.encoder = encoder or BatchEncoder(settings.encoding, settings.compression)
+        self.stats = stats or TransportStats()
+        self._endpoint = settings.endpoint.rstrip("/")
+        self._batch_headers = {
+            "X-Honeycomb-Team": settings.api_key.reveal(),
+            "User-Agent": _USER_AGENT,
+            **self.encoder.headers,
+        }
+        self._single_headers = self._batch_headers | {"Content-Type": "application/json"}
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(endpoint={self._endpoint!r}, "
+            f"api_key={self.settings.api_key!r})"
+        )
+
+    def _url(self, kind: str, dataset: str) -> str:
+        return f"{self._endpoint}/1/{kind}/{quote(validate_dataset(dataset), safe='')}"
+
+    def _plan_batch(
+        self, dataset: str, events: Sequence[BatchEvent], timeout: float | None
+    ) -> tuple[str, _Delivery]:
+        url = self._url("batch", dataset)
+        deadline = time.monotonic() + (self.settings.timeout if timeout is None else timeout)
+        tally = LimitTally()
+        encoded = self.encoder.encode_events(events, tally)
+        self.stats.record_limits(tally)
+        self.stats.record(events_submitted=len(events))
+        delivery = _Delivery(
+            make_bodies=lambda due: self.encoder.bodies(encoded, due),
+            count=len(encoded),
+            policy=self.retry,
+            deadline=deadline,
+            key_source=self.settings.api_key.source,
+            per_event=True,
+            stats=self.stats,
+        )
+        return url, delivery
+
+    def _plan_single(
+        self, dataset: str, event: BatchEvent, timeout: float | None
+    ) -> tuple[str, dict[str, str], _Delivery]:
+        url = self._url("events", dataset)
+        deadline = time.monotonic() + (self.settings.timeout if timeout is None else timeout)
+        tally = LimitTally()
+        body = self.encoder.encode_single(event.data, tally)
+        self.stats.record_limits(tally)
+        self.stats.record(events_submitted=1)
+        headers = dict(self._single_headers)
+        if event.time is not None:
+            headers["X-Honeycomb-Event-Time"] = event.time
+        if event.samplerate is not None:
+            headers["X-Honeycomb-Samplerate"] = str(event.samplerate)
+        delivery = _Delivery(
+            make_bodies=lambda due: (body,) if due else (),
+            count=1,
+            policy=self.retry,
+            deadline=deadline,
+            key_source=self.settings.api_key.source,
+            per_event=False,
+            stats=self.stats,
+        )
+        return url, headers, delivery
+
+
+# Transports re-make their locks and connection pools in a forked child: a pool's sockets are
+# shared with the parent, and a lock may have been held by a thread that does not exist there.
+_LIVE_TRANSPORTS: weakref.WeakSet[Transport | AsyncTransport] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_LIVE_TRANSPORTS):
+        transport._forget_connections()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class Transport(_BaseTransport):
+    """Sends batches and single events from threads, through one reused httpx connection pool.
+
+    `send_batch` never raises for a failed delivery: every event gets an `EventResult`. It
+    raises `AuthenticationError` when the key is rejected, since no retry can fix that.
+    Thread-safe; after `os.fork()` the child opens its own connections.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry: RetryPolicy | None = None,
+        encoder: BatchEncoder | None = None,
+        stats: TransportStats | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, retry=retry, encoder=encoder, stats=stats)
+        self._http_transport = http_transport
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._http: httpx.Client | None = None
+        _LIVE_TRANSPORTS.add(self)
+
+    def _forget_connections(self) -> None:
+        self._lock = threading.Lock()
+        closed = self._closed.is_set()
+        self._closed = threading.Event()
+        if closed:
+            self._closed.set()
+        self._http = None
+
+    def _client(self) -> httpx.Client:
+        http = self._http
+        if http is None:
+            with self._lock:
+                http = self._http
+                if http is None:
+                    http = self._http = httpx.Client(
+                        transport=self._http_transport, follow_redirects=False
+                    )
+        return http
+
+    def send_batch(
+        self, dataset: str, events: Sequence[BatchEvent], *, timeout: float | None = None
+    ) -> list[EventResult]:
+        """Deliver `events` to `dataset` within `timeout` seconds (default: the settings')."""
+        url, delivery = self._plan_batch(dataset, events, timeout)
+        return self._deliver(url, self._batch_headers, delivery)
+
+    def send_event(
+        self, dataset: str, event: BatchEvent, *, timeout: float | None = None
+    ) -> EventResult:
+        """Deliver one event through the single-event endpoint."""
+        url, headers, delivery = self._plan_single(dataset, event, timeout)
+        return self._deliver(url, headers, delivery)[0]
+
+    def _deliver(
+        self, url: str, headers: Mapping[str, str], delivery: _Delivery
+    ) -> list[EventResult]:
+        while True:
+            for body, remaining in delivery.sendable(self._closed.is_set):
+                try:
+                    response = self._client().post(
+                        url, content=body.content, headers=headers, timeout=remaining
+                    )
+                except httpx.TransportError as error:
+                    delivery.on_transport_error(body, error)
+                else:
+                    delivery.on_response(body, response.status_code, response.content,
+                                         response.headers)
+            delay = delivery.next_round()
+            if delay is None or self._closed.wait(delay):
+                return delivery.final_results(SHUT_DOWN_TEXT)
+
+    def close(self) -> None:
+        """Stop: a backoff in progress ends at once, later sends fail without a request."""
+        self._closed.set()
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+
+class AsyncTransport(_BaseTransport):
+    """The asyncio twin of `Transport`, on an `httpx.AsyncClient`; same rules and results."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry: RetryPolicy | None = None,
+        encoder: BatchEncoder | None = None,
+        stats: TransportStats | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, retry=retry, encoder=encoder, stats=stats)
+        self._http_transport = http_transport
+        self._closed = asyncio.Event()
+        self._http: httpx.AsyncClient | None = None
+        _LIVE_TRANSPORTS.add(self)
+
+    def _forget_connections(self) -> None:
+        closed = self._closed.is_set()
+        self._closed = asyncio.Event()
+        if closed:
+            self._closed.set()
+        self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(transport=self._http_transport, follow_redirects=False)
+        return self._http
+
+    async def send_batch(
+        self, dataset: str, events: Sequence[BatchEvent], *, timeout: float | None = None
+    ) -> list[EventResult]:
+        url, delivery = self._plan_batch(dataset, events, timeout)
+        return await self._deliver(url, self._batch_headers, delivery)
+
+    async def send_event(
+        self, dataset: str, event: BatchEvent, *, timeout: float | None = None
+    ) -> EventResult:
+        url, headers, delivery = self._plan_single(dataset, event, timeout)
+        return (await self._deliver(url, headers, delivery))[0]
+
+    async def _deliver(
+        self, url: str, headers: Mapping[str, str], delivery: _Delivery
+    ) -> list[EventResult]:
+        while True:
+            for body, remaining in delivery.sendable(self._closed.is_set):
+                try:
+                    response = await self._client().post(
+                        url, content=body.content, headers=headers, timeout=remaining
+                    )
+                except httpx.TransportError as error:
+                    delivery.on_transport_error(body, error)
+                else:
+                    delivery.on_response(body, response.status_code, response.content,
+                                         response.headers)
+            delay = delivery.next_round()
+            if delay is None or await self._wait_closed(delay):
+                return delivery.final_results(SHUT_DOWN_TEXT)
+
+    async def _wait_closed(self, seconds: float) -> bool:
+        """Sleep `seconds`, or less if the transport is closed meanwhile; True if it was."""
+        try:
+            await asyncio.wait_for(self._closed.wait(), seconds)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Stop sending from sync code; connections are released by `aclose()` or the GC."""
+        self._closed.set()
+
+    async def aclose(self) -> None:
+        """Stop: a backoff in progress ends at once; close the connections."""
+        self._closed.set()
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()

@@ -1,0 +1,92 @@
+import logging
+import pickle
+
+import pytest
+
+from honeycomb_events import ApiKey, Compression, ConfigurationError, Encoding, resolve_settings
+
+KEY = "hcaik_01hv1234567890abcdefghijklmnopqrstuvwxyz0123456789abcdefgh"
+
+
+def settings(environ=None, **arguments):
+    return resolve_settings(environ=environ or {}, **arguments)
+
+
+def test_defaults_with_only_a_key():
+    resolved = settings({"HONEYCOMB_API_KEY": KEY})
+    assert resolved.api_key.reveal() == KEY
+    assert resolved.api_key.source == "HONEYCOMB_API_KEY"
+    assert resolved.endpoint == "https://api.honeycomb.io"
+    assert resolved.timeout == 10.0
+    assert resolved.compression is Compression.ZSTD
+    assert resolved.encoding is Encoding.JSON
+
+
+def test_arguments_win_over_the_environment():
+    environ = {
+        "HONEYCOMB_API_KEY": "from-env",
+        "HONEYCOMB_API_ENDPOINT": "https://api.eu1.honeycomb.io",
+        "HONEYCOMB_TIMEOUT": "3",
+        "HONEYCOMB_COMPRESSION": "gzip",
+        "HONEYCOMB_ENCODING": "msgpack",
+    }
+    from_env = settings(environ)
+    assert (from_env.endpoint, from_env.timeout, from_env.compression, from_env.encoding) == (
+        "https://api.eu1.honeycomb.io", 3.0, Compression.GZIP, Encoding.MSGPACK
+    )
+    resolved = settings(environ, api_key=KEY, endpoint="http://127.0.0.1:8086/", timeout=1.5,
+                        compression="none", encoding="json")
+    assert resolved.api_key.source == "the api_key argument"
+    assert (resolved.endpoint, resolved.timeout, resolved.compression, resolved.encoding) == (
+        "http://127.0.0.1:8086", 1.5, Compression.NONE, Encoding.JSON
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "pass api_key=... or set HONEYCOMB_API_KEY"),
+        ({"HONEYCOMB_API_KEY": "   "}, "pass api_key=... or set HONEYCOMB_API_KEY"),
+        ({"HONEYCOMB_API_KEY": "two words"}, "HONEYCOMB_API_KEY is empty or contains white space"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "soon"}, "HONEYCOMB_TIMEOUT must be a number"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "-1"}, "HONEYCOMB_TIMEOUT must be a positive"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "inf"}, "HONEYCOMB_TIMEOUT must be a positive"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_COMPRESSION": "lz4"}, "HONEYCOMB_COMPRESSION must be one of"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_ENCODING": "protobuf"}, "HONEYCOMB_ENCODING must be one of"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "api.honeycomb.io"}, "HONEYCOMB_API_ENDPOINT must be an http"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "ftp://x"}, "HONEYCOMB_API_ENDPOINT must be an http"),
+        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "https://x/?a=1"}, "must not have a query"),
+    ],
+)
+def test_bad_values_name_the_variable(environ, message):
+    with pytest.raises(ConfigurationError, match=message.replace("?", r"\?").replace(".", r"\.")) as raised:
+        settings(environ)
+    assert KEY not in str(raised.value)
+
+
+def test_a_bad_key_error_does_not_echo_the_key():
+    with pytest.raises(ConfigurationError) as raised:
+        settings(api_key="secret with spaces")
+    assert "secret" not in str(raised.value)
+    assert "the api_key argument" in str(raised.value)
+
+
+def test_plain_http_to_another_host_warns_that_the_key_travels_in_clear(caplog):
+    with caplog.at_level(logging.WARNING, logger="honeycomb_events"):
+        settings({"HONEYCOMB_API_KEY": KEY}, endpoint="http://collector.internal:8086")
+    assert "unencrypted" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="honeycomb_events"):
+        for host in ("127.0.0.1", "localhost", "[::1]"):
+            settings({"HONEYCOMB_API_KEY": KEY}, endpoint=f"http://{host}:8086")
+    assert caplog.text == ""
+
+
+def test_api_key_never_shows_itself():
+    key = ApiKey(KEY, "HONEYCOMB_API_KEY")
+    resolved = settings({"HONEYCOMB_API_KEY": KEY})
+    for text in (repr(key), str(key), f"{key}", repr(resolved), str(resolved)):
+        assert KEY not in text
+        assert "redacted" in text
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(key)
