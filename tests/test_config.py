@@ -32,13 +32,25 @@ def test_arguments_win_over_the_environment():
     }
     from_env = settings(environ)
     assert (from_env.endpoint, from_env.timeout, from_env.compression, from_env.encoding) == (
-        "https://api.eu1.honeycomb.io", 3.0, Compression.GZIP, Encoding.MSGPACK
+        "https://api.eu1.honeycomb.io",
+        3.0,
+        Compression.GZIP,
+        Encoding.MSGPACK,
     )
-    resolved = settings(environ, api_key=KEY, endpoint="http://127.0.0.1:8086/", timeout=1.5,
-                        compression="none", encoding="json")
+    resolved = settings(
+        environ,
+        api_key=KEY,
+        endpoint="http://127.0.0.1:8086/",
+        timeout=1.5,
+        compression="none",
+        encoding="json",
+    )
     assert resolved.api_key.source == "the api_key argument"
     assert (resolved.endpoint, resolved.timeout, resolved.compression, resolved.encoding) == (
-        "http://127.0.0.1:8086", 1.5, Compression.NONE, Encoding.JSON
+        "http://127.0.0.1:8086",
+        1.5,
+        Compression.NONE,
+        Encoding.JSON,
     )
 
 
@@ -48,18 +60,44 @@ def test_arguments_win_over_the_environment():
         ({}, "pass api_key=... or set HONEYCOMB_API_KEY"),
         ({"HONEYCOMB_API_KEY": "   "}, "pass api_key=... or set HONEYCOMB_API_KEY"),
         ({"HONEYCOMB_API_KEY": "two words"}, "HONEYCOMB_API_KEY is empty or contains white space"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "soon"}, "HONEYCOMB_TIMEOUT must be a number"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "-1"}, "HONEYCOMB_TIMEOUT must be a positive"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "inf"}, "HONEYCOMB_TIMEOUT must be a positive"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_COMPRESSION": "lz4"}, "HONEYCOMB_COMPRESSION must be one of"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_ENCODING": "protobuf"}, "HONEYCOMB_ENCODING must be one of"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "api.honeycomb.io"}, "HONEYCOMB_API_ENDPOINT must be an http"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "ftp://x"}, "HONEYCOMB_API_ENDPOINT must be an http"),
-        ({"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "https://x/?a=1"}, "must not have a query"),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "soon"},
+            "HONEYCOMB_TIMEOUT must be a number",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "-1"},
+            "HONEYCOMB_TIMEOUT must be a positive",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "inf"},
+            "HONEYCOMB_TIMEOUT must be a positive",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_COMPRESSION": "lz4"},
+            "HONEYCOMB_COMPRESSION must be one of",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_ENCODING": "protobuf"},
+            "HONEYCOMB_ENCODING must be one of",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "api.honeycomb.io"},
+            "HONEYCOMB_API_ENDPOINT must be an http",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "ftp://x"},
+            "HONEYCOMB_API_ENDPOINT must be an http",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_API_ENDPOINT": "https://x/?a=1"},
+            "must not have a query",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(environ, message):
-    with pytest.raises(ConfigurationError, match=message.replace("?", r"\?").replace(".", r"\.")) as raised:
+    with pytest.raises(
+        ConfigurationError, match=message.replace("?", r"\?").replace(".", r"\.")
+    ) as raised:
         settings(environ)
     assert KEY not in str(raised.value)
 

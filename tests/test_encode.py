@@ -66,7 +66,9 @@ def test_headers_name_the_encoding_and_compression():
 @pytest.mark.parametrize("compression", list(Compression))
 def test_batches_are_split_below_five_megabytes_and_never_truncated(compression):
     encoder = BatchEncoder(Encoding.JSON, compression)
-    events = [BatchEvent({"blob": f"{i:05d}" + "x" * 60_000, "more": "y" * 60_000}) for i in range(200)]
+    events = [
+        BatchEvent({"blob": f"{i:05d}" + "x" * 60_000, "more": "y" * 60_000}) for i in range(200)
+    ]
     encoded = encoder.encode_events(events, LimitTally())
     bodies = list(encoder.bodies(encoded, range(200)))
     assert len(bodies) == 5  # 200 events of ~120 kB: 24 MB in five bodies
@@ -108,6 +110,8 @@ def test_single_event_body_is_a_compressed_json_object():
     [(Compression, "brotli", "zstd, gzip, none"), (Encoding, "xml", "json, msgpack")],
 )
 def test_unknown_choices_name_the_setting_and_the_accepted_values(kind, value, accepted):
-    with pytest.raises(ConfigurationError, match=f"HONEYCOMB_X must be one of {accepted}, not '{value}'"):
+    with pytest.raises(
+        ConfigurationError, match=f"HONEYCOMB_X must be one of {accepted}, not '{value}'"
+    ):
         kind.from_str(value, "HONEYCOMB_X")
     assert kind.from_str(" GZIP ".lower() if kind is Compression else "MsgPack", "x") in kind

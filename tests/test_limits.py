@@ -57,13 +57,27 @@ def test_other_types_are_converted_as_documented():
     moment = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
     ident = uuid.UUID(int=1)
     out = sanitize_fields(
-        {"bytes": b"\x01\x02\x03\x04", "when": moment, "id": ident, "enum": Colour.RED,
-         "huge": 2**70, "tuple": (1, 2), "list": [1, "a"], "dict": {"k": 1}},
+        {
+            "bytes": b"\x01\x02\x03\x04",
+            "when": moment,
+            "id": ident,
+            "enum": Colour.RED,
+            "huge": 2**70,
+            "tuple": (1, 2),
+            "list": [1, "a"],
+            "dict": {"k": 1},
+        },
         tally,
     )
     assert out == {
-        "bytes": "AQIDBA==", "when": "2024-05-01T00:00:00+00:00", "id": str(ident), "enum": 1,
-        "huge": str(2**70), "tuple": [1, 2], "list": [1, "a"], "dict": {"k": 1},
+        "bytes": "AQIDBA==",
+        "when": "2024-05-01T00:00:00+00:00",
+        "id": str(ident),
+        "enum": 1,
+        "huge": str(2**70),
+        "tuple": [1, 2],
+        "list": [1, "a"],
+        "dict": {"k": 1},
     }
     assert type(out["enum"]) is int
     assert tally.values_converted == 4  # bytes, datetime, uuid, the 70-bit integer
@@ -93,7 +107,11 @@ def test_shrink_drops_largest_unprotected_fields_first():
     fields = {"trace.id": "t" * 500, "small": "s", "big1": "b" * 900, "big2": "c" * 800}
     size = len(msgspec.json.encode(fields))
     out = shrink_to_fit(
-        fields, size, lambda v: len(msgspec.json.encode(v)), tally, budget=1200,
+        fields,
+        size,
+        lambda v: len(msgspec.json.encode(v)),
+        tally,
+        budget=1200,
         protected={"trace.id"},
     )
     assert out == {"trace.id": "t" * 500, "small": "s", DROPPED_FIELDS: 2}
@@ -122,11 +140,19 @@ scalars = st.one_of(
     st.binary(max_size=20),
     st.text(min_size=0, max_size=5).map(lambda s: s * 20_000),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.text(max_size=20), values, max_size=40), st.sampled_from(["json", "msgpack"]))
+@given(
+    st.dictionaries(st.text(max_size=20), values, max_size=40), st.sampled_from(["json", "msgpack"])
+)
 def test_any_mapping_encodes_within_honeycombs_limits(data, encoding):
     from honeycomb_events import Encoding
 

@@ -31,10 +31,14 @@ MOMENT = 1_714_564_800  # 2024-05-01T12:00:00Z
         (MOMENT * 1000 + 7, "2024-05-01T12:00:00.007000000Z"),  # milliseconds
         (MOMENT * 1_000_000 + 7, "2024-05-01T12:00:00.000007000Z"),  # microseconds
         (MOMENT * NS + 7, "2024-05-01T12:00:00.000000007Z"),  # nanoseconds
-        (dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc),
-         "2024-05-01T12:00:00.123456000Z"),
-        (dt.datetime(2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
-         "2024-05-01T12:00:00.000000000Z"),
+        (
+            dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc),
+            "2024-05-01T12:00:00.123456000Z",
+        ),
+        (
+            dt.datetime(2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2024-05-01T12:00:00.000000000Z",
+        ),
         (dt.datetime(2024, 5, 1, 12, 0), "2024-05-01T12:00:00.000000000Z"),  # naive is UTC
         (0, "1970-01-01T00:00:00.000000000Z"),
     ],
@@ -50,11 +54,17 @@ def test_format_and_parse_are_inverse_across_many_instants():
 
 @pytest.mark.parametrize(
     "bad",
-    ["yesterday", "2024-05-01", "2024-05-01T12:00:00", "2024-02-30T00:00:00Z",
-     "2024-05-01T25:00:00Z", ""],
+    [
+        "yesterday",
+        "2024-05-01",
+        "2024-05-01T12:00:00",
+        "2024-02-30T00:00:00Z",
+        "2024-05-01T25:00:00Z",
+        "",
+    ],
 )
 def test_malformed_time_strings_raise_value_error_naming_the_format(bad):
-    with pytest.raises(ValueError, match="RFC3339|day|hour|month"):
+    with pytest.raises(ValueError, match=r"RFC3339|day|hour|month"):
         normalize_time(bad)
 
 
@@ -70,15 +80,23 @@ def test_other_time_types_raise_type_error(bad):
         time_to_ns(bad)
 
 
-@pytest.mark.parametrize(("given", "expected"), [(1, 1), (10, 10), (2.6, 3), (2_147_483_647, 2_147_483_647)])
+@pytest.mark.parametrize(
+    ("given", "expected"), [(1, 1), (10, 10), (2.6, 3), (2_147_483_647, 2_147_483_647)]
+)
 def test_sample_rates_become_positive_integers(given, expected):
     assert normalize_samplerate(given) == expected
 
 
 @pytest.mark.parametrize(
     ("bad", "error"),
-    [(0, ValueError), (-5, ValueError), (2**31, ValueError), (float("nan"), ValueError),
-     ("10", TypeError), (True, TypeError)],
+    [
+        (0, ValueError),
+        (-5, ValueError),
+        (2**31, ValueError),
+        (float("nan"), ValueError),
+        ("10", TypeError),
+        (True, TypeError),
+    ],
 )
 def test_bad_sample_rates_raise(bad, error):
     with pytest.raises(error):

@@ -110,8 +110,7 @@ class BufferedSender:
         with self._cond:
             return {
                 name: self._counts[name]
-                for name in ("queued", "dropped_queue_full", "dropped_closed", "accepted",
-                             "failed")
+                for name in ("queued", "dropped_queue_full", "dropped_closed", "accepted", "failed")
             }
 
     def send(
@@ -160,9 +159,7 @@ class BufferedSender:
         with self._cond:
             wake_at = time.monotonic() + self.flush_interval
             while (
-                len(self._queue) < self.batch_size
-                and not self._closing
-                and not self._flush_wanted
+                len(self._queue) < self.batch_size and not self._closing and not self._flush_wanted
             ):
                 remaining = wake_at - time.monotonic()
                 if remaining <= 0:

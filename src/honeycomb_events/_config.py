@@ -130,8 +130,7 @@ def validate_endpoint(value: str, source: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"{source} must be an http:// or https:// URL such as {DEFAULT_ENDPOINT}, "
-            f"not {value!r}"
+            f"{source} must be an http:// or https:// URL such as {DEFAULT_ENDPOINT}, not {value!r}"
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"{source} must not have a query or fragment: {value!r}")

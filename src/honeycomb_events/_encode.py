@@ -50,9 +50,7 @@ class _Choice(enum.Enum):
             return cls(value.strip().lower())
         except ValueError:
             accepted = ", ".join(member.value for member in cls)
-            raise ConfigurationError(
-                f"{source} must be one of {accepted}, not {value!r}"
-            ) from None
+            raise ConfigurationError(f"{source} must be one of {accepted}, not {value!r}") from None
 
 
 class Encoding(_Choice):

@@ -126,11 +126,11 @@ def _convert(value: Any, tally: LimitTally) -> Any:  # noqa: PLR0911 - one retur
         tally.values_converted += 1
         return str(number)
     if isinstance(value, float):
-        number = float(value)
-        if math.isfinite(number):
-            return number
+        real = float(value)
+        if math.isfinite(real):
+            return real
         tally.non_finite_floats += 1
-        return non_finite_text(number)
+        return non_finite_text(real)
     if isinstance(value, (list, dict)):
         return value
     if isinstance(value, (tuple, set, frozenset)):

@@ -39,8 +39,7 @@ NO_RESPONSE: Final = 0
 """The `EventResult.status` of an event that got no HTTP answer."""
 
 _USER_AGENT: Final = (
-    f"honeycomb-events/{__version__} httpx/{httpx.__version__} "
-    f"python/{platform.python_version()}"
+    f"honeycomb-events/{__version__} httpx/{httpx.__version__} python/{platform.python_version()}"
 )
 # Texts Honeycomb answers with a 400 when the key itself is the problem (events-api.md).
 _KEY_REJECTION_TEXTS: Final = ("unknown api key", "invalid key")
@@ -140,9 +139,7 @@ class TransportStats:
                     "requests_failed",
                 )
             }
-            counts.update(
-                (name, getattr(self._limits, name)) for name in self._limits.__slots__
-            )
+            counts.update((name, getattr(self._limits, name)) for name in self._limits.__slots__)
             counts["failed_by_status"] = dict(self._failed_by_status)
             return counts
 
@@ -311,8 +308,6 @@ def _error_text(status: int, content: bytes) -> str:
     return httpx.codes.get_reason_phrase(status) or f"HTTP {status}"
 
 
-
-
 class _BaseTransport:
     """What both transports share: settings, encoder, headers, URLs, and the delivery plan."""
 
@@ -338,8 +333,7 @@ class _BaseTransport:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(endpoint={self._endpoint!r}, "
-            f"api_key={self.settings.api_key!r})"
+            f"{type(self).__name__}(endpoint={self._endpoint!r}, api_key={self.settings.api_key!r})"
         )
 
     def _url(self, kind: str, dataset: str) -> str:
@@ -474,8 +468,9 @@ class Transport(_BaseTransport):
                 except httpx.TransportError as error:
                     delivery.on_transport_error(body, error)
                 else:
-                    delivery.on_response(body, response.status_code, response.content,
-                                         response.headers)
+                    delivery.on_response(
+                        body, response.status_code, response.content, response.headers
+                    )
             delay = delivery.next_round()
             if delay is None or self._closed.wait(delay):
                 return delivery.final_results(SHUT_DOWN_TEXT)
@@ -547,8 +542,9 @@ class AsyncTransport(_BaseTransport):
                 except httpx.TransportError as error:
                     delivery.on_transport_error(body, error)
                 else:
-                    delivery.on_response(body, response.status_code, response.content,
-                                         response.headers)
+                    delivery.on_response(
+                        body, response.status_code, response.content, response.headers
+                    )
             delay = delivery.next_round()
             if delay is None or await self._wait_closed(delay):
                 return delivery.final_results(SHUT_DOWN_TEXT)

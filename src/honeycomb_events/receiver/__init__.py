@@ -1,0 +1,54 @@
+"""A local receiver that speaks Honeycomb's Events API, for tests and offline development.
+
+Start one with ``with Receiver() as receiver:``, point a client at ``receiver.url``, then look
+at ``receiver.events(dataset)``, ``receiver.requests`` and ``receiver.stats``; inject failures
+with ``receiver.faults.push(Fault(...))``. It needs the ``receiver`` extra
+(``pip install 'honeycomb-events[receiver]'``), which brings Starlette and uvicorn.
+"""
+
+from __future__ import annotations
+
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "honeycomb_events.receiver needs Starlette and uvicorn: "
+        "pip install 'honeycomb-events[receiver]'"
+    ) from exc
+
+from ._app import (
+    MAX_DECODED_BYTES,
+    MAX_FUTURE_NS,
+    MAX_SINGLE_BODY_BYTES,
+    ErrorText,
+    IncompleteResponseFilter,
+    ReceiverStats,
+    RequestLog,
+    SeenRequest,
+    create_app,
+)
+from ._faults import Fault, FaultPlan, PathKind, default_error
+from ._server import Receiver
+from ._store import MAX_DATASET_COLUMNS, EventLike, EventStore, StoredEvent
+
+__all__ = [
+    "MAX_DATASET_COLUMNS",
+    "MAX_DECODED_BYTES",
+    "MAX_FUTURE_NS",
+    "MAX_SINGLE_BODY_BYTES",
+    "ErrorText",
+    "EventLike",
+    "EventStore",
+    "Fault",
+    "FaultPlan",
+    "IncompleteResponseFilter",
+    "PathKind",
+    "Receiver",
+    "ReceiverStats",
+    "RequestLog",
+    "SeenRequest",
+    "StoredEvent",
+    "create_app",
+    "default_error",
+]

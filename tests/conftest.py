@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from honeycomb_events import HoneycombClient, RetryPolicy
+from honeycomb_events.receiver import Receiver
+
+API_KEY = "hcaik_01testkeytestkeytestkeytestkeytestkeytestkeytestkeytestkey01"
+"""A key-shaped secret: tests assert it never appears in logs, reprs, errors or storage."""
+
+FAST_RETRY = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+"""Retries in milliseconds, so retry tests take no real time."""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A started local receiver on 127.0.0.1 with an in-memory store, stopped afterwards."""
+    with Receiver() as started:
+        yield started
+
+
+@pytest.fixture
+def make_client(receiver: Receiver) -> Iterator[Callable[..., HoneycombClient]]:
+    """Build clients pointed at the receiver, with fast retries; all closed afterwards."""
+    made: list[HoneycombClient] = []
+
+    def make(**options: object) -> HoneycombClient:
+        options.setdefault("api_key", API_KEY)
+        options.setdefault("endpoint", receiver.url)
+        options.setdefault("retry", FAST_RETRY)
+        client = HoneycombClient(**options)  # type: ignore[arg-type]
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
