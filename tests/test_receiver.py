@@ -963,7 +963,7 @@ def test_importing_the_package_does_not_import_the_receiver_extra() -> None:
     )
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    result = subprocess.run(  # noqa: S603 - runs this interpreter on a fixed snippet
+    result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )
     assert result.returncode == 0, result.stderr

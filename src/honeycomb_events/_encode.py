@@ -21,7 +21,9 @@ from ._errors import ConfigurationError
 from ._limits import (
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
+    MAX_FIELDS,
     MAX_INT,
+    MAX_STRING_BYTES,
     MIN_INT,
     LimitTally,
     sanitize_fields,
@@ -89,6 +91,14 @@ class Body:
     raw_size: int
 
 
+class _Refused(Exception):
+    """A value the fast path leaves to `sanitize_fields`."""
+
+
+def _refuse(value: Any) -> Any:
+    raise _Refused
+
+
 def _stringify(value: Any) -> str:
     """msgspec's hook for values nested inside lists and dicts that it cannot encode."""
     return str(value)
@@ -139,6 +149,10 @@ class BatchEncoder:
         )
         self._protected = frozenset(protected_fields)
         self._json = msgspec.json.Encoder(enc_hook=_stringify)
+        # msgpack keeps NaN and None as such, so only JSON output can be checked after the fact.
+        self._strict_json = (
+            msgspec.json.Encoder(enc_hook=_refuse) if encoding is Encoding.JSON else None
+        )
         self._encode: Callable[[Any], bytes] = (
             self._json.encode
             if encoding is Encoding.JSON
@@ -154,6 +168,10 @@ class BatchEncoder:
         return [self._encode_event(event, tally) for event in events]
 
     def _encode_event(self, event: BatchEvent, tally: LimitTally) -> bytes:
+        if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
+            encoded = self._encode_if_clean(event)
+            if encoded is not None:
+                return encoded
         data = sanitize_fields(event.data, tally)
         encoded = self._encode_wire(data, event)
         if len(encoded) > self._max_event_bytes:
@@ -166,6 +184,31 @@ class BatchEncoder:
                 protected=self._protected,
             )
             encoded = self._encode_wire(data, event)
+        return encoded
+
+    def _encode_if_clean(self, event: BatchEvent) -> bytes | None:
+        """The event's JSON when it needs no limit applied, else None; costs one encode.
+
+        Everything `sanitize_fields` changes shows in the output: None and NaN are written
+        `null`, an empty key `"":`, and only an event over 65,535 bytes can hold a string over
+        the limit; odd types make the strict encoder refuse. msgspec writes integers of any
+        size, so those past 64 bits are looked for directly. A false alarm (the text "null"
+        inside a string) only costs the slow path.
+        """
+        wire: dict[str, Any] = {"data": event.data}
+        if event.time is not None:
+            wire["time"] = event.time
+        if event.samplerate is not None:
+            wire["samplerate"] = event.samplerate
+        try:
+            encoded = self._strict_json.encode(wire)  # type: ignore[union-attr]
+        except (_Refused, msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
+            return None
+        if len(encoded) > MAX_STRING_BYTES or b"null" in encoded or b'"":' in encoded:
+            return None
+        for value in event.data.values():
+            if type(value) is int and not MIN_INT <= value <= MAX_INT:
+                return None
         return encoded
 
     def _encode_wire(self, data: dict[str, Any], event: BatchEvent) -> bytes:

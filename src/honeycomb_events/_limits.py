@@ -7,13 +7,13 @@ the event itself as ``meta.dropped_fields``. An event is never dropped for its s
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import itertools
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
+
+import msgspec
 
 MAX_FIELDS: Final = 2_000
 MAX_STRING_BYTES: Final = 65_535
@@ -73,8 +73,10 @@ def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any
     - Strings over 65,535 bytes are truncated on a UTF-8 character boundary.
     - NaN and infinities become "NaN", "Infinity", "-Infinity".
     - Integers outside the 64-bit range become their decimal text.
-    - bytes become base64 text, dates and times ISO 8601 text, other scalars their `str()`;
-      lists and dicts are kept, as nested JSON that Honeycomb can unpack.
+    - bytes, datetimes, UUIDs, Decimals, enums, tuples, sets and dataclasses become what
+      msgspec's JSON encoder writes for them (base64, RFC3339, text, value, list, object);
+      values of any other type become their `str()`. Lists and dicts are kept, as nested
+      JSON that Honeycomb can unpack.
     - Past 2,000 fields, the first 1,999 are kept in order and ``meta.dropped_fields`` counts
       the rest.
     """
@@ -135,12 +137,23 @@ def _convert(value: Any, tally: LimitTally) -> Any:  # noqa: PLR0911 - one retur
         return value
     if isinstance(value, (tuple, set, frozenset)):
         return list(value)
-    tally.values_converted += 1
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
-    return _limit_string(str(value), tally)
+    # Types msgspec's JSON encoder knows (bytes, datetimes, UUIDs, Decimals, enums, tuples,
+    # sets, dataclasses) become what it would write, so that an event reads the same whether
+    # or not another field sent it down this path. Anything else becomes its str().
+    try:
+        builtin = msgspec.to_builtins(value, enc_hook=_refuse_unknown)
+    except _UnknownType:
+        tally.values_converted += 1
+        return _limit_string(str(value), tally)
+    return _limit_string(builtin, tally) if isinstance(builtin, str) else builtin
+
+
+class _UnknownType(Exception):
+    pass
+
+
+def _refuse_unknown(value: Any) -> Any:
+    raise _UnknownType
 
 
 def _cap_fields(out: dict[str, Any], tally: LimitTally) -> dict[str, Any]:

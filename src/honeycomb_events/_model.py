@@ -75,6 +75,9 @@ def epoch_to_ns(value: float) -> int:
     """
     if not math.isfinite(value):
         raise ValueError(f"time {value!r} is not a finite number")
+    if isinstance(value, float) and abs(value) < _EPOCH_UNIT_BOUNDS[0][0]:
+        # Seconds, as time.time() gives: exact to the microsecond in one multiplication.
+        return round(value * 1e6) * 1000
     nanos_per_unit = 1
     for bound, unit in _EPOCH_UNIT_BOUNDS:
         if abs(value) < bound:
