@@ -15,10 +15,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any, Final
 
 from ._errors import AuthenticationError
+from ._lifecycle import Closeable
 from ._model import BatchEvent, EventResult, TimeInput, now_rfc3339
 from ._transport import NO_RESPONSE, Transport
 
@@ -44,7 +44,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class BufferedSender:
+class BufferedSender(Closeable):
     """Sends events to one dataset in batches, from a background thread.
 
     - `send()` never blocks on the network. When `max_queue_size` events are waiting, the new
@@ -239,25 +239,3 @@ class BufferedSender:
 
     async def aclose(self, timeout: float | None = None) -> bool:
         return await asyncio.to_thread(self.close, timeout)
-
-    def __enter__(self) -> BufferedSender:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> BufferedSender:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Iterable, Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from ._buffered import (
 from ._config import resolve_settings, validate_dataset
 from ._encode import BatchEncoder, Compression, Encoding
 from ._errors import ClientClosedError
+from ._lifecycle import Closeable
 from ._model import BatchEvent, EventResult, TimeInput
 from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
 
@@ -30,7 +30,7 @@ def _as_batch_event(event: EventLike) -> BatchEvent:
     return event if isinstance(event, BatchEvent) else BatchEvent(event)
 
 
-class HoneycombClient:
+class HoneycombClient(Closeable):
     """A client for Honeycomb's Events API.
 
     Every argument falls back to the environment: `api_key` to ``HONEYCOMB_API_KEY``,
@@ -65,10 +65,14 @@ class HoneycombClient:
             encoding=encoding,
         )
         self.sync = sync
-        self._retry = retry or RetryPolicy()
         self._http_transport = http_transport
-        self._encoder = BatchEncoder(self.settings.encoding, self.settings.compression)
         self._stats = TransportStats()
+        # Both transports share one policy, encoder and set of counters.
+        self._shared: dict[str, Any] = {
+            "retry": retry or RetryPolicy(),
+            "encoder": BatchEncoder(self.settings.encoding, self.settings.compression),
+            "stats": self._stats,
+        }
         self._transport: Transport | None = None
         self._async_transport: AsyncTransport | None = None
         self._senders: weakref.WeakSet[BufferedSender] = weakref.WeakSet()
@@ -96,10 +100,8 @@ class HoneycombClient:
             http = self._http_transport
             self._transport = Transport(
                 self.settings,
-                retry=self._retry,
-                encoder=self._encoder,
-                stats=self._stats,
                 http_transport=http if isinstance(http, httpx.BaseTransport) else None,
+                **self._shared,
             )
         return self._transport
 
@@ -109,10 +111,8 @@ class HoneycombClient:
             http = self._http_transport
             self._async_transport = AsyncTransport(
                 self.settings,
-                retry=self._retry,
-                encoder=self._encoder,
-                stats=self._stats,
                 http_transport=http if isinstance(http, httpx.AsyncBaseTransport) else None,
+                **self._shared,
             )
         return self._async_transport
 
@@ -144,28 +144,6 @@ class HoneycombClient:
             self._transport.close()
         if self._async_transport is not None:
             await self._async_transport.aclose()
-
-    def __enter__(self) -> HoneycombClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> HoneycombClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class Events:

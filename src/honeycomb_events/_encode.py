@@ -119,6 +119,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _wire(data: Mapping[str, Any], event: BatchEvent) -> dict[str, Any]:
+    """An event as the batch endpoint takes it: data, and time and samplerate when set."""
+    wire: dict[str, Any] = {"data": data}
+    if event.time is not None:
+        wire["time"] = event.time
+    if event.samplerate is not None:
+        wire["samplerate"] = event.samplerate
+    return wire
+
+
 class _ZstdPerThread(threading.local):
     compressor: zstandard.ZstdCompressor | None = None
 
@@ -195,13 +205,8 @@ class BatchEncoder:
         size, so those past 64 bits are looked for directly. A false alarm (the text "null"
         inside a string) only costs the slow path.
         """
-        wire: dict[str, Any] = {"data": event.data}
-        if event.time is not None:
-            wire["time"] = event.time
-        if event.samplerate is not None:
-            wire["samplerate"] = event.samplerate
         try:
-            encoded = self._strict_json.encode(wire)  # type: ignore[union-attr]
+            encoded = self._strict_json.encode(_wire(event.data, event))  # type: ignore[union-attr]
         except (_Refused, msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
             return None
         if len(encoded) > MAX_STRING_BYTES or b"null" in encoded or b'"":' in encoded:
@@ -212,11 +217,7 @@ class BatchEncoder:
         return encoded
 
     def _encode_wire(self, data: dict[str, Any], event: BatchEvent) -> bytes:
-        wire: dict[str, Any] = {"data": data}
-        if event.time is not None:
-            wire["time"] = event.time
-        if event.samplerate is not None:
-            wire["samplerate"] = event.samplerate
+        wire = _wire(data, event)
         try:
             return self._encode(wire)
         except (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):

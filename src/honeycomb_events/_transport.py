@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -44,6 +44,8 @@ _USER_AGENT: Final = (
 # Texts Honeycomb answers with a 400 when the key itself is the problem (events-api.md).
 _KEY_REJECTION_TEXTS: Final = ("unknown api key", "invalid key")
 _MAX_ERROR_TEXT: Final = 300
+_HttpT = TypeVar("_HttpT", httpx.BaseTransport, httpx.AsyncBaseTransport)
+
 SHUT_DOWN_TEXT: Final = "the transport was shut down before these events could be sent"
 DEADLINE_TEXT: Final = "the send's deadline passed before these events could be sent"
 
@@ -308,7 +310,7 @@ def _error_text(status: int, content: bytes) -> str:
     return httpx.codes.get_reason_phrase(status) or f"HTTP {status}"
 
 
-class _BaseTransport:
+class _BaseTransport(Generic[_HttpT]):
     """What both transports share: settings, encoder, headers, URLs, and the delivery plan."""
 
     def __init__(
@@ -318,6 +320,7 @@ class _BaseTransport:
         retry: RetryPolicy | None = None,
         encoder: BatchEncoder | None = None,
         stats: TransportStats | None = None,
+        http_transport: _HttpT | None = None,
     ) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
@@ -330,6 +333,17 @@ class _BaseTransport:
             **self.encoder.headers,
         }
         self._single_headers = self._batch_headers | {"Content-Type": "application/json"}
+        self._http_transport: _HttpT | None = http_transport
+        self._reset_connections(closed=False)
+        _LIVE_TRANSPORTS.add(self)
+
+    def _reset_connections(self, *, closed: bool) -> None:
+        """Fresh locks, shutdown flag and (lazily) connection pool; after a fork too."""
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (
@@ -387,19 +401,19 @@ class _BaseTransport:
 
 # Transports re-make their locks and connection pools in a forked child: a pool's sockets are
 # shared with the parent, and a lock may have been held by a thread that does not exist there.
-_LIVE_TRANSPORTS: weakref.WeakSet[Transport | AsyncTransport] = weakref.WeakSet()
+_LIVE_TRANSPORTS: weakref.WeakSet[_BaseTransport[Any]] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
     for transport in list(_LIVE_TRANSPORTS):
-        transport._forget_connections()
+        transport._reset_connections(closed=transport.closed)
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class Transport(_BaseTransport):
+class Transport(_BaseTransport[httpx.BaseTransport]):
     """Sends batches and single events from threads, through one reused httpx connection pool.
 
     `send_batch` never raises for a failed delivery: every event gets an `EventResult`. It
@@ -407,29 +421,12 @@ class Transport(_BaseTransport):
     Thread-safe; after `os.fork()` the child opens its own connections.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        retry: RetryPolicy | None = None,
-        encoder: BatchEncoder | None = None,
-        stats: TransportStats | None = None,
-        http_transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(settings, retry=retry, encoder=encoder, stats=stats)
-        self._http_transport = http_transport
+    def _reset_connections(self, *, closed: bool) -> None:
         self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._http: httpx.Client | None = None
-        _LIVE_TRANSPORTS.add(self)
-
-    def _forget_connections(self) -> None:
-        self._lock = threading.Lock()
-        closed = self._closed.is_set()
         self._closed = threading.Event()
         if closed:
             self._closed.set()
-        self._http = None
+        self._http: httpx.Client | None = None
 
     def _client(self) -> httpx.Client:
         http = self._http
@@ -488,30 +485,14 @@ class Transport(_BaseTransport):
         return self._closed.is_set()
 
 
-class AsyncTransport(_BaseTransport):
+class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
     """The asyncio twin of `Transport`, on an `httpx.AsyncClient`; same rules and results."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        retry: RetryPolicy | None = None,
-        encoder: BatchEncoder | None = None,
-        stats: TransportStats | None = None,
-        http_transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(settings, retry=retry, encoder=encoder, stats=stats)
-        self._http_transport = http_transport
-        self._closed = asyncio.Event()
-        self._http: httpx.AsyncClient | None = None
-        _LIVE_TRANSPORTS.add(self)
-
-    def _forget_connections(self) -> None:
-        closed = self._closed.is_set()
+    def _reset_connections(self, *, closed: bool) -> None:
         self._closed = asyncio.Event()
         if closed:
             self._closed.set()
-        self._http = None
+        self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

@@ -570,17 +570,29 @@ class _Handlers:
             )
         return fault, None
 
-    async def _batch(self, request: Request, observed: _Observed) -> Response:
-        raw, observed.body_bytes = await _read_body(request, MAX_BODY_BYTES)
+    async def _intake(
+        self, request: Request, observed: _Observed, kind: Literal["batch", "events"], limit: int
+    ) -> tuple[Fault | None, Response | None, Any]:
+        """What both endpoints check first: key, fault, size, emptiness; then the body.
+
+        Returns the fault applied, the response that replaces normal handling (or None), and
+        the decoded body.
+        """
+        raw, observed.body_bytes = await _read_body(request, limit)
         self._check_key(request)
-        fault, replaced = await self._apply_fault("batch", observed)
+        fault, replaced = await self._apply_fault(kind, observed)
         if replaced is not None:
-            return replaced
-        if observed.body_bytes > MAX_BODY_BYTES:
+            return fault, replaced, None
+        if observed.body_bytes > limit:
             raise _Reject(400, ErrorText.BODY_TOO_LARGE, "bodies_too_large")
         if not raw:
             raise _Reject(400, ErrorText.BODY_EMPTY, "empty_bodies")
-        items = _decode_body(raw, request)
+        return fault, None, _decode_body(raw, request)
+
+    async def _batch(self, request: Request, observed: _Observed) -> Response:
+        fault, replaced, items = await self._intake(request, observed, "batch", MAX_BODY_BYTES)
+        if replaced is not None:
+            return replaced
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise _Reject(400, ErrorText.MALFORMED, "malformed_bodies")
         if not items:
@@ -631,16 +643,11 @@ class _Handlers:
         return self.store.admit(dataset, events, max_columns=MAX_DATASET_COLUMNS)
 
     async def _single(self, request: Request, observed: _Observed) -> Response:
-        raw, observed.body_bytes = await _read_body(request, MAX_SINGLE_BODY_BYTES)
-        self._check_key(request)
-        fault, replaced = await self._apply_fault("events", observed)
+        fault, replaced, data = await self._intake(
+            request, observed, "events", MAX_SINGLE_BODY_BYTES
+        )
         if replaced is not None:
             return replaced
-        if observed.body_bytes > MAX_SINGLE_BODY_BYTES:
-            raise _Reject(400, ErrorText.BODY_TOO_LARGE, "bodies_too_large")
-        if not raw:
-            raise _Reject(400, ErrorText.BODY_EMPTY, "empty_bodies")
-        data = _decode_body(raw, request)
         if not isinstance(data, dict):
             raise _Reject(400, ErrorText.MALFORMED, "malformed_bodies")
         observed.event_count = 1
