@@ -59,7 +59,7 @@ def test_arguments_win_over_the_environment():
     [
         ({}, "pass api_key=... or set HONEYCOMB_API_KEY"),
         ({"HONEYCOMB_API_KEY": "   "}, "pass api_key=... or set HONEYCOMB_API_KEY"),
-        ({"HONEYCOMB_API_KEY": "two words"}, "HONEYCOMB_API_KEY is empty or contains white space"),
+        ({"HONEYCOMB_API_KEY": "two words"}, "HONEYCOMB_API_KEY is empty or has white space"),
         (
             {"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_TIMEOUT": "soon"},
             "HONEYCOMB_TIMEOUT must be a number",

@@ -98,8 +98,11 @@ class BufferedSender(Closeable):
         self._worker: threading.Thread | None = None
 
     def _restart_after_fork(self) -> None:
-        # The parent still holds (and will send) what was queued: the child starts afresh.
+        # The parent still holds (and will send) what was queued: the child starts afresh,
+        # and counts only what it does itself.
         self._reset_queue()
+        self._counts.clear()
+        self._closed_logged = False
 
     def __repr__(self) -> str:
         return f"BufferedSender(dataset={self.dataset!r}, queued={len(self._queue)})"
@@ -189,7 +192,8 @@ class BufferedSender(Closeable):
             return self._transport.send_batch(self.dataset, batch, timeout=timeout)
         except AuthenticationError as error:
             _logger.error("%s", error)
-            return [EventResult(error.status, str(error))] * len(batch)
+            # Events of an earlier request of this batch may have been accepted all the same.
+            return error.results or [EventResult(error.status, str(error))] * len(batch)
         except Exception as error:  # the worker must outlive any failure, and say why
             _logger.exception("sending a batch to %r failed", self.dataset)
             return [EventResult(NO_RESPONSE, f"{type(error).__name__}: {error}")] * len(batch)
@@ -209,11 +213,17 @@ class BufferedSender(Closeable):
             self._cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every event queued so far has a result; False if `timeout` ran out."""
+        """Wait until every event queued so far has a result; False if `timeout` ran out.
+
+        Called from `on_result` (the worker's own thread) it cannot wait, and returns False at
+        once unless nothing is pending.
+        """
         with self._cond:
             target = self._enqueued
             if self._settled >= target:
                 return True
+            if threading.current_thread() is self._worker:
+                return False
             self._flush_wanted = True
             self._cond.notify_all()
             return self._cond.wait_for(lambda: self._settled >= target, timeout)
@@ -221,15 +231,24 @@ class BufferedSender(Closeable):
     def close(self, timeout: float | None = None) -> bool:
         """Send what is queued, then stop; True if everything got a result in time.
 
-        With a `timeout`, sends are cut short so that close returns within about that long.
-        Safe to call more than once.
+        With a `timeout`, close returns within about that long: batches not yet sent by then
+        get failed results at once. A batch already on the wire finishes in the background
+        within its own send deadline. Safe to call more than once.
         """
+        self.begin_close(None if timeout is None else time.monotonic() + timeout)
+        return self.wait_closed(timeout)
+
+    def begin_close(self, deadline: float | None) -> None:
+        """Stop accepting events; send the queue until `deadline` (a `time.monotonic()`)."""
         with self._cond:
             self._closing = True
-            if timeout is not None:
-                self._close_deadline = time.monotonic() + timeout
+            if deadline is not None:
+                self._close_deadline = deadline
             self._cond.notify_all()
-            worker = self._worker
+
+    def wait_closed(self, timeout: float | None) -> bool:
+        """Wait for the worker to finish after `begin_close`; True if everything was settled."""
+        worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
         return not self._queue and (worker is None or not worker.is_alive())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -77,6 +79,7 @@ class HoneycombClient(Closeable):
         self._async_transport: AsyncTransport | None = None
         self._senders: weakref.WeakSet[BufferedSender] = weakref.WeakSet()
         self._closed = False
+        self._lock = threading.Lock()
         self.events = Events(self)
 
     def __repr__(self) -> str:
@@ -96,6 +99,10 @@ class HoneycombClient(Closeable):
 
     def _sync_transport(self) -> Transport:
         self._check_open()
+        with self._lock:  # threads racing here would each make a transport
+            return self._sync_transport_locked()
+
+    def _sync_transport_locked(self) -> Transport:
         if self._transport is None:
             http = self._http_transport
             self._transport = Transport(
@@ -107,6 +114,10 @@ class HoneycombClient(Closeable):
 
     def _asyncio_transport(self) -> AsyncTransport:
         self._check_open()
+        with self._lock:
+            return self._asyncio_transport_locked()
+
+    def _asyncio_transport_locked(self) -> AsyncTransport:
         if self._async_transport is None:
             http = self._http_transport
             self._async_transport = AsyncTransport(
@@ -117,8 +128,13 @@ class HoneycombClient(Closeable):
         return self._async_transport
 
     def _close_senders(self) -> None:
-        for sender in list(self._senders):
-            sender.close(self.settings.timeout)
+        """Close every buffered sender within one shared deadline, all draining at once."""
+        senders = list(self._senders)
+        deadline = time.monotonic() + self.settings.timeout
+        for sender in senders:
+            sender.begin_close(deadline)
+        for sender in senders:
+            sender.wait_closed(max(0.0, deadline - time.monotonic()))
 
     def close(self) -> None:
         """Flush buffered senders and close connections. An async transport is closed by

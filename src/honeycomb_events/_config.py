@@ -41,10 +41,13 @@ class ApiKey:
     __slots__ = ("_value", "source")
 
     def __init__(self, value: str, source: str) -> None:
-        if not value or value != value.strip() or any(c.isspace() for c in value):
+        # An HTTP header carries only printable ASCII; anything else would fail in httpx with
+        # an error quoting the whole key.
+        if not value or not all("!" <= c <= "~" for c in value):
             raise ConfigurationError(
-                f"the API key from {source} is empty or contains white space; "
-                f"set {source} to the ingest key shown in Honeycomb's environment settings"
+                f"the API key from {source} is empty or has white space or characters that "
+                f"are not printable ASCII; set {source} to the ingest key shown in "
+                "Honeycomb's environment settings"
             )
         self._value = value
         self.source = source
@@ -128,12 +131,19 @@ def _resolve_endpoint(argument: str | None, env: Mapping[str, str]) -> str:
 def validate_endpoint(value: str, source: str) -> str:
     """Check that `value` is an http(s) URL; warn when a key would cross a network in clear."""
     parts = urlsplit(value.strip())
+    # Echo the value only when it looks like a URL: a key pasted into the wrong setting
+    # must not end up in an error message.
+    shown = f"not {value!r}" if "://" in value else "(the value given is not shown)"
+    try:
+        parts.port  # noqa: B018 - reading it validates it
+    except ValueError:
+        raise ConfigurationError(f"{source} has an invalid port, {shown}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"{source} must be an http:// or https:// URL such as {DEFAULT_ENDPOINT}, not {value!r}"
+            f"{source} must be an http:// or https:// URL such as {DEFAULT_ENDPOINT}, {shown}"
         )
     if parts.query or parts.fragment:
-        raise ConfigurationError(f"{source} must not have a query or fragment: {value!r}")
+        raise ConfigurationError(f"{source} must not have a query or fragment, {shown}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         _logger.warning(
             "%s is a plain-http URL to a non-loopback host (%s): the API key will travel "

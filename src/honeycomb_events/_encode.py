@@ -25,9 +25,12 @@ from ._limits import (
     MAX_INT,
     MAX_STRING_BYTES,
     MIN_INT,
+    UNKNOWN,
     LimitTally,
     sanitize_fields,
     shrink_to_fit,
+    text_of,
+    to_builtin,
 )
 from ._model import BatchEvent
 
@@ -105,18 +108,40 @@ def _stringify(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    """A deep copy of `value` that any encoder takes: string keys, valid text, no odd types."""
+    """A deep copy of `value` that any encoder takes: string keys, valid text, no odd types.
+
+    Only for events msgspec refused (a lone surrogate, say): known types are converted as
+    msgspec would have written them, so the rest of the event keeps its usual form.
+    """
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+        return {
+            (key if type(key) is str else text_of(key)): _jsonable(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [_jsonable(item) for item in value]
     if value is None or isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):
         return value if MIN_INT <= value <= MAX_INT else str(value)
-    return str(value)
+    builtin = to_builtin(value)
+    return str(value) if builtin is UNKNOWN else _jsonable(builtin)
+
+
+_ENCODE_ERRORS: Final = (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError)
+
+# JSON is at most this many times longer than msgpack for the same event: an escaped control
+# character is 6 bytes of JSON for 1 of msgpack, and nothing else expands more.
+_JSON_PER_MSGPACK_BYTE: Final = 6
+
+
+def _safely(encode: Callable[[Any], bytes], value: Any) -> bytes:
+    try:
+        return encode(value)
+    except _ENCODE_ERRORS:
+        return encode(_jsonable(value))
 
 
 def _wire(data: Mapping[str, Any], event: BatchEvent) -> dict[str, Any]:
@@ -182,19 +207,43 @@ class BatchEncoder:
             encoded = self._encode_if_clean(event)
             if encoded is not None:
                 return encoded
-        data = sanitize_fields(event.data, tally)
-        encoded = self._encode_wire(data, event)
-        if len(encoded) > self._max_event_bytes:
-            data = shrink_to_fit(
-                data,
-                len(encoded),
-                self._size_of,
+        fields = sanitize_fields(event.data, tally)
+        return self._fit(fields, lambda kept: _wire(kept, event), self._encode, tally)
+
+    def _fit(
+        self,
+        fields: dict[str, Any],
+        wire_of: Callable[[dict[str, Any]], Any],
+        encode: Callable[[Any], bytes],
+        tally: LimitTally,
+    ) -> bytes:
+        """The encoded event, its largest fields dropped until its JSON fits the event limit.
+
+        Honeycomb counts the limit in bytes of JSON, whatever encoding carries the event.
+        """
+        shrunk = False
+        while True:
+            wire = wire_of(fields)
+            encoded = _safely(encode, wire)
+            size = len(encoded)
+            if (
+                encode is not self._json.encode
+                and size * _JSON_PER_MSGPACK_BYTE > self._max_event_bytes
+            ):
+                size = len(_safely(self._json.encode, wire))
+            if size <= self._max_event_bytes or len(fields) <= 1:
+                if shrunk:
+                    tally.events_shrunk += 1
+                return encoded
+            fields = shrink_to_fit(
+                fields,
+                size,
+                self._json_size_of,
                 tally,
                 budget=self._max_event_bytes,
                 protected=self._protected,
             )
-            encoded = self._encode_wire(data, event)
-        return encoded
+            shrunk = True
 
     def _encode_if_clean(self, event: BatchEvent) -> bytes | None:
         """The event's JSON when it needs no limit applied, else None; costs one encode.
@@ -202,55 +251,28 @@ class BatchEncoder:
         Everything `sanitize_fields` changes shows in the output: None and NaN are written
         `null`, an empty key `"":`, and only an event over 65,535 bytes can hold a string over
         the limit; odd types make the strict encoder refuse. msgspec writes integers of any
-        size, so those past 64 bits are looked for directly. A false alarm (the text "null"
-        inside a string) only costs the slow path.
+        size and keys of many types, so big integers and non-string keys are looked for
+        directly. A false alarm (the text "null" inside a string) only costs the slow path.
         """
         try:
             encoded = self._strict_json.encode(_wire(event.data, event))  # type: ignore[union-attr]
-        except (_Refused, msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
+        except (_Refused, *_ENCODE_ERRORS):
             return None
         if len(encoded) > MAX_STRING_BYTES or b"null" in encoded or b'"":' in encoded:
             return None
-        for value in event.data.values():
-            if type(value) is int and not MIN_INT <= value <= MAX_INT:
+        for key, value in event.data.items():
+            if type(key) is not str or (type(value) is int and not MIN_INT <= value <= MAX_INT):
                 return None
         return encoded
 
-    def _encode_wire(self, data: dict[str, Any], event: BatchEvent) -> bytes:
-        wire = _wire(data, event)
-        try:
-            return self._encode(wire)
-        except (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
-            # Lone surrogates, non-string keys deep inside a dict, and other rarities.
-            return self._encode(_jsonable(wire))
-
-    def _size_of(self, value: Any) -> int:
-        try:
-            return len(self._encode(value))
-        except (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
-            return len(self._encode(_jsonable(value)))
+    def _json_size_of(self, value: Any) -> int:
+        return len(_safely(self._json.encode, value))
 
     def encode_single(self, data: Mapping[str, Any], tally: LimitTally) -> Body:
         """The body of ``POST /1/events/<dataset>``: one JSON object, compressed."""
         fields = sanitize_fields(data, tally)
-        raw = self._encode_json(fields)
-        if len(raw) > self._max_event_bytes:
-            fields = shrink_to_fit(
-                fields,
-                len(raw),
-                self._size_of,
-                tally,
-                budget=self._max_event_bytes,
-                protected=self._protected,
-            )
-            raw = self._encode_json(fields)
+        raw = self._fit(fields, lambda kept: kept, self._json.encode, tally)
         return Body((0,), self.compress(raw), len(raw))
-
-    def _encode_json(self, value: Any) -> bytes:
-        try:
-            return self._json.encode(value)
-        except (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError):
-            return self._json.encode(_jsonable(value))
 
     def bodies(self, encoded: Sequence[bytes], positions: Sequence[int]) -> Iterator[Body]:
         """Bodies holding the events at `positions`, each within the body limit, in order."""

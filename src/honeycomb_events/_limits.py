@@ -69,7 +69,8 @@ def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any
     """A copy of `data` that Honeycomb accepts as it is.
 
     - `None` values and empty keys are skipped (Honeycomb stores nothing for them);
-      a key that is not a string becomes its `str()`.
+      a key that is not a string becomes the text msgspec writes for it (else its `str()`);
+      when two keys end up the same, the later one wins.
     - Strings over 65,535 bytes are truncated on a UTF-8 character boundary.
     - NaN and infinities become "NaN", "Infinity", "-Infinity".
     - Integers outside the 64-bit range become their decimal text.
@@ -85,7 +86,7 @@ def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any
         if value is None:
             continue
         if type(key) is not str:
-            key = str(key)  # noqa: PLW2901 - the normalized key replaces the given one
+            key = text_of(key)  # noqa: PLW2901 - the normalized key replaces the given one
         if not key:
             continue
         cls = type(value)
@@ -137,15 +138,14 @@ def _convert(value: Any, tally: LimitTally) -> Any:  # noqa: PLR0911 - one retur
         return value
     if isinstance(value, (tuple, set, frozenset)):
         return list(value)
-    # Types msgspec's JSON encoder knows (bytes, datetimes, UUIDs, Decimals, enums, tuples,
-    # sets, dataclasses) become what it would write, so that an event reads the same whether
-    # or not another field sent it down this path. Anything else becomes its str().
-    try:
-        builtin = msgspec.to_builtins(value, enc_hook=_refuse_unknown)
-    except _UnknownType:
+    builtin = to_builtin(value)
+    if builtin is UNKNOWN:
         tally.values_converted += 1
         return _limit_string(str(value), tally)
     return _limit_string(builtin, tally) if isinstance(builtin, str) else builtin
+
+
+UNKNOWN: Final = object()
 
 
 class _UnknownType(Exception):
@@ -154,6 +154,25 @@ class _UnknownType(Exception):
 
 def _refuse_unknown(value: Any) -> Any:
     raise _UnknownType
+
+
+def to_builtin(value: Any) -> Any:
+    """`value` as msgspec's JSON encoder would write it, as a plain Python value.
+
+    bytes, datetimes, UUIDs, Decimals, enums and dataclasses become what msgspec writes for
+    them (base64, RFC3339, text, their value, an object), so an event reads the same whichever
+    path encoded it. A value of a type msgspec does not know gives the `UNKNOWN` marker.
+    """
+    try:
+        return msgspec.to_builtins(value, enc_hook=_refuse_unknown)
+    except _UnknownType:
+        return UNKNOWN
+
+
+def text_of(key: Any) -> str:
+    """A field name for a key that is not a string, as msgspec would write it."""
+    builtin = to_builtin(key)
+    return builtin if isinstance(builtin, str) else str(key)
 
 
 def _cap_fields(out: dict[str, Any], tally: LimitTally) -> dict[str, Any]:
@@ -176,10 +195,11 @@ def shrink_to_fit(
     budget: int = MAX_EVENT_BYTES,
     protected: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Drop the largest fields until the event's estimated size is within `budget`.
+    """Drop the largest fields until the event's estimated JSON size is within `budget`.
 
     Fields named in `protected` (an exporter's identifying fields, such as trace ids) go last.
-    The caller re-encodes the result and checks it; ``meta.dropped_fields`` says how many went.
+    `size_of` gives a value's size in JSON; the caller re-encodes the result and checks it,
+    and may call again if the estimate fell short. ``meta.dropped_fields`` says how many went.
     """
     # Room for the meta.dropped_fields entry itself, whatever its count.
     target = budget - 64
@@ -199,5 +219,4 @@ def shrink_to_fit(
     previous = kept.pop(DROPPED_FIELDS, 0)
     kept[DROPPED_FIELDS] = (previous if isinstance(previous, int) else 0) + len(drop)
     tally.fields_dropped += len(drop)
-    tally.events_shrunk += 1
     return kept

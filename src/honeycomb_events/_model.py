@@ -36,9 +36,20 @@ _RFC3339: Final = re.compile(
 )
 
 
+# Event times are nanoseconds in a signed 64-bit integer, as in Honeycomb's storage and OTel:
+# from 1677-09-21 to 2262-04-11.
+MIN_TIME_NS: Final = -(2**63)
+MAX_TIME_NS: Final = 2**63 - 1
+
+
 @functools.lru_cache(maxsize=4096)
 def _second_prefix(seconds: int) -> str:
-    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(seconds))
+    t = _time.gmtime(seconds)
+    # strftime("%Y") does not pad years before 1000 on every platform.
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
 
 
 def format_time_ns(nanos: int) -> str:
@@ -59,13 +70,26 @@ def parse_rfc3339_ns(text: str) -> int:
         )
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction, offset = match.group(7) or "", match.group(8)
+    if second > 60:  # 60 is a leap second, which timegm carries into the next minute
+        raise ValueError(f"time {text!r} has an impossible second")
     # datetime validates the calendar (no 31st of April); timegm does the arithmetic.
     _dt.datetime(year, month, day, hour, minute, min(second, 59))
     seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     if offset not in ("Z", "z"):
+        offset_hours, offset_minutes = int(offset[1:3]), int(offset[4:6])
+        if offset_hours > 23 or offset_minutes > 59:
+            raise ValueError(f"time {text!r} has an impossible UTC offset")
         sign = 1 if offset[0] == "+" else -1
-        seconds -= sign * (int(offset[1:3]) * 3600 + int(offset[4:6]) * 60)
-    return seconds * _NANOS_PER_SECOND + int(fraction[:9].ljust(9, "0"))
+        seconds -= sign * (offset_hours * 3600 + offset_minutes * 60)
+    return _in_range(seconds * _NANOS_PER_SECOND + int(fraction[:9].ljust(9, "0")), text)
+
+
+def _in_range(nanos: int, given: object) -> int:
+    if not MIN_TIME_NS <= nanos <= MAX_TIME_NS:
+        raise ValueError(
+            f"time {given!r} is outside the range Honeycomb stores (years 1677 to 2262)"
+        )
+    return nanos
 
 
 def epoch_to_ns(value: float) -> int:
@@ -77,27 +101,31 @@ def epoch_to_ns(value: float) -> int:
         raise ValueError(f"time {value!r} is not a finite number")
     if isinstance(value, float) and abs(value) < _EPOCH_UNIT_BOUNDS[0][0]:
         # Seconds, as time.time() gives: exact to the microsecond in one multiplication.
-        return round(value * 1e6) * 1000
+        return _in_range(round(value * 1e6) * 1000, value)
     nanos_per_unit = 1
     for bound, unit in _EPOCH_UNIT_BOUNDS:
         if abs(value) < bound:
             nanos_per_unit = unit
             break
     if isinstance(value, int):
-        return value * nanos_per_unit
+        return _in_range(value * nanos_per_unit, value)
     # A float epoch today resolves about a quarter of a microsecond, so digits below the
     # microsecond are noise: the whole units are exact, the fraction is rounded to 1 µs.
     whole = math.floor(value)
     fraction_us = round((value - whole) * nanos_per_unit / 1000)
-    return whole * nanos_per_unit + fraction_us * 1000
+    return _in_range(whole * nanos_per_unit + fraction_us * 1000, value)
 
 
 def datetime_to_ns(value: _dt.datetime) -> int:
     """Nanoseconds for a datetime; a naive datetime is taken as UTC, as Honeycomb would."""
     if value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc)
-    seconds = calendar.timegm(value.timetuple())
-    return seconds * _NANOS_PER_SECOND + value.microsecond * 1000
+        offset = value.utcoffset() or _dt.timedelta(0)
+        value = value.replace(tzinfo=None)
+    else:
+        offset = _dt.timedelta(0)
+    # timegm and timedelta arithmetic never overflow, unlike astimezone near year 1 or 9999.
+    seconds = calendar.timegm(value.timetuple()) - int(offset.total_seconds())
+    return _in_range(seconds * _NANOS_PER_SECOND + value.microsecond * 1000, value)
 
 
 def time_to_ns(value: TimeInput) -> int:

@@ -44,6 +44,12 @@ _USER_AGENT: Final = (
 # Texts Honeycomb answers with a 400 when the key itself is the problem (events-api.md).
 _KEY_REJECTION_TEXTS: Final = ("unknown api key", "invalid key")
 _MAX_ERROR_TEXT: Final = 300
+
+
+class _Closed(Exception):
+    """The transport was closed while a send was under way."""
+
+
 _HttpT = TypeVar("_HttpT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 SHUT_DOWN_TEXT: Final = "the transport was shut down before these events could be sent"
@@ -73,7 +79,8 @@ class RetryPolicy:
 
     def backoff(self, retry: int, draw: Callable[[], float] = random.random) -> float:
         """The wait before retry number `retry` (0 for the first retry)."""
-        ceiling = min(self.max_backoff, self.initial_backoff * 2.0**retry)
+        # The exponent is capped: 2.0**1024 overflows, and the ceiling stopped growing long before.
+        ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** min(retry, 64))
         return ceiling / 2 + draw() * ceiling / 2
 
 
@@ -101,10 +108,14 @@ class TransportStats:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.reset_lock()
         self._counts: collections.Counter[str] = collections.Counter()
         self._failed_by_status: collections.Counter[int] = collections.Counter()
         self._limits = LimitTally()
+
+    def reset_lock(self) -> None:
+        """A new lock: after a fork, the old one may be held by a thread that is gone."""
+        self._lock = threading.Lock()
 
     def record_limits(self, tally: LimitTally) -> None:
         if tally:
@@ -168,6 +179,7 @@ class _Delivery:
     _last: dict[int, EventResult] = field(init=False, default_factory=dict)
     _retry_after: float | None = field(init=False, default=None)
     _round: int = field(init=False, default=0)
+    rejection: AuthenticationError | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.results = [None] * self.count
@@ -177,11 +189,15 @@ class _Delivery:
         """This round's bodies with the seconds left for each; the rest are settled here."""
         for body in self.make_bodies(self.due):
             remaining = self.deadline - time.monotonic()
-            if closed():
+            if self.rejection is not None:
+                self.give_up(body.positions, f"not sent: {self.rejection}")
+            elif closed():
                 self.give_up(body.positions, SHUT_DOWN_TEXT)
             elif remaining <= 0:
                 self.give_up(body.positions, DEADLINE_TEXT)
             else:
+                if self._round:
+                    self.stats.record(events_retried=len(body.positions))
                 yield body, remaining
 
     def remaining(self) -> float:
@@ -196,18 +212,35 @@ class _Delivery:
                 self.results[position] = result
 
     def on_transport_error(self, body: Body, error: Exception) -> None:
+        """No answer (connection failed or reset, timeout): the events may be sent again."""
         self.stats.record(requests=1, requests_failed=1)
         text = f"no response from Honeycomb: {type(error).__name__}: {error}"
         self._fail(body.positions, EventResult(NO_RESPONSE, text[:_MAX_ERROR_TEXT]), True)
 
+    def on_unreadable_response(self, body: Body, error: Exception) -> None:
+        """An answer came but could not be read (a proxy's corrupt gzip, say). The server may
+        have kept the events, so they are failed rather than risk sending them twice."""
+        self.stats.record(requests=1, requests_failed=1)
+        text = f"unreadable response from Honeycomb: {type(error).__name__}: {error}"
+        self._fail(body.positions, EventResult(NO_RESPONSE, text[:_MAX_ERROR_TEXT]), False)
+
     def on_response(
         self, body: Body, status: int, content: bytes, headers: Mapping[str, str]
     ) -> None:
-        """Settle the events of `body` from Honeycomb's answer; raise if the key was rejected."""
+        """Settle the events of `body` from Honeycomb's answer.
+
+        A rejected key is recorded in `rejection`: no further body is sent, and the driver
+        raises it once every event has a result.
+        """
         self.stats.record(requests=1)
+        retries_before = len(self._again)
+        self._settle(body, status, content)
         retry_after = parse_retry_after(headers.get("retry-after"))
-        if retry_after is not None:
+        # Only an answer that asked for a retry sets the wait before it.
+        if retry_after is not None and len(self._again) > retries_before:
             self._retry_after = max(self._retry_after or 0.0, retry_after)
+
+    def _settle(self, body: Body, status: int, content: bytes) -> None:
         if 200 <= status < 300:
             if self.per_event:
                 self._settle_per_event(body, status, content)
@@ -218,12 +251,14 @@ class _Delivery:
         if status == 401 or (
             status == 400 and any(text in error.lower() for text in _KEY_REJECTION_TEXTS)
         ):
-            raise AuthenticationError(
+            self.rejection = AuthenticationError(
                 f"Honeycomb rejected the API key from {self.key_source} ({status}: {error}); "
                 f"set {self.key_source} to an ingest key of the environment you send to",
                 status=status,
                 key_source=self.key_source,
             )
+            self._fail(body.positions, EventResult(status, error), False)
+            return
         retryable = status in self.policy.retryable_statuses
         self._fail(body.positions, EventResult(status, error), retryable)
 
@@ -255,6 +290,9 @@ class _Delivery:
         retry_after, self._retry_after = self._retry_after, None
         if not again:
             return None
+        if self.rejection is not None:
+            self.give_up(again)
+            return None
         self._round += 1
         if self._round >= self.policy.max_attempts:
             self.give_up(again)
@@ -263,7 +301,6 @@ class _Delivery:
         if delay >= self.remaining():
             self.give_up(again)
             return None
-        self.stats.record(events_retried=len(again))
         self.due = again
         return delay
 
@@ -280,10 +317,16 @@ class _Delivery:
             self.results[position] = last or EventResult(NO_RESPONSE, reason or SHUT_DOWN_TEXT)
 
     def final_results(self, reason: str) -> list[EventResult]:
-        """Every event's result; events still unsettled get their last failure or `reason`."""
+        """Every event's result; events still unsettled get their last failure or `reason`.
+
+        Raises the key rejection, if any, carrying these results.
+        """
         self.give_up(reason=reason)
         results = [result for result in self.results if result is not None]
         self.stats.record_results(results)
+        if self.rejection is not None:
+            self.rejection.results = results
+            raise self.rejection
         return results
 
 
@@ -406,6 +449,7 @@ _LIVE_TRANSPORTS: weakref.WeakSet[_BaseTransport[Any]] = weakref.WeakSet()
 
 def _after_fork_in_child() -> None:
     for transport in list(_LIVE_TRANSPORTS):
+        transport.stats.reset_lock()
         transport._reset_connections(closed=transport.closed)
 
 
@@ -432,12 +476,38 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
         http = self._http
         if http is None:
             with self._lock:
+                # Checked under the lock so that no pool is opened after close().
+                if self._closed.is_set():
+                    raise _Closed
                 http = self._http
                 if http is None:
                     http = self._http = httpx.Client(
                         transport=self._http_transport, follow_redirects=False
                     )
         return http
+
+    def _post(
+        self, url: str, body: Body, headers: Mapping[str, str], remaining: float, deadline: float
+    ) -> tuple[int, bytes, httpx.Headers]:
+        """Post `body`; the response must arrive in full before `deadline`.
+
+        httpx's timeout bounds each network wait, not the whole response, so a response that
+        trickles in is cut off here: a send overruns its deadline by one network wait at most.
+        """
+        try:
+            with self._client().stream(
+                "POST", url, content=body.content, headers=headers, timeout=remaining
+            ) as response:
+                chunks = []
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout(DEADLINE_TEXT)
+                return response.status_code, b"".join(chunks), response.headers
+        except RuntimeError as error:  # httpx: "the client has been closed"
+            if self._closed.is_set():
+                raise _Closed from error
+            raise
 
     def send_batch(
         self, dataset: str, events: Sequence[BatchEvent], *, timeout: float | None = None
@@ -459,15 +529,15 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
         while True:
             for body, remaining in delivery.sendable(self._closed.is_set):
                 try:
-                    response = self._client().post(
-                        url, content=body.content, headers=headers, timeout=remaining
-                    )
+                    answer = self._post(url, body, headers, remaining, delivery.deadline)
+                except _Closed:
+                    delivery.give_up(body.positions, SHUT_DOWN_TEXT)
                 except httpx.TransportError as error:
                     delivery.on_transport_error(body, error)
+                except httpx.HTTPError as error:
+                    delivery.on_unreadable_response(body, error)
                 else:
-                    delivery.on_response(
-                        body, response.status_code, response.content, response.headers
-                    )
+                    delivery.on_response(body, *answer)
             delay = delivery.next_round()
             if delay is None or self._closed.wait(delay):
                 return delivery.final_results(SHUT_DOWN_TEXT)
@@ -489,15 +559,34 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
     """The asyncio twin of `Transport`, on an `httpx.AsyncClient`; same rules and results."""
 
     def _reset_connections(self, *, closed: bool) -> None:
-        self._closed = asyncio.Event()
-        if closed:
-            self._closed.set()
+        self._closed = closed
+        # Connections and events belong to one event loop; a new loop gets new ones.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
         self._http: httpx.AsyncClient | None = None
 
+    def _bind_loop(self) -> asyncio.Event:
+        """This loop's wake-up event (set on close), making fresh state for a new loop."""
+        loop = asyncio.get_running_loop()
+        wake = self._wake
+        if loop is not self._loop or wake is None:
+            # The old loop's connections cannot be closed from here; they go with that loop.
+            wake = asyncio.Event()
+            if self._closed:
+                wake.set()
+            self._loop, self._wake, self._http = loop, wake, None
+        return wake
+
     def _client(self) -> httpx.AsyncClient:
+        self._bind_loop()
+        if self._closed:
+            raise _Closed
         if self._http is None:
             self._http = httpx.AsyncClient(transport=self._http_transport, follow_redirects=False)
         return self._http
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     async def send_batch(
         self, dataset: str, events: Sequence[BatchEvent], *, timeout: float | None = None
@@ -511,21 +600,40 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
         url, headers, delivery = self._plan_single(dataset, event, timeout)
         return (await self._deliver(url, headers, delivery))[0]
 
+    async def _post(
+        self, url: str, body: Body, headers: Mapping[str, str], remaining: float
+    ) -> tuple[int, bytes, httpx.Headers]:
+        client = self._client()
+
+        async def post() -> httpx.Response:
+            return await client.post(url, content=body.content, headers=headers, timeout=remaining)
+
+        try:
+            # Unlike httpx's timeout, wait_for bounds the whole exchange.
+            response = await asyncio.wait_for(post(), remaining)
+        except asyncio.TimeoutError:
+            raise httpx.ReadTimeout(DEADLINE_TEXT) from None
+        except RuntimeError as error:  # httpx: "the client has been closed"
+            if self._closed:
+                raise _Closed from error
+            raise
+        return response.status_code, response.content, response.headers
+
     async def _deliver(
         self, url: str, headers: Mapping[str, str], delivery: _Delivery
     ) -> list[EventResult]:
         while True:
-            for body, remaining in delivery.sendable(self._closed.is_set):
+            for body, remaining in delivery.sendable(self._is_closed):
                 try:
-                    response = await self._client().post(
-                        url, content=body.content, headers=headers, timeout=remaining
-                    )
+                    answer = await self._post(url, body, headers, remaining)
+                except _Closed:
+                    delivery.give_up(body.positions, SHUT_DOWN_TEXT)
                 except httpx.TransportError as error:
                     delivery.on_transport_error(body, error)
+                except httpx.HTTPError as error:
+                    delivery.on_unreadable_response(body, error)
                 else:
-                    delivery.on_response(
-                        body, response.status_code, response.content, response.headers
-                    )
+                    delivery.on_response(body, *answer)
             delay = delivery.next_round()
             if delay is None or await self._wait_closed(delay):
                 return delivery.final_results(SHUT_DOWN_TEXT)
@@ -533,22 +641,33 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
     async def _wait_closed(self, seconds: float) -> bool:
         """Sleep `seconds`, or less if the transport is closed meanwhile; True if it was."""
         try:
-            await asyncio.wait_for(self._closed.wait(), seconds)
+            await asyncio.wait_for(self._bind_loop().wait(), seconds)
         except asyncio.TimeoutError:
             return False
         return True
 
     def stop(self) -> None:
-        """Stop sending from sync code; connections are released by `aclose()` or the GC."""
-        self._closed.set()
+        """Stop sending, from any thread; connections are released by `aclose()` or the GC."""
+        self._closed = True
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:
+            loop.call_soon_threadsafe(wake.set)
 
     async def aclose(self) -> None:
-        """Stop: a backoff in progress ends at once; close the connections."""
-        self._closed.set()
+        """Stop: a backoff in progress ends at once; close this loop's connections."""
+        self.stop()
         http, self._http = self._http, None
-        if http is not None:
+        if http is not None and self._loop is asyncio.get_running_loop():
             await http.aclose()
 
     @property
     def closed(self) -> bool:
-        return self._closed.is_set()
+        return self._closed
