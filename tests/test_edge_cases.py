@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -438,3 +439,49 @@ def test_a_non_ascii_api_key_is_refused_up_front_and_never_carried_by_an_excepti
         HoneycombClient(api_key=key, endpoint=receiver.url)
     assert key not in repr(raised.value)
     assert "secret" not in str(raised.value)
+
+
+# --- found while documenting --------------------------------------------------------------------
+
+
+def test_a_key_with_a_lone_surrogate_is_repaired_not_raised():
+    [encoded] = BatchEncoder().encode_events([BatchEvent({"k\ud800": 1})], LimitTally())
+    assert msgspec.json.decode(encoded)["data"] == {"k?": 1}
+
+
+def test_a_single_field_over_the_event_limit_is_dropped_and_counted():
+    tally = LimitTally()
+    [encoded] = BatchEncoder().encode_events([BatchEvent({"huge": ["x" * 1000] * 2400})], tally)
+    assert msgspec.json.decode(encoded)["data"] == {"meta.dropped_fields": 1}
+    assert tally.events_shrunk == 1
+
+
+def test_a_json_null_answer_is_not_read_as_every_event_accepted():
+    client = HoneycombClient(
+        api_key=API_KEY,
+        endpoint="http://127.0.0.1:9",
+        http_transport=httpx.MockTransport(lambda request: httpx.Response(200, content=b"null")),
+    )
+    [result] = client.events.send_batch("ds", [{"n": 1}])
+    assert result.status == 0
+    assert "unreadable" in (result.error or "")
+
+
+def test_the_samplerate_error_shows_the_value_given():
+    with pytest.raises(ValueError, match=r"not 0\.4"):
+        BatchEvent({"n": 1}, samplerate=0.4)
+
+
+def test_queued_events_are_delivered_at_interpreter_exit_without_close(receiver):
+    script = (
+        "from honeycomb_events import HoneycombClient\n"
+        f"client = HoneycombClient(api_key='k', endpoint='{receiver.url}')\n"
+        "sender = client.events.buffered('ds', flush_interval=60)\n"
+        "for n in range(10):\n"
+        "    sender.send({'n': n})\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(event.data["n"] for event in receiver.events("ds")) == list(range(10))

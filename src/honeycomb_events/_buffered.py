@@ -8,6 +8,7 @@ bounded, `flush()` and `close()` deliver what was queued, and every event's fate
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import logging
 import os
@@ -42,6 +43,24 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    """Deliver what is queued when the interpreter exits, as a closed sender would.
+
+    The workers are daemon threads, which die silently at exit: without this, events queued
+    but not yet sent would be lost. All senders drain at once, each within its transport's
+    send deadline.
+    """
+    senders = list(_LIVE_SENDERS)
+    if not senders:
+        return
+    deadline = time.monotonic() + max(sender._transport.settings.timeout for sender in senders)
+    for sender in senders:
+        sender.begin_close(deadline)
+    for sender in senders:
+        sender.wait_closed(max(0.0, deadline - time.monotonic()))
 
 
 class BufferedSender(Closeable):
@@ -120,7 +139,7 @@ class BufferedSender(Closeable):
         self,
         data: Mapping[str, Any],
         timestamp: TimeInput | None = None,
-        samplerate: int | None = None,
+        samplerate: int | float | None = None,
     ) -> bool:
         """Queue one event; True if queued. An event without a time is stamped now."""
         event = BatchEvent(data, now_rfc3339() if timestamp is None else timestamp, samplerate)
@@ -251,7 +270,9 @@ class BufferedSender(Closeable):
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
-        return not self._queue and (worker is None or not worker.is_alive())
+        with self._cond:
+            drained = not self._queue
+        return drained and (worker is None or not worker.is_alive())
 
     async def aflush(self, timeout: float | None = None) -> bool:
         return await asyncio.to_thread(self.flush, timeout)

@@ -178,7 +178,7 @@ class Events:
         dataset: str,
         data: Mapping[str, Any],
         timestamp: TimeInput | None = None,
-        samplerate: int | None = None,
+        samplerate: int | float | None = None,
     ) -> EventResult:
         """Send one event through ``/1/events/<dataset>`` (for tests and low volumes)."""
         event = BatchEvent(data, timestamp, samplerate)
@@ -194,7 +194,7 @@ class Events:
         dataset: str,
         data: Mapping[str, Any],
         timestamp: TimeInput | None = None,
-        samplerate: int | None = None,
+        samplerate: int | float | None = None,
     ) -> EventResult:
         """`send`, for asyncio code."""
         event = BatchEvent(data, timestamp, samplerate)

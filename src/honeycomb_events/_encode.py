@@ -19,6 +19,7 @@ import zstandard
 
 from ._errors import ConfigurationError
 from ._limits import (
+    DROPPED_FIELDS,
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
     MAX_FIELDS,
@@ -117,7 +118,7 @@ def _jsonable(value: Any) -> Any:
         return value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, Mapping):
         return {
-            (key if type(key) is str else text_of(key)): _jsonable(item)
+            _jsonable(key if type(key) is str else text_of(key)): _jsonable(item)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -231,7 +232,8 @@ class BatchEncoder:
                 and size * _JSON_PER_MSGPACK_BYTE > self._max_event_bytes
             ):
                 size = len(_safely(self._json.encode, wire))
-            if size <= self._max_event_bytes or len(fields) <= 1:
+            nothing_left = fields.keys() <= {DROPPED_FIELDS}
+            if size <= self._max_event_bytes or nothing_left:
                 if shrunk:
                     tally.events_shrunk += 1
                 return encoded

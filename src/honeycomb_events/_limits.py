@@ -176,14 +176,17 @@ def text_of(key: Any) -> str:
 
 
 def _cap_fields(out: dict[str, Any], tally: LimitTally) -> dict[str, Any]:
-    already_dropped = out.pop(DROPPED_FIELDS, 0)
-    if not isinstance(already_dropped, int) or isinstance(already_dropped, bool):
-        already_dropped = 0
+    already_dropped = _count(out.pop(DROPPED_FIELDS, 0))
     dropped = len(out) - (MAX_FIELDS - 1)
     kept = dict(itertools.islice(out.items(), MAX_FIELDS - 1))
     kept[DROPPED_FIELDS] = already_dropped + dropped
     tally.fields_dropped += dropped
     return kept
+
+
+def _count(value: Any) -> int:
+    """An existing ``meta.dropped_fields`` value as a count: anything but an int is 0."""
+    return value if type(value) is int else 0
 
 
 def shrink_to_fit(
@@ -216,7 +219,6 @@ def shrink_to_fit(
         drop.add(key)
         remaining -= sizes[key]
     kept = {key: value for key, value in fields_.items() if key not in drop}
-    previous = kept.pop(DROPPED_FIELDS, 0)
-    kept[DROPPED_FIELDS] = (previous if isinstance(previous, int) else 0) + len(drop)
+    kept[DROPPED_FIELDS] = _count(kept.pop(DROPPED_FIELDS, 0)) + len(drop)
     tally.fields_dropped += len(drop)
     return kept

@@ -158,13 +158,14 @@ def normalize_samplerate(value: object) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"samplerate must be an integer, not {type(value).__name__}")
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    rate = value
+    if isinstance(rate, float):
+        if not math.isfinite(rate):
             raise ValueError(f"samplerate must be finite, not {value!r}")
-        value = round(value)
-    if not 1 <= value <= MAX_SAMPLERATE:
+        rate = round(rate)
+    if not 1 <= rate <= MAX_SAMPLERATE:
         raise ValueError(f"samplerate must be from 1 to {MAX_SAMPLERATE}, not {value!r}")
-    return int(value)
+    return int(rate)
 
 
 class BatchEvent:

@@ -263,14 +263,14 @@ class _Delivery:
         self._fail(body.positions, EventResult(status, error), retryable)
 
     def _settle_per_event(self, body: Body, status: int, content: bytes) -> None:
-        try:
-            answers = msgspec.json.decode(content) if content.strip() else None
-        except msgspec.DecodeError:
-            answers = None
-        if answers is None:
+        if not content.strip():
             # An empty 2xx answer means the whole batch was queued.
             self._fail(body.positions, EventResult(202), False)
             return
+        try:
+            answers = msgspec.json.decode(content)
+        except msgspec.DecodeError:
+            answers = None
         if not isinstance(answers, list) or len(answers) != len(body.positions):
             # The server answered but we cannot tell which events it kept: resending could
             # duplicate them, so they are reported as failed, not retried.

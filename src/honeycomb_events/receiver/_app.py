@@ -761,12 +761,18 @@ def _retry_after(fault: Fault | None) -> dict[str, str] | None:
 
 
 def _header_samplerate(value: str | None) -> object:
+    """The header's number, read as a batch body's "samplerate" would be (2.0 is 2)."""
     if value is None or not value.strip():
         return None
     try:
         return int(value.strip())
     except ValueError:
+        pass
+    try:
+        number = float(value.strip())
+    except ValueError:
         return value
+    return int(number) if number.is_integer() else value
 
 
 def _int_param(request: Request, name: str) -> int | None:
