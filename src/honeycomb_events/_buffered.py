@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from ._errors import AuthenticationError
@@ -54,9 +54,14 @@ def _close_all_at_exit() -> None:
     send deadline.
     """
     senders = list(_LIVE_SENDERS)
-    if not senders:
-        return
-    deadline = time.monotonic() + max(sender._transport.settings.timeout for sender in senders)
+    if senders:
+        close_senders(senders, max(sender._transport.settings.timeout for sender in senders))
+
+
+def close_senders(senders: Iterable[BufferedSender], timeout: float) -> None:
+    """Close `senders` all at once, draining in parallel, within one shared `timeout`."""
+    senders = list(senders)
+    deadline = time.monotonic() + timeout
     for sender in senders:
         sender.begin_close(deadline)
     for sender in senders:

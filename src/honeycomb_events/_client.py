@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ from ._buffered import (
     DEFAULT_MAX_QUEUE_SIZE,
     BufferedSender,
     ResultCallback,
+    close_senders,
 )
 from ._config import resolve_settings, validate_dataset
 from ._encode import BatchEncoder, Compression, Encoding
@@ -128,13 +128,7 @@ class HoneycombClient(Closeable):
         return self._async_transport
 
     def _close_senders(self) -> None:
-        """Close every buffered sender within one shared deadline, all draining at once."""
-        senders = list(self._senders)
-        deadline = time.monotonic() + self.settings.timeout
-        for sender in senders:
-            sender.begin_close(deadline)
-        for sender in senders:
-            sender.wait_closed(max(0.0, deadline - time.monotonic()))
+        close_senders(self._senders, self.settings.timeout)
 
     def close(self) -> None:
         """Flush buffered senders and close connections. An async transport is closed by
