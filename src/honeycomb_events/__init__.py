@@ -20,6 +20,7 @@ from ._limits import (
 from ._model import BatchEvent, EventResult
 from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
 from ._version import __version__
+from .otel import HoneycombEventsExporter
 
 __all__ = [
     "DROPPED_FIELDS",
@@ -41,6 +42,7 @@ __all__ = [
     "Events",
     "HoneycombClient",
     "HoneycombError",
+    "HoneycombEventsExporter",
     "LimitTally",
     "RetryPolicy",
     "Settings",

@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from ._encode import Compression, Encoding
@@ -21,11 +22,25 @@ _logger = logging.getLogger("honeycomb_events")
 
 _Choice = TypeVar("_Choice", Compression, Encoding)
 
+Signal = Literal["traces", "metrics", "logs"]
+"""An OpenTelemetry signal: each may have its own key, dataset and endpoint variables."""
+
+# Classic (pre-environment) keys: 32 hex characters, or a 64-character ingest key whose
+# prefix names it classic. Honeycomb routes their events by the configured dataset.
+_CLASSIC_KEY: Final = re.compile(r"[0-9a-f]{32}|hc[a-z]ic_[0-9a-z]{58}")
+
+
+def signal_variable(signal: Signal, setting: str) -> str:
+    """The per-signal variable name, e.g. ``HONEYCOMB_TRACES_APIKEY``."""
+    return f"HONEYCOMB_{signal.upper()}_{setting}"
+
+
 DEFAULT_ENDPOINT: Final = "https://api.honeycomb.io"
 DEFAULT_TIMEOUT: Final = 10.0
 
 ENV_API_KEY: Final = "HONEYCOMB_API_KEY"
 ENV_ENDPOINT: Final = "HONEYCOMB_API_ENDPOINT"
+ENV_DATASET: Final = "HONEYCOMB_DATASET"
 ENV_TIMEOUT: Final = "HONEYCOMB_TIMEOUT"
 ENV_COMPRESSION: Final = "HONEYCOMB_COMPRESSION"
 ENV_ENCODING: Final = "HONEYCOMB_ENCODING"
@@ -55,6 +70,11 @@ class ApiKey:
     def reveal(self) -> str:
         """The key itself, for the one place that needs it: the request header."""
         return self._value
+
+    @property
+    def is_classic(self) -> bool:
+        """A classic key: Honeycomb puts its events in the configured dataset."""
+        return _CLASSIC_KEY.fullmatch(self._value) is not None
 
     def __repr__(self) -> str:
         return f"ApiKey(source={self.source!r}, value=<redacted>)"
@@ -90,12 +110,18 @@ def resolve_settings(
     compression: str | Compression | None = None,
     encoding: str | Encoding | None = None,
     environ: Mapping[str, str] | None = None,
+    signal: Signal | None = None,
 ) -> Settings:
-    """Resolve every transport setting: argument first, then the environment, then the default."""
+    """Resolve every transport setting: argument first, then the environment, then the default.
+
+    With a `signal`, its own variables come before the general ones: for traces,
+    ``HONEYCOMB_TRACES_APIKEY`` before ``HONEYCOMB_API_KEY`` and ``HONEYCOMB_TRACES_ENDPOINT``
+    before ``HONEYCOMB_API_ENDPOINT``.
+    """
     env = os.environ if environ is None else environ
     return Settings(
-        api_key=_resolve_api_key(api_key, env),
-        endpoint=_resolve_endpoint(endpoint, env),
+        api_key=_resolve_api_key(api_key, env, signal),
+        endpoint=_resolve_endpoint(endpoint, env, signal),
         timeout=_resolve_timeout(timeout, env),
         compression=_resolve_enum(Compression, compression, "compression", ENV_COMPRESSION, env),
         encoding=_resolve_enum(Encoding, encoding, "encoding", ENV_ENCODING, env),
@@ -107,25 +133,55 @@ def _from_env(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _resolve_api_key(argument: str | None, env: Mapping[str, str]) -> ApiKey:
+def _first_variable(
+    env: Mapping[str, str], signal: Signal | None, setting: str, general: str
+) -> tuple[str, str] | tuple[None, str]:
+    """The first set variable among the signal's own and the general one, with its name."""
+    names = ([signal_variable(signal, setting)] if signal else []) + [general]
+    for name in names:
+        value = _from_env(env, name)
+        if value is not None:
+            return value, name
+    return None, " or ".join(names)
+
+
+def _resolve_api_key(argument: str | None, env: Mapping[str, str], signal: Signal | None) -> ApiKey:
     if argument is not None:
         return ApiKey(argument, "the api_key argument")
-    value = env.get(ENV_API_KEY)
-    if value is None or not value.strip():
+    value, name = _first_variable(env, signal, "APIKEY", ENV_API_KEY)
+    if value is None:
         raise ConfigurationError(
-            f"no Honeycomb API key: pass api_key=... or set {ENV_API_KEY} "
+            f"no Honeycomb API key: pass api_key=... or set {name} "
             "(an ingest key from your Honeycomb environment's settings)"
         )
-    return ApiKey(value.strip(), ENV_API_KEY)
+    return ApiKey(value, name)
 
 
-def _resolve_endpoint(argument: str | None, env: Mapping[str, str]) -> str:
+def _resolve_endpoint(argument: str | None, env: Mapping[str, str], signal: Signal | None) -> str:
     if argument is not None:
         return validate_endpoint(argument, "the endpoint argument")
-    value = _from_env(env, ENV_ENDPOINT)
+    value, name = _first_variable(env, signal, "ENDPOINT", ENV_ENDPOINT)
     if value is None:
         return DEFAULT_ENDPOINT
-    return validate_endpoint(value, ENV_ENDPOINT)
+    return validate_endpoint(value, name)
+
+
+def resolve_dataset(
+    argument: str | None, signal: Signal, environ: Mapping[str, str] | None = None
+) -> tuple[str, str] | tuple[None, None]:
+    """The configured dataset and where it came from: the argument, else the signal's own
+    variable (``HONEYCOMB_TRACES_DATASET``), else ``HONEYCOMB_DATASET``; (None, None) if unset.
+    """
+    if argument is not None:
+        return validate_dataset(argument), "the dataset argument"
+    env = os.environ if environ is None else environ
+    value, name = _first_variable(env, signal, "DATASET", ENV_DATASET)
+    if value is None:
+        return None, None
+    try:
+        return validate_dataset(value), name
+    except ValueError as error:
+        raise ConfigurationError(f"{name}: {error}") from None
 
 
 def validate_endpoint(value: str, source: str) -> str:
