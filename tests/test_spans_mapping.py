@@ -53,9 +53,11 @@ def only_span(spans):
 
 def test_a_server_span_and_its_child_carry_every_fixed_field():
     tracer, exporter = tracer_and_spans()
-    with tracer.start_as_current_span("GET /users", kind=SpanKind.SERVER) as parent:
-        with tracer.start_as_current_span("SELECT users") as child:
-            pass
+    with (
+        tracer.start_as_current_span("GET /users", kind=SpanKind.SERVER) as parent,
+        tracer.start_as_current_span("SELECT users") as child,
+    ):
+        pass
     child_event, parent_event = events_of(exporter.get_finished_spans())
     parent_context, child_context = parent.get_span_context(), child.get_span_context()
     assert parent_event.data["trace.trace_id"] == format(parent_context.trace_id, "032x")
@@ -168,7 +170,9 @@ def test_an_event_before_its_span_started_is_flagged_not_negative():
 def test_links_become_their_own_events_at_the_span_start():
     tracer, exporter = tracer_and_spans()
     linked = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1))
-    span = tracer.start_span("consume", links=[Link(linked, {"messaging.id": "m1"})], start_time=START)
+    span = tracer.start_span(
+        "consume", links=[Link(linked, {"messaging.id": "m1"})], start_time=START
+    )
     span.add_event("received", timestamp=START + 1)
     span.end(end_time=START + 5)
     annotation, link, span_event = events_of(exporter.get_finished_spans())
@@ -233,7 +237,9 @@ def test_schema_urls_and_scope_attributes():
     span = ReadableSpan(
         name="s",
         context=SpanContext(1, 2, is_remote=False),
-        resource=Resource({"service.name": "svc"}, schema_url="https://opentelemetry.io/schemas/1.21.0"),
+        resource=Resource(
+            {"service.name": "svc"}, schema_url="https://opentelemetry.io/schemas/1.21.0"
+        ),
         instrumentation_scope=InstrumentationScope(
             "lib", "1.0", "https://opentelemetry.io/schemas/1.20.0", {"scope.attr": "x"}
         ),
@@ -330,7 +336,9 @@ def test_floats_in_arrays_are_written_as_go_writes_them(value, text):
     ],
 )
 def test_sample_rate_attributes_become_the_events_samplerate(where, value, rate):
-    resource_attributes = {"service.name": "svc"} | ({"sampleRate": value} if where == "resource" else {})
+    resource_attributes = {"service.name": "svc"} | (
+        {"sampleRate": value} if where == "resource" else {}
+    )
     tracer, exporter = tracer_and_spans(resource=Resource.create(resource_attributes))
     span = tracer.start_span("s", attributes={"sampleRate": value} if where == "span" else {})
     span.add_event("e")
@@ -342,7 +350,7 @@ def test_sample_rate_attributes_become_the_events_samplerate(where, value, rate)
     assert "sampleRate" not in annotation.data
 
 
-def test_sampleRate_is_preferred_to_SampleRate():  # noqa: N802 - the attribute names
+def test_sampleRate_is_preferred_to_SampleRate():
     tracer, exporter = tracer_and_spans()
     tracer.start_span("s", attributes={"SampleRate": 4, "sampleRate": 8}).end()
     event = only_span(exporter.get_finished_spans())
@@ -352,8 +360,13 @@ def test_sampleRate_is_preferred_to_SampleRate():  # noqa: N802 - the attribute 
 
 @pytest.mark.parametrize(
     ("tracestate", "rate"),
-    [("ot=th:8", 2), ("ot=th:c", 4), ("ot=rv:abcdef01234567;th:fd70a4", 100), ("ot=th:0", 1),
-     ("vendor=x", None)],
+    [
+        ("ot=th:8", 2),
+        ("ot=th:c", 4),
+        ("ot=rv:abcdef01234567;th:fd70a4", 100),
+        ("ot=th:0", 1),
+        ("vendor=x", None),
+    ],
 )
 def test_the_tracestate_threshold_gives_the_rate_when_no_attribute_does(tracestate, rate):
     state = TraceState.from_header([tracestate])
@@ -375,7 +388,7 @@ def test_three_thousand_attributes_survive_mapping_for_the_encoder_to_cap():
     tracer.start_span("wide", attributes={f"attr{i:04d}": i for i in range(3_000)}).end()
     data = only_span(exporter.get_finished_spans()).data
     assert len([key for key in data if key.startswith("attr")]) == 3_000
-    assert list(data)[0] == "trace.trace_id"  # fixed fields first, so the cap keeps them
+    assert next(iter(data)) == "trace.trace_id"  # fixed fields first, so the cap keeps them
 
 
 def test_spans_of_several_resources_are_grouped_by_resource():
@@ -384,9 +397,16 @@ def test_spans_of_several_resources_are_grouped_by_resource():
     first.start_span("1").end()
     second.start_span("2").end()
     first.start_span("3").end()
-    spans = first_spans.get_finished_spans()[:1] + second_spans.get_finished_spans() + first_spans.get_finished_spans()[1:]
+    spans = (
+        first_spans.get_finished_spans()[:1]
+        + second_spans.get_finished_spans()
+        + first_spans.get_finished_spans()[1:]
+    )
     groups = map_spans(spans)
-    assert [(resource.attributes["service.name"], [e.data["name"] for e in events]) for resource, events in groups] == [
+    assert [
+        (resource.attributes["service.name"], [e.data["name"] for e in events])
+        for resource, events in groups
+    ] == [
         ("a", ["1", "3"]),
         ("b", ["2"]),
     ]
