@@ -7,11 +7,11 @@ per span: a batch holds few resources and scopes and many spans.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from honeycomb_events._model import BatchEvent, format_time_ns
@@ -114,6 +114,8 @@ def span_to_events(
     status = span.status
     code = status.status_code
     is_error = code is StatusCode.ERROR
+    # The SDK copies these tuples on every access: read each once.
+    span_events, links = span.events, span.links
 
     fields: dict[str, Any] = {
         "trace.trace_id": trace_id,
@@ -123,8 +125,8 @@ def span_to_events(
         "name": span.name,
         "duration_ms": max(end - start, 0) / _NANOS_PER_MILLI,
         "status_code": code.value,
-        "span.num_links": len(span.links),
-        "span.num_events": len(span.events),
+        "span.num_links": len(links),
+        "span.num_events": len(span_events),
         "meta.signal_type": "trace",
     }
     if end < start:
@@ -141,7 +143,7 @@ def span_to_events(
     fields.update(resource)
     fields.update(scope)
     add_attributes(fields, span.attributes)
-    _copy_exception_fields(span, fields)
+    _copy_exception_fields(span_events, fields)
 
     samplerate = pop_sample_rate(fields)
     if samplerate is None:
@@ -151,7 +153,7 @@ def span_to_events(
     start_time = format_time_ns(start)
 
     events: list[BatchEvent] = []
-    for span_event in span.events:
+    for span_event in span_events:
         since_start = (span_event.timestamp - start) / _NANOS_PER_MILLI
         annotation: dict[str, Any] = {
             "trace.trace_id": trace_id,
@@ -168,7 +170,7 @@ def span_to_events(
         events.append(
             BatchEvent.trusted(annotation, format_time_ns(span_event.timestamp), samplerate)
         )
-    for link in span.links:
+    for link in links:
         annotation = {
             "trace.trace_id": trace_id,
             "trace.parent_id": span_id,
@@ -201,9 +203,9 @@ def _finish_annotation(
         fields.pop(key, None)
 
 
-def _copy_exception_fields(span: ReadableSpan, fields: dict[str, Any]) -> None:
+def _copy_exception_fields(span_events: Sequence[Event], fields: dict[str, Any]) -> None:
     """The first ``exception`` span event's fields, where the span does not have them."""
-    for span_event in span.events:
+    for span_event in span_events:
         if span_event.name == "exception":
             attributes = span_event.attributes or {}
             for key in EXCEPTION_FIELDS:
