@@ -325,3 +325,28 @@ def test_the_exporter_repr_hides_the_key(environment):
     exporter = HoneycombEventsExporter()
     assert API_KEY not in repr(exporter)
     assert "redacted" in repr(exporter)
+
+
+def test_a_slash_in_a_service_name_does_not_block_other_services(environment, receiver):
+    memory = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(memory)
+    make_spans(provider_for("team/checkout", processor).get_tracer("app"), 1)
+    make_spans(provider_for("payments", processor).get_tracer("app"), 1)
+    result = HoneycombEventsExporter().export(memory.get_finished_spans())
+    assert result is SpanExportResult.SUCCESS
+    assert sorted(receiver.datasets()) == ["payments", "team-checkout"]
+
+
+def test_a_bad_dataset_argument_is_a_configuration_error(environment):
+    with pytest.raises(ConfigurationError, match="the dataset argument"):
+        HoneycombEventsExporter(dataset="a/b")
+
+
+def test_an_ignored_dataset_variable_is_not_validated(environment, caplog):
+    environment.setenv("HONEYCOMB_DATASET", "a/b")
+    with caplog.at_level(logging.WARNING, logger="honeycomb_events"):
+        HoneycombEventsExporter()
+    assert "HONEYCOMB_DATASET is ignored" in caplog.text
+    environment.setenv("HONEYCOMB_API_KEY", CLASSIC_KEY)
+    with pytest.raises(ConfigurationError, match="HONEYCOMB_DATASET"):
+        HoneycombEventsExporter()

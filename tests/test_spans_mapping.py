@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
@@ -350,14 +352,6 @@ def test_sample_rate_attributes_become_the_events_samplerate(where, value, rate)
     assert "sampleRate" not in annotation.data
 
 
-def test_sampleRate_is_preferred_to_SampleRate():
-    tracer, exporter = tracer_and_spans()
-    tracer.start_span("s", attributes={"SampleRate": 4, "sampleRate": 8}).end()
-    event = only_span(exporter.get_finished_spans())
-    assert event.samplerate == 8
-    assert event.data["SampleRate"] == 4
-
-
 @pytest.mark.parametrize(
     ("tracestate", "rate"),
     [
@@ -430,3 +424,19 @@ def test_the_older_th_equals_spelling_is_read_too():
     assert tracestate_sample_rate([("ot", "th=8")]) == 2
     assert tracestate_sample_rate([("ot", "th:zz")]) is None
     assert tracestate_sample_rate([("ot", "th:123456789abcdef0")]) is None  # over 56 bits
+
+
+def test_both_sample_rate_spellings_are_removed_when_both_are_there():
+    tracer, exporter = tracer_and_spans()
+    span = tracer.start_span("s", attributes={"SampleRate": 4, "sampleRate": 8})
+    span.add_event("e")
+    span.end()
+    annotation, span_event = events_of(exporter.get_finished_spans())
+    assert span_event.samplerate == annotation.samplerate == 8
+    for data in (annotation.data, span_event.data):
+        assert "SampleRate" not in data
+        assert "sampleRate" not in data
+
+
+def test_non_finite_floats_in_arrays_are_written_as_strings():
+    assert json_text([math.nan, math.inf, -math.inf, 1.0]) == '["NaN","Infinity","-Infinity",1]\n'

@@ -171,17 +171,25 @@ def resolve_dataset(
 ) -> tuple[str, str] | tuple[None, None]:
     """The configured dataset and where it came from: the argument, else the signal's own
     variable (``HONEYCOMB_TRACES_DATASET``), else ``HONEYCOMB_DATASET``; (None, None) if unset.
+
+    The argument is checked here; a variable's value is checked by `checked_dataset` where it
+    is used, since with an environment key it may be ignored.
     """
     if argument is not None:
-        return validate_dataset(argument), "the dataset argument"
+        return checked_dataset(argument, "the dataset argument"), "the dataset argument"
     env = os.environ if environ is None else environ
     value, name = _first_variable(env, signal, "DATASET", ENV_DATASET)
     if value is None:
         return None, None
+    return value, name
+
+
+def checked_dataset(name: str, source: str) -> str:
+    """`validate_dataset`, failing with a `ConfigurationError` that names `source`."""
     try:
-        return validate_dataset(value), name
+        return validate_dataset(name)
     except ValueError as error:
-        raise ConfigurationError(f"{name}: {error}") from None
+        raise ConfigurationError(f"{source}: {error}") from None
 
 
 def validate_endpoint(value: str, source: str) -> str:

@@ -45,7 +45,8 @@ def go_float(value: float) -> str:
     ``1.5e+21``). Python's repr has the same digits and is scientific there too.
     """
     if not math.isfinite(value):
-        return "null"  # Go refuses NaN and infinities; JSON has no spelling for them
+        # JSON has no spelling for these; as top-level values, they travel as these strings.
+        return '"NaN"' if math.isnan(value) else ('"Infinity"' if value > 0 else '"-Infinity"')
     shortest = repr(value)
     magnitude = abs(value)
     if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
@@ -143,15 +144,19 @@ def scope_fields(
 
 
 def pop_sample_rate(fields: dict[str, Any]) -> int | None:
-    """Remove ``sampleRate`` (preferred) or ``SampleRate`` from `fields`; its value as a rate.
+    """Remove ``sampleRate`` and ``SampleRate`` from `fields`; the rate, read from
+    ``sampleRate`` when both are there.
 
     A number or numeric string, rounded; 0 or less means 1; capped at 2,147,483,647. None when
     neither field is there. An unreadable value counts as 1 (Honeycomb's behaviour).
     """
+    rate = None
     for key in SAMPLE_RATE_KEYS:
         if key in fields:
-            return _as_rate(fields.pop(key))
-    return None
+            value = fields.pop(key)
+            if rate is None:
+                rate = _as_rate(value)
+    return rate
 
 
 def _as_rate(value: Any) -> int:
@@ -204,8 +209,12 @@ def tracestate_sample_rate(tracestate: Iterable[tuple[str, str]] | None) -> int 
 
 def service_dataset(resource_attributes: Mapping[str, Any] | None) -> str:
     """The dataset Honeycomb picks for an environment key: the resource's ``service.name``,
-    trimmed; missing, blank or ``unknown_service...`` gives ``unknown_service``."""
+    trimmed; missing, blank or ``unknown_service...`` gives ``unknown_service``.
+
+    A dataset name cannot hold '/', so each one becomes '-' (Honeycomb would refuse the
+    request, and with it every span of the service).
+    """
     name = (resource_attributes or {}).get("service.name")
     if not isinstance(name, str) or not name.strip() or name.startswith(UNKNOWN_SERVICE):
         return UNKNOWN_SERVICE
-    return name.strip()
+    return name.strip().replace("/", "-")

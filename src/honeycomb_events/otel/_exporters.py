@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from honeycomb_events._config import (
     Settings,
     Signal,
+    checked_dataset,
     resolve_dataset,
     resolve_settings,
     signal_variable,
@@ -100,6 +101,12 @@ class _EventsExporter:
             except AuthenticationError as error:
                 self._log_key_rejection(error)
                 return False
+            except Exception:  # one dataset's failure must not keep the others from being sent
+                _logger.exception(
+                    "sending %d %s events to %r failed", len(events), self._signal, dataset
+                )
+                all_accepted = False
+                continue
             failed = [result for result in results if not result.ok]
             if failed:
                 all_accepted = False
@@ -188,7 +195,7 @@ class HoneycombEventsExporter(_EventsExporter, SpanExporter):
                     f"needs a dataset: set {signal_variable(self._signal, 'DATASET')} or "
                     "HONEYCOMB_DATASET, or pass dataset=..."
                 )
-            self._fixed_dataset = configured
+            self._fixed_dataset = checked_dataset(configured, str(source))
         elif configured is not None:
             _logger.warning(
                 "%s is ignored: with an environment key, Honeycomb names each trace dataset "
