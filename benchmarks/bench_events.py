@@ -16,15 +16,14 @@ import gzip
 import json
 import platform
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
+from _sink import Sink
 from honeycomb_events import (
     BatchEncoder,
     BatchEvent,
@@ -34,23 +33,6 @@ from honeycomb_events import (
     __version__,
     resolve_settings,
 )
-
-
-class _Sink(BaseHTTPRequestHandler):
-    """Reads the body and answers an empty 200, which the Events API client reads as accepted."""
-
-    protocol_version = "HTTP/1.1"
-    received = 0
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        _Sink.received += len(self.rfile.read(length))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def workload(count: int) -> list[dict[str, Any]]:
@@ -89,12 +71,13 @@ def run(
     send: Callable[[Sequence[dict[str, Any]]], None],
     data: list[dict[str, Any]],
     batch: int,
+    sink: Sink,
 ) -> Outcome:
-    _Sink.received = 0
+    sink.received = 0
     cpu, wall = time.thread_time(), time.perf_counter()
     for start in range(0, len(data), batch):
         send(data[start : start + batch])
-    return Outcome(name, time.thread_time() - cpu, time.perf_counter() - wall, _Sink.received)
+    return Outcome(name, time.thread_time() - cpu, time.perf_counter() - wall, sink.received)
 
 
 def ours(url: str, encoding: Encoding, compression: Compression) -> Callable[..., None]:
@@ -133,9 +116,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    sink = Sink()
+    url = sink.url
     data = workload(args.events)
     contenders = {
         "naive stdlib json + httpx": naive(url, compress=False),
@@ -146,15 +128,15 @@ def main() -> None:
         "honeycomb-events json, none": ours(url, Encoding.JSON, Compression.NONE),
     }
     for send in contenders.values():  # warm up connections and caches
-        run("warm-up", send, data[: args.batch], args.batch)
+        run("warm-up", send, data[: args.batch], args.batch, sink)
     outcomes = [
         min(
-            (run(name, send, data, args.batch) for _ in range(args.repeat)),
+            (run(name, send, data, args.batch, sink) for _ in range(args.repeat)),
             key=lambda outcome: outcome.cpu_seconds,
         )
         for name, send in contenders.items()
     ]
-    server.shutdown()
+    sink.shutdown()
 
     baseline = outcomes[0].cpu_seconds
     print(

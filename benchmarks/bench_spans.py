@@ -17,11 +17,8 @@ import argparse
 import json
 import platform
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -31,24 +28,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from _sink import Sink
 from honeycomb_events import HoneycombEventsExporter, __version__
-
-
-class _Sink(BaseHTTPRequestHandler):
-    """Reads each body and answers an empty 200: accepted, for every exporter measured."""
-
-    protocol_version = "HTTP/1.1"
-    received = 0
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        _Sink.received += len(self.rfile.read(length))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def workload(count: int) -> Sequence[ReadableSpan]:
@@ -127,13 +108,14 @@ def measure(
     export: Callable[[Sequence[ReadableSpan]], SpanExportResult],
     spans: Sequence[ReadableSpan],
     batch: int,
+    sink: Sink,
 ) -> tuple[float, float, int]:
-    _Sink.received = 0
+    sink.received = 0
     cpu, wall = time.thread_time(), time.perf_counter()
     for start in range(0, len(spans), batch):
         result = export(spans[start : start + batch])
         assert result is SpanExportResult.SUCCESS, result
-    return time.thread_time() - cpu, time.perf_counter() - wall, _Sink.received
+    return time.thread_time() - cpu, time.perf_counter() - wall, sink.received
 
 
 def main() -> None:
@@ -143,9 +125,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    sink = Sink()
+    url = sink.url
     spans = workload(args.spans)
     exporters: dict[str, SpanExporter] = {
         "OTLP/HTTP protobuf": OTLPSpanExporter(endpoint=f"{url}/v1/traces"),
@@ -160,14 +141,14 @@ def main() -> None:
     }
     rows = []
     for name, exporter in exporters.items():
-        measure(exporter.export, spans[: args.batch], args.batch)  # warm up
+        measure(exporter.export, spans[: args.batch], args.batch, sink)  # warm up
         cpu, wall, wire = min(
-            (measure(exporter.export, spans, args.batch) for _ in range(args.repeat)),
+            (measure(exporter.export, spans, args.batch, sink) for _ in range(args.repeat)),
             key=lambda outcome: outcome[0],
         )
         rows.append((name, cpu, wall, wire))
         exporter.shutdown()
-    server.shutdown()
+    sink.shutdown()
 
     baseline = rows[0][1]
     print(
