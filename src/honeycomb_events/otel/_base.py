@@ -1,0 +1,134 @@
+"""What every OpenTelemetry exporter here shares: mappings turn SDK objects into events, the
+transport sends them. An exporter only orchestrates: it routes events to datasets, sends one
+batch request per dataset within one deadline, and turns per-event results into the SDK's
+export result.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import httpx
+
+from honeycomb_events._config import (
+    Settings,
+    Signal,
+    resolve_settings,
+)
+from honeycomb_events._encode import BatchEncoder, Compression, Encoding
+from honeycomb_events._errors import AuthenticationError
+from honeycomb_events._model import BatchEvent, EventResult
+from honeycomb_events._transport import RetryPolicy, Transport
+
+_logger = logging.getLogger("honeycomb_events")
+
+
+class EventsExporter:
+    """What the span, metric and log exporters share: settings, transport, delivery, logging.
+
+    `export` never raises and never runs past `timeout` seconds; after `shutdown`, exports fail
+    at once without a request. Safe to call from several threads, and after `os.fork()`.
+    """
+
+    _signal: Signal
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        endpoint: str | None,
+        timeout: float | None,
+        compression: str | Compression | None,
+        encoding: str | Encoding | None,
+        retry: RetryPolicy | None,
+        http_transport: httpx.BaseTransport | None,
+        protected_fields: Collection[str],
+    ) -> None:
+        self.settings: Settings = resolve_settings(
+            api_key=api_key,
+            endpoint=endpoint,
+            timeout=timeout,
+            compression=compression,
+            encoding=encoding,
+            signal=self._signal,
+        )
+        self._transport = Transport(
+            self.settings,
+            retry=retry,
+            encoder=BatchEncoder(
+                self.settings.encoding,
+                self.settings.compression,
+                protected_fields=protected_fields,
+            ),
+            http_transport=http_transport,
+        )
+        self._shutdown_lock = threading.Lock()
+        self._key_rejection_logged = False
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(endpoint={self.settings.endpoint!r}, "
+            f"api_key={self.settings.api_key!r})"
+        )
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """What this exporter sent: see `TransportStats.snapshot`."""
+        return self._transport.stats.snapshot()
+
+    def _deliver(self, batches: Mapping[str, list[BatchEvent]]) -> bool:
+        """Send each dataset's events within one deadline; True if every event was accepted."""
+        deadline = time.monotonic() + self.settings.timeout
+        all_accepted = True
+        for dataset, events in batches.items():
+            remaining = deadline - time.monotonic()
+            try:
+                results = self._transport.send_batch(dataset, events, timeout=max(remaining, 0))
+            except AuthenticationError as error:
+                self._log_key_rejection(error)
+                return False
+            except Exception:  # one dataset's failure must not keep the others from being sent
+                _logger.exception(
+                    "sending %d %s events to %r failed", len(events), self._signal, dataset
+                )
+                all_accepted = False
+                continue
+            failed = [result for result in results if not result.ok]
+            if failed:
+                all_accepted = False
+                self._log_failures(dataset, len(results), failed)
+        return all_accepted
+
+    def _log_key_rejection(self, error: AuthenticationError) -> None:
+        # Every export would say the same: once at ERROR, then quietly.
+        level = logging.DEBUG if self._key_rejection_logged else logging.ERROR
+        self._key_rejection_logged = True
+        _logger.log(level, "%s", error)
+
+    def _log_failures(self, dataset: str, total: int, failed: list[EventResult]) -> None:
+        by_status = collections.Counter(result.status for result in failed)
+        summary = ", ".join(
+            f"{count} x {status or 'no response'}" for status, count in sorted(by_status.items())
+        )
+        _logger.warning(
+            "%d of %d %s events to dataset %r were not accepted (%s); first error: %s",
+            len(failed),
+            total,
+            self._signal,
+            dataset,
+            summary,
+            failed[0].error,
+        )
+
+    def _close(self) -> None:
+        with self._shutdown_lock:
+            self._transport.close()
+
+    @property
+    def _closed(self) -> bool:
+        return self._transport.closed
