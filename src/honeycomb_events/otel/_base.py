@@ -25,7 +25,7 @@ from honeycomb_events._errors import AuthenticationError
 from honeycomb_events._model import BatchEvent, EventResult
 from honeycomb_events._transport import RetryPolicy, Transport
 
-_logger = logging.getLogger("honeycomb_events")
+logger = logging.getLogger("honeycomb_events")
 
 
 class EventsExporter:
@@ -93,7 +93,7 @@ class EventsExporter:
                 self._log_key_rejection(error)
                 return False
             except Exception:  # one dataset's failure must not keep the others from being sent
-                _logger.exception(
+                logger.exception(
                     "sending %d %s events to %r failed", len(events), self._signal, dataset
                 )
                 all_accepted = False
@@ -108,14 +108,14 @@ class EventsExporter:
         # Every export would say the same: once at ERROR, then quietly.
         level = logging.DEBUG if self._key_rejection_logged else logging.ERROR
         self._key_rejection_logged = True
-        _logger.log(level, "%s", error)
+        logger.log(level, "%s", error)
 
     def _log_failures(self, dataset: str, total: int, failed: list[EventResult]) -> None:
         by_status = collections.Counter(result.status for result in failed)
         summary = ", ".join(
             f"{count} x {status or 'no response'}" for status, count in sorted(by_status.items())
         )
-        _logger.warning(
+        logger.warning(
             "%d of %d %s events to dataset %r were not accepted (%s); first error: %s",
             len(failed),
             total,
