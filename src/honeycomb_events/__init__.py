@@ -20,7 +20,7 @@ from ._limits import (
 from ._model import BatchEvent, EventResult
 from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
 from ._version import __version__
-from .otel import HoneycombEventsExporter
+from .otel import HoneycombEventsExporter, HoneycombMetricExporter
 
 __all__ = [
     "DROPPED_FIELDS",
@@ -43,6 +43,7 @@ __all__ = [
     "HoneycombClient",
     "HoneycombError",
     "HoneycombEventsExporter",
+    "HoneycombMetricExporter",
     "LimitTally",
     "RetryPolicy",
     "Settings",
