@@ -20,7 +20,12 @@ from ._limits import (
 from ._model import BatchEvent, EventResult
 from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
 from ._version import __version__
-from .otel import HoneycombEventsExporter, HoneycombMetricExporter
+from .otel import (
+    HoneycombEventsExporter,
+    HoneycombLogExporter,
+    HoneycombLoggingHandler,
+    HoneycombMetricExporter,
+)
 
 __all__ = [
     "DROPPED_FIELDS",
@@ -43,6 +48,8 @@ __all__ = [
     "HoneycombClient",
     "HoneycombError",
     "HoneycombEventsExporter",
+    "HoneycombLogExporter",
+    "HoneycombLoggingHandler",
     "HoneycombMetricExporter",
     "LimitTally",
     "RetryPolicy",

@@ -1,0 +1,108 @@
+"""`HoneycombLogExporter`: an OpenTelemetry log record exporter for Honeycomb's Events API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from opentelemetry.sdk.resources import Resource
+
+from honeycomb_events._config import checked_dataset, resolve_dataset
+from honeycomb_events._encode import Compression, Encoding
+from honeycomb_events._model import BatchEvent
+from honeycomb_events._transport import RetryPolicy
+from honeycomb_events.otel._base import EventsExporter
+from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_dataset, map_logs
+
+try:
+    from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+except ImportError:  # SDKs before 1.39 name them LogExporter and LogExportResult
+    from opentelemetry.sdk._logs.export import LogExporter as LogRecordExporter
+    from opentelemetry.sdk._logs.export import (  # type: ignore[assignment]
+        LogExportResult as LogRecordExportResult,
+    )
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import ReadableLogRecord
+
+_logger = logging.getLogger("honeycomb_events")
+
+
+class HoneycombLogExporter(EventsExporter, LogRecordExporter):
+    """An OpenTelemetry log record exporter that sends log records to Honeycomb as events.
+
+    Each record becomes the event Honeycomb itself builds from it over OTLP, so a record made
+    inside a span shows on that span in the trace waterfall. Every argument falls back to the
+    environment: `api_key` to ``HONEYCOMB_LOGS_APIKEY`` then ``HONEYCOMB_API_KEY``, `endpoint`
+    to ``HONEYCOMB_LOGS_ENDPOINT`` then ``HONEYCOMB_API_ENDPOINT`` (default
+    ``https://api.honeycomb.io``), `dataset` to ``HONEYCOMB_LOGS_DATASET`` then
+    ``HONEYCOMB_DATASET``; `timeout` (seconds for one export, retries included) to
+    ``HONEYCOMB_TIMEOUT``.
+
+    Datasets, for any key: `dataset=` sends everything there. Otherwise each record goes to
+    its resource's ``service.name`` when that is usable (not blank, not ``unknown_service...``),
+    else to the configured dataset variable, else to ``unknown_log_source``.
+    """
+
+    _signal = "logs"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        dataset: str | None = None,
+        endpoint: str | None = None,
+        *,
+        timeout: float | None = None,
+        compression: str | Compression | None = None,
+        encoding: str | Encoding | None = None,
+        retry: RetryPolicy | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            endpoint=endpoint,
+            timeout=timeout,
+            compression=compression,
+            encoding=encoding,
+            retry=retry,
+            http_transport=http_transport,
+            protected_fields=PROTECTED_FIELDS,
+        )
+        configured, source = resolve_dataset(dataset, self._signal)
+        self._fixed_dataset: str | None = None
+        self._fallback_dataset: str | None = None
+        if dataset is not None:
+            self._fixed_dataset = configured
+        elif configured is not None:
+            # Used for every resource without a usable service.name, whatever the key: checked
+            # now rather than at the first such export.
+            self._fallback_dataset = checked_dataset(configured, str(source))
+
+    def dataset_for(self, resource: Resource) -> str:
+        """The dataset that log records of `resource` are sent to."""
+        return self._fixed_dataset or log_dataset(resource.attributes, self._fallback_dataset)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises."""
+        if self._closed:
+            return LogRecordExportResult.FAILURE
+        try:
+            batches: dict[str, list[BatchEvent]] = {}
+            for resource, events in map_logs(batch):
+                batches.setdefault(self.dataset_for(resource), []).extend(events)
+            accepted = self._deliver(batches)
+        except Exception:  # an exporter must not raise into the SDK's worker
+            _logger.exception("exporting %d log records to Honeycomb failed", len(batch))
+            return LogRecordExportResult.FAILURE
+        return LogRecordExportResult.SUCCESS if accepted else LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing is held between exports: there is nothing to flush."""
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Stop: a retry backoff in progress ends at once; later exports fail without a
+        request. Idempotent."""
+        self._close()
