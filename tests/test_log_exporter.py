@@ -301,3 +301,32 @@ def test_the_exporter_repr_hides_the_key(environment):
     exporter = HoneycombLogExporter()
     assert API_KEY not in repr(exporter)
     assert "redacted" in repr(exporter)
+
+
+def test_the_sdk_logging_bridge_on_the_root_logger_does_not_feed_on_exports(receiver):
+    import logging as stdlib_logging
+
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource as SdkResource
+
+    from honeycomb_events import HoneycombLogExporter
+
+    provider = LoggerProvider(resource=SdkResource.create({"service.name": "app"}))
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(HoneycombLogExporter(api_key="k", endpoint=receiver.url))
+    )
+    bridge = LoggingHandler(level=stdlib_logging.INFO, logger_provider=provider)
+    root = stdlib_logging.getLogger()
+    previous_level = root.level
+    root.addHandler(bridge)
+    root.setLevel(stdlib_logging.INFO)
+    try:
+        stdlib_logging.getLogger("app").info("one application record")
+        stdlib_logging.getLogger("app").info("and another")
+    finally:
+        root.removeHandler(bridge)
+        root.setLevel(previous_level)
+        provider.shutdown()
+    bodies = [event.data.get("body") for event in receiver.events("app")]
+    assert bodies == ["one application record", "and another"]

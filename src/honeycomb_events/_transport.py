@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import email.utils
 import logging
 import os
@@ -44,6 +45,24 @@ _USER_AGENT: Final = (
 # Texts Honeycomb answers with a 400 when the key itself is the problem (events-api.md).
 _KEY_REJECTION_TEXTS: Final = ("unknown api key", "invalid key")
 _MAX_ERROR_TEXT: Final = 300
+
+
+_OWN_REQUEST: Final = contextvars.ContextVar("honeycomb_events_own_request", default=False)
+
+
+class _QuietOwnRequests(logging.Filter):
+    """Drops httpx's per-request log line for this package's own requests.
+
+    A logging bridge that exports logs through this package (OTel's `LoggingHandler` on the
+    root logger at INFO) would otherwise turn each export's "HTTP Request" line into a record
+    to export, and so on forever. The application's own httpx requests still log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _OWN_REQUEST.get()
+
+
+logging.getLogger("httpx").addFilter(_QuietOwnRequests())
 
 
 class _Closed(Exception):
@@ -494,6 +513,7 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
         httpx's timeout bounds each network wait, not the whole response, so a response that
         trickles in is cut off here: a send overruns its deadline by one network wait at most.
         """
+        token = _OWN_REQUEST.set(True)
         try:
             with self._client().stream(
                 "POST", url, content=body.content, headers=headers, timeout=remaining
@@ -508,6 +528,8 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
             if self._closed.is_set():
                 raise _Closed from error
             raise
+        finally:
+            _OWN_REQUEST.reset(token)
 
     def send_batch(
         self, dataset: str, events: Sequence[BatchEvent], *, timeout: float | None = None
@@ -608,6 +630,7 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
         async def post() -> httpx.Response:
             return await client.post(url, content=body.content, headers=headers, timeout=remaining)
 
+        token = _OWN_REQUEST.set(True)  # wait_for's task copies this context
         try:
             # Unlike httpx's timeout, wait_for bounds the whole exchange.
             response = await asyncio.wait_for(post(), remaining)
@@ -617,6 +640,8 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
             if self._closed:
                 raise _Closed from error
             raise
+        finally:
+            _OWN_REQUEST.reset(token)
         return response.status_code, response.content, response.headers
 
     async def _deliver(
