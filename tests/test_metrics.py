@@ -294,3 +294,22 @@ def test_shutdown_accepts_the_readers_timeout_keyword_and_is_idempotent(environm
     meter.create_counter("requests").add(1)
     assert exporter.export(reader.get_metrics_data()) is MetricExportResult.FAILURE
     assert len(receiver.requests) == 0
+
+
+def test_stored_histogram_percentiles_match_the_hand_computed_values(environment, receiver):
+    meter, reader = meter_and_reader(
+        views=[
+            View(
+                instrument_name="latency",
+                aggregation=ExplicitBucketHistogramAggregation([10, 20, 50]),
+            )
+        ]
+    )
+    latency = meter.create_histogram("latency")
+    for value in VALUES:
+        latency.record(value, {"route": "/a"})
+    assert HoneycombMetricExporter().export(reader.get_metrics_data()) is MetricExportResult.SUCCESS
+    [stored] = receiver.events("unknown_metrics")
+    assert (stored.data["latency.count"], stored.data["latency.sum"]) == (7, 185)
+    for suffix, expected in EXPLICIT_PERCENTILES.items():
+        assert stored.data[f"latency.{suffix}"] == pytest.approx(expected), suffix
