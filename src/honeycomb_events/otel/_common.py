@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import decimal
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
 
 import msgspec
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from honeycomb_events._model import MAX_SAMPLERATE
+from honeycomb_events._model import MAX_SAMPLERATE, BatchEvent
 
 INSTRUMENTATION_PREFIXES: Final = (
     "opentelemetry.instrumentation",
@@ -33,6 +35,7 @@ UNKNOWN_SERVICE: Final = "unknown_service"
 SAMPLE_RATE_KEYS: Final = ("sampleRate", "SampleRate")
 
 _JSON = msgspec.json.Encoder()
+_Item = TypeVar("_Item")
 _THRESHOLD_DIGITS: Final = 14  # an OTel sampling threshold is 56 bits: 14 hex digits
 _THRESHOLD_SPACE: Final = 1 << 56
 
@@ -141,6 +144,37 @@ def scope_fields(
         fields["scope.schema_url"] = schema_url
     add_attributes(fields, attributes)
     return fields
+
+
+def group_by_resource(
+    items: Iterable[_Item],
+    locate: Callable[[_Item], tuple[Resource, InstrumentationScope | None]],
+    to_events: Callable[[_Item, Mapping[str, Any], Mapping[str, Any]], Iterable[BatchEvent]],
+) -> list[tuple[Resource, list[BatchEvent]]]:
+    """The events of every item (span, log record), grouped by resource in the order of first
+    appearance. `locate` gives an item's resource and scope; their fields are built once per
+    export, not once per item: a batch holds few resources and scopes and many items.
+    """
+    by_resource: dict[int, tuple[Resource, list[BatchEvent]]] = {}
+    resources: dict[int, dict[str, Any]] = {}
+    scopes: dict[int, dict[str, Any]] = {}
+    for item in items:
+        resource, scope = locate(item)
+        group = by_resource.get(id(resource))
+        if group is None:
+            group = by_resource[id(resource)] = (resource, [])
+            resources[id(resource)] = resource_fields(resource.attributes, resource.schema_url)
+        shared_scope = scopes.get(id(scope))
+        if shared_scope is None:
+            shared_scope = scopes[id(scope)] = (
+                {}
+                if scope is None
+                else scope_fields(
+                    scope.name, scope.version, scope.schema_url, getattr(scope, "attributes", None)
+                )
+            )
+        group[1].extend(to_events(item, resources[id(resource)], shared_scope))
+    return list(by_resource.values())
 
 
 def pop_sample_rate(fields: dict[str, Any]) -> int | None:

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import (
     UNKNOWN_SERVICE,
     attribute_value,
+    group_by_resource,
     json_text,
     pop_sample_rate,
-    resource_fields,
-    scope_fields,
     service_dataset,
 )
 from ._spans import span_id_hex, trace_id_hex
@@ -77,31 +77,17 @@ def log_dataset(resource_attributes: Mapping[str, Any] | None, configured: str |
 
 def map_logs(records: Iterable[ReadableLogRecord]) -> list[tuple[Resource, list[BatchEvent]]]:
     """One event per log record, grouped by resource in the order of their first record."""
-    by_resource: dict[int, tuple[Resource, list[BatchEvent]]] = {}
-    resources: dict[int, dict[str, Any]] = {}
-    scopes: dict[int, dict[str, Any]] = {}
-    for item in records:
-        log_record = item.log_record
-        # SDKs before 1.39 kept the resource on the record, not beside it.
-        resource = getattr(item, "resource", None) or getattr(log_record, "resource", None)
-        if resource is None:
-            resource = _EMPTY_RESOURCE
-        group = by_resource.get(id(resource))
-        if group is None:
-            group = by_resource[id(resource)] = (resource, [])
-            resources[id(resource)] = resource_fields(resource.attributes, resource.schema_url)
-        scope = item.instrumentation_scope
-        shared_scope = scopes.get(id(scope))
-        if shared_scope is None:
-            shared_scope = scopes[id(scope)] = (
-                {}
-                if scope is None
-                else scope_fields(
-                    scope.name, scope.version, scope.schema_url, getattr(scope, "attributes", None)
-                )
-            )
-        group[1].append(log_to_event(log_record, resources[id(resource)], shared_scope))
-    return list(by_resource.values())
+    return group_by_resource(
+        records,
+        _locate,
+        lambda item, resource, scope: (log_to_event(item.log_record, resource, scope),),
+    )
+
+
+def _locate(item: ReadableLogRecord) -> tuple[Resource, InstrumentationScope | None]:
+    # SDKs before 1.39 kept the resource on the record, not beside it.
+    resource = getattr(item, "resource", None) or getattr(item.log_record, "resource", None)
+    return resource or _EMPTY_RESOURCE, item.instrumentation_scope
 
 
 def log_to_event(

@@ -159,25 +159,17 @@ def point_fields(name: str, data: Any, point: Any) -> dict[str, Any]:
     """The fields one data point adds to its event."""
     if isinstance(data, (Gauge, Sum)):
         return {name: point.value}
-    if isinstance(data, Histogram):
-        low, high = _known(point.min), _known(point.max)
-        return histogram_fields(
-            name,
-            count=point.count,
-            total=point.sum,
-            low=low,
-            high=high,
-            buckets=explicit_buckets(point),
+    if isinstance(data, (Histogram, ExponentialHistogram)):
+        buckets = (
+            explicit_buckets(point) if isinstance(data, Histogram) else exponential_buckets(point)
         )
-    if isinstance(data, ExponentialHistogram):
-        low, high = _known(point.min), _known(point.max)
         return histogram_fields(
             name,
             count=point.count,
             total=point.sum,
-            low=low,
-            high=high,
-            buckets=exponential_buckets(point),
+            low=_known(point.min),
+            high=_known(point.max),
+            buckets=buckets,
         )
     return {}
 

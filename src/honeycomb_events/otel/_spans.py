@@ -20,9 +20,8 @@ from ._common import (
     SAMPLE_RATE_KEYS,
     add_attributes,
     attribute_value,
+    group_by_resource,
     pop_sample_rate,
-    resource_fields,
-    scope_fields,
     tracestate_sample_rate,
 )
 
@@ -74,27 +73,9 @@ def span_id_hex(span_id: int) -> str:
 
 def map_spans(spans: Iterable[ReadableSpan]) -> list[tuple[Resource, list[BatchEvent]]]:
     """Each span's events (its span events, its links, then the span), grouped by resource."""
-    by_resource: dict[int, tuple[Resource, list[BatchEvent]]] = {}
-    resources: dict[int, dict[str, Any]] = {}
-    scopes: dict[int, dict[str, Any]] = {}
-    for span in spans:
-        resource = span.resource
-        group = by_resource.get(id(resource))
-        if group is None:
-            group = by_resource[id(resource)] = (resource, [])
-            resources[id(resource)] = resource_fields(resource.attributes, resource.schema_url)
-        scope = span.instrumentation_scope
-        shared_scope = scopes.get(id(scope))
-        if shared_scope is None:
-            shared_scope = scopes[id(scope)] = (
-                {}
-                if scope is None
-                else scope_fields(
-                    scope.name, scope.version, scope.schema_url, getattr(scope, "attributes", None)
-                )
-            )
-        group[1].extend(span_to_events(span, resources[id(resource)], shared_scope))
-    return list(by_resource.values())
+    return group_by_resource(
+        spans, lambda span: (span.resource, span.instrumentation_scope), span_to_events
+    )
 
 
 def span_to_events(
