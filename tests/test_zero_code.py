@@ -1,0 +1,80 @@
+"""Zero-code setup: a real WSGI app under `opentelemetry-instrument`, configured only by
+environment variables, sends spans, metrics and logs to the local receiver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wsgi_app.py"
+
+
+def test_opentelemetry_instrument_sends_all_three_signals(receiver):
+    instrument = shutil.which("opentelemetry-instrument")
+    if instrument is None:
+        pytest.fail("opentelemetry-instrument is missing: pip install -e '.[test]'")
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OTEL_", "HONEYCOMB_"))
+    } | {
+        "OTEL_SERVICE_NAME": "shop",
+        "OTEL_TRACES_EXPORTER": "honeycomb",
+        "OTEL_METRICS_EXPORTER": "honeycomb",
+        "OTEL_LOGS_EXPORTER": "honeycomb",
+        "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+        "HONEYCOMB_API_KEY": "zero-code-key",
+        "HONEYCOMB_API_ENDPOINT": receiver.url,
+    }
+    app = subprocess.Popen(
+        [instrument, sys.executable, str(EXAMPLE), "--requests", "4"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(app.stdout.readline())
+        for path in ("/hello", "/hello", "/hello", "/missing"):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
+            except urllib.error.HTTPError as error:
+                assert error.code == 404
+        _, errors = app.communicate(timeout=60)
+    finally:
+        app.kill()
+    assert app.returncode == 0, errors
+
+    spans = [e for e in receiver.events("shop") if e.data.get("meta.signal_type") == "trace"]
+    assert len(spans) == 4
+    assert {span.data["span.kind"] for span in spans} == {"server"}
+    # Old or new HTTP semantic conventions, whichever the instrumentation writes.
+    statuses = [
+        span.data.get("http.response.status_code", span.data.get("http.status_code"))
+        for span in spans
+    ]
+    assert sorted(statuses) == [200, 200, 200, 404]
+    assert all(span.data["library.name"] == "opentelemetry.instrumentation.wsgi" for span in spans)
+
+    logs = [e for e in receiver.events("shop") if e.data.get("meta.signal_type") == "log"]
+    hellos = [log for log in logs if str(log.data.get("body", "")).startswith("said hello")]
+    assert len(hellos) == 3
+    span_ids = {span.data["trace.span_id"] for span in spans}
+    assert all(log.data["trace.parent_id"] in span_ids for log in hellos)  # on their spans
+    assert not [log for log in logs if log.data.get("logger.name", "").startswith("httpx")]
+
+    metrics = receiver.events("unknown_metrics")
+    assert metrics
+    counts = [
+        value
+        for event in metrics
+        for name, value in event.data.items()
+        if name.startswith("http.server") and name.endswith(".count")
+    ]
+    assert sum(counts) == 4
