@@ -3,7 +3,8 @@
 Run it under the OpenTelemetry agent, configured only by environment variables:
 
     export OTEL_SERVICE_NAME=shop
-    export OTEL_TRACES_EXPORTER=honeycomb OTEL_METRICS_EXPORTER=honeycomb OTEL_LOGS_EXPORTER=honeycomb
+    export OTEL_TRACES_EXPORTER=honeycomb OTEL_METRICS_EXPORTER=honeycomb
+    export OTEL_LOGS_EXPORTER=honeycomb
     export OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true
     export HONEYCOMB_API_KEY=... HONEYCOMB_API_ENDPOINT=http://127.0.0.1:8086  # or Honeycomb
     opentelemetry-instrument python examples/wsgi_app.py --requests 5
