@@ -77,3 +77,45 @@ def test_opentelemetry_instrument_sends_all_three_signals(receiver):
         if name.startswith("http.server") and name.endswith(".count")
     ]
     assert sum(counts) == 4
+
+
+SETUP_SCRIPT = """
+import logging
+from opentelemetry import metrics, trace
+from honeycomb_events import configure_opentelemetry
+
+first = configure_opentelemetry(log_level=logging.INFO)
+assert configure_opentelemetry(service_name="ignored") is first
+logging.getLogger().setLevel(logging.INFO)
+with trace.get_tracer("app").start_as_current_span("work"):
+    logging.getLogger("app").info("inside work")
+metrics.get_meter("app").create_counter("jobs").add(2)
+"""
+
+
+def test_configure_opentelemetry_sets_up_all_three_signals_once(receiver):
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OTEL_", "HONEYCOMB_"))
+    } | {
+        "OTEL_SERVICE_NAME": "worker",
+        "HONEYCOMB_API_KEY": "setup-key",
+        "HONEYCOMB_API_ENDPOINT": receiver.url,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", SETUP_SCRIPT],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    [span] = [e for e in receiver.events("worker") if e.data["meta.signal_type"] == "trace"]
+    [log] = [e for e in receiver.events("worker") if e.data["meta.signal_type"] == "log"]
+    assert log.data["body"] == "inside work"
+    assert log.data["trace.parent_id"] == span.data["trace.span_id"]
+    [metric] = receiver.events("unknown_metrics")
+    assert metric.data["jobs"] == 2
+    assert metric.data["service.name"] == "worker"

@@ -25,6 +25,7 @@ from .otel import (
     HoneycombLogExporter,
     HoneycombLoggingHandler,
     HoneycombMetricExporter,
+    configure_opentelemetry,
 )
 
 __all__ = [
@@ -57,5 +58,6 @@ __all__ = [
     "Transport",
     "TransportStats",
     "__version__",
+    "configure_opentelemetry",
     "resolve_settings",
 ]

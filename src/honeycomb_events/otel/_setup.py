@@ -1,0 +1,86 @@
+"""`configure_opentelemetry()`: providers, processors and readers in one call, for programs that
+do not run under `opentelemetry-instrument`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from honeycomb_events.otel._log_exporter import HoneycombLogExporter
+from honeycomb_events.otel._metric_exporter import HoneycombMetricExporter
+from honeycomb_events.otel._span_exporter import HoneycombEventsExporter
+
+_logger = logging.getLogger("honeycomb_events")
+
+
+@dataclass(frozen=True)
+class Configured:
+    """The providers `configure_opentelemetry` set globally (None for a signal left off)."""
+
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
+    logger_provider: LoggerProvider | None
+
+
+_lock = threading.Lock()
+_first_call: list[Configured] = []  # what the first call set: at most one entry
+
+
+def configure_opentelemetry(
+    *,
+    service_name: str | None = None,
+    traces: bool = True,
+    metrics_enabled: bool = True,
+    logs: bool = True,
+    metric_export_interval_millis: float = 60_000,
+    log_level: int = logging.NOTSET,
+) -> Configured:
+    """Send traces, metrics and logs to Honeycomb, configured from the environment.
+
+    Sets the global tracer, meter and logger providers, with a resource from
+    `Resource.create` (so ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` apply;
+    `service_name` wins over them), the exporters of this package behind the SDK's batch
+    processor and periodic reader, and an OTel `LoggingHandler` on the root logger at
+    `log_level`. Every exporter setting comes from the environment (``HONEYCOMB_API_KEY``
+    and the rest). The SDK flushes and shuts everything down at interpreter exit.
+
+    Idempotent: a later call returns the first call's providers and changes nothing.
+    """
+    with _lock:
+        if _first_call:
+            _logger.debug("configure_opentelemetry() was already called: nothing changed")
+            return _first_call[0]
+        resource = Resource.create({"service.name": service_name} if service_name else {})
+        tracer_provider = meter_provider = logger_provider = None
+        if traces:
+            tracer_provider = TracerProvider(resource=resource)
+            tracer_provider.add_span_processor(BatchSpanProcessor(HoneycombEventsExporter()))
+            trace.set_tracer_provider(tracer_provider)
+        if metrics_enabled:
+            reader = PeriodicExportingMetricReader(
+                HoneycombMetricExporter(), export_interval_millis=metric_export_interval_millis
+            )
+            meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+            metrics.set_meter_provider(meter_provider)
+        if logs:
+            logger_provider = LoggerProvider(resource=resource)
+            logger_provider.add_log_record_processor(
+                BatchLogRecordProcessor(HoneycombLogExporter())
+            )
+            set_logger_provider(logger_provider)
+            logging.getLogger().addHandler(
+                LoggingHandler(level=log_level, logger_provider=logger_provider)
+            )
+        _first_call.append(Configured(tracer_provider, meter_provider, logger_provider))
+        return _first_call[0]
