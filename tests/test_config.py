@@ -128,3 +128,48 @@ def test_api_key_never_shows_itself():
         assert "redacted" in text
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(key)
+
+
+@pytest.mark.parametrize("signal", ["traces", "metrics", "logs"])
+def test_a_signals_own_variables_win_over_the_general_ones(signal):
+    from honeycomb_events._config import resolve_dataset
+
+    prefix = f"HONEYCOMB_{signal.upper()}_"
+    general = {
+        "HONEYCOMB_API_KEY": "general-key",
+        "HONEYCOMB_API_ENDPOINT": "https://general.example",
+        "HONEYCOMB_DATASET": "general-dataset",
+    }
+    resolved = resolve_settings(environ=general, signal=signal)
+    assert (resolved.api_key.reveal(), resolved.endpoint) == (
+        "general-key",
+        "https://general.example",
+    )
+    assert resolve_dataset(None, signal, general) == ("general-dataset", "HONEYCOMB_DATASET")
+    own = general | {
+        f"{prefix}APIKEY": "own-key",
+        f"{prefix}ENDPOINT": "https://own.example",
+        f"{prefix}DATASET": "own-dataset",
+    }
+    resolved = resolve_settings(environ=own, signal=signal)
+    assert (resolved.api_key.reveal(), resolved.api_key.source) == ("own-key", f"{prefix}APIKEY")
+    assert resolved.endpoint == "https://own.example"
+    assert resolve_dataset(None, signal, own) == ("own-dataset", f"{prefix}DATASET")
+    assert resolve_dataset("arg", signal, own) == ("arg", "the dataset argument")
+    resolved = resolve_settings(environ=own, signal=signal, api_key="argument-key")
+    assert resolved.api_key.reveal() == "argument-key"
+
+
+@pytest.mark.parametrize("signal", ["traces", "metrics", "logs"])
+def test_a_missing_key_names_both_variables_of_the_signal(signal):
+    with pytest.raises(
+        ConfigurationError, match=f"HONEYCOMB_{signal.upper()}_APIKEY or HONEYCOMB_API_KEY"
+    ):
+        resolve_settings(environ={}, signal=signal)
+
+
+def test_a_bad_per_signal_endpoint_names_its_variable():
+    with pytest.raises(ConfigurationError, match="HONEYCOMB_LOGS_ENDPOINT must be an http"):
+        resolve_settings(
+            environ={"HONEYCOMB_API_KEY": KEY, "HONEYCOMB_LOGS_ENDPOINT": "ftp://x"}, signal="logs"
+        )
