@@ -16,7 +16,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wsgi_app.py"
 
 
 def test_opentelemetry_instrument_sends_all_three_signals(receiver):
-    instrument = shutil.which("opentelemetry-instrument")
+    # Next to this interpreter first: `python -m pip` under pyenv makes no shim on PATH.
+    beside = Path(sys.executable).with_name("opentelemetry-instrument")
+    instrument = str(beside) if beside.exists() else shutil.which("opentelemetry-instrument")
     if instrument is None:
         pytest.fail("opentelemetry-instrument is missing: pip install -e '.[test]'")
     environ = {
