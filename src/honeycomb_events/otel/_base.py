@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import httpx
+from opentelemetry.sdk.resources import Resource
 
 from honeycomb_events._config import (
     Settings,
@@ -67,7 +67,6 @@ class EventsExporter:
             ),
             http_transport=http_transport,
         )
-        self._shutdown_lock = threading.Lock()
         self._key_rejection_logged = False
 
     def __repr__(self) -> str:
@@ -125,10 +124,34 @@ class EventsExporter:
             failed[0].error,
         )
 
-    def _close(self) -> None:
-        with self._shutdown_lock:
-            self._transport.close()
+    def dataset_for(self, resource: Resource) -> str:
+        """The dataset that events of `resource` are sent to."""
+        raise NotImplementedError
 
-    @property
-    def _closed(self) -> bool:
-        return self._transport.closed
+    def _export(
+        self, groups: Callable[[], Iterable[tuple[Resource, list[BatchEvent]]]], what: str
+    ) -> bool:
+        """Map, route each resource's events to its dataset, send; True only when Honeycomb
+        accepted every event. Never raises (an exporter must not raise into the SDK's worker)
+        and, after `shutdown`, fails at once without a request. `what` names the items in the
+        error logged if mapping or sending raises ("3 spans")."""
+        if self._transport.closed:
+            return False
+        try:
+            batches: dict[str, list[BatchEvent]] = {}
+            for resource, events in groups():
+                if events:
+                    batches.setdefault(self.dataset_for(resource), []).extend(events)
+            return self._deliver(batches)
+        except Exception:
+            logger.exception("exporting %s to Honeycomb failed", what)
+            return False
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        """Nothing is held between exports: there is nothing to flush."""
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Stop: a retry backoff in progress ends at once; later exports fail without a
+        request. Idempotent; accepts the metric reader's ``timeout=`` and other keywords."""
+        self._transport.close()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from opentelemetry.sdk.resources import Resource
 
 from honeycomb_events._config import checked_dataset, resolve_dataset
 from honeycomb_events._encode import Compression, Encoding
-from honeycomb_events._model import BatchEvent
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_dataset, map_logs
@@ -86,23 +85,5 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises."""
-        if self._closed:
-            return LogRecordExportResult.FAILURE
-        try:
-            batches: dict[str, list[BatchEvent]] = {}
-            for resource, events in map_logs(batch):
-                batches.setdefault(self.dataset_for(resource), []).extend(events)
-            accepted = self._deliver(batches)
-        except Exception:  # an exporter must not raise into the SDK's worker
-            _logger.exception("exporting %d log records to Honeycomb failed", len(batch))
-            return LogRecordExportResult.FAILURE
+        accepted = self._export(lambda: map_logs(batch), f"{len(batch)} log records")
         return LogRecordExportResult.SUCCESS if accepted else LogRecordExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Nothing is held between exports: there is nothing to flush."""
-        return True
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """Stop: a retry backoff in progress ends at once; later exports fail without a
-        request. Idempotent."""
-        self._close()

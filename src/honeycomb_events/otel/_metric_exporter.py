@@ -21,12 +21,12 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
 )
 from opentelemetry.sdk.metrics.view import Aggregation
+from opentelemetry.sdk.resources import Resource
 
 from honeycomb_events._config import checked_dataset, signal_variable
 from honeycomb_events._encode import Compression, Encoding
-from honeycomb_events._model import BatchEvent
 from honeycomb_events._transport import RetryPolicy
-from honeycomb_events.otel._base import EventsExporter, logger
+from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel._metrics import map_metrics
 
 UNKNOWN_METRICS: Final = "unknown_metrics"
@@ -95,26 +95,13 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
             configured = os.environ.get(variable, "").strip()
             self.dataset = checked_dataset(configured, variable) if configured else UNKNOWN_METRICS
 
+    def dataset_for(self, resource: Resource) -> str:
+        """Every data point goes to the one metrics dataset, whatever its resource."""
+        return self.dataset
+
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         """Send the data points; SUCCESS only when Honeycomb accepted every event."""
-        if self._closed:
-            return MetricExportResult.FAILURE
-        try:
-            events: list[BatchEvent] = []
-            for _, resource_events in map_metrics(metrics_data):
-                events.extend(resource_events)
-            accepted = self._deliver({self.dataset: events}) if events else True
-        except Exception:  # an exporter must not raise into the SDK's reader thread
-            logger.exception("exporting metrics to Honeycomb failed")
-            return MetricExportResult.FAILURE
+        accepted = self._export(lambda: map_metrics(metrics_data), "metrics")
         return MetricExportResult.SUCCESS if accepted else MetricExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        """Nothing is held between exports: there is nothing to flush."""
-        return True
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """Stop; idempotent. Accepts the reader's ``timeout=`` and other keywords."""
-        self._close()

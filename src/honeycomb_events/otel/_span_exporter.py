@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 from opentelemetry.sdk.resources import Resource
@@ -14,7 +13,6 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from honeycomb_events._config import checked_dataset, resolve_dataset, signal_variable
 from honeycomb_events._encode import Compression, Encoding
 from honeycomb_events._errors import ConfigurationError
-from honeycomb_events._model import BatchEvent
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel._common import service_dataset
@@ -89,23 +87,5 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send `spans`; SUCCESS only when Honeycomb accepted every event. Never raises."""
-        if self._closed:
-            return SpanExportResult.FAILURE
-        try:
-            batches: dict[str, list[BatchEvent]] = {}
-            for resource, events in map_spans(spans):
-                batches.setdefault(self.dataset_for(resource), []).extend(events)
-            accepted = self._deliver(batches)
-        except Exception:  # an exporter must not raise into the SDK's worker
-            _logger.exception("exporting %d spans to Honeycomb failed", len(spans))
-            return SpanExportResult.FAILURE
+        accepted = self._export(lambda: map_spans(spans), f"{len(spans)} spans")
         return SpanExportResult.SUCCESS if accepted else SpanExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Nothing is held between exports: there is nothing to flush."""
-        return True
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """Stop: a retry backoff in progress ends at once; later exports fail without a
-        request. Idempotent."""
-        self._close()
