@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,24 @@ def receiver() -> Iterator[Receiver]:
     """A started local receiver on 127.0.0.1 with an in-memory store, stopped afterwards."""
     with Receiver() as started:
         yield started
+
+
+_OTEL_SERVICE_VARIABLES = ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES")
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> pytest.MonkeyPatch:
+    """Only environment variables configure the exporters, as with opentelemetry-instrument:
+    no HONEYCOMB_ or OTel service variables from outside, a key, the receiver's endpoint."""
+    for name in list(os.environ):
+        if name.startswith("HONEYCOMB_") or name in (
+            "OTEL_SERVICE_NAME",
+            "OTEL_RESOURCE_ATTRIBUTES",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HONEYCOMB_API_KEY", API_KEY)
+    monkeypatch.setenv("HONEYCOMB_API_ENDPOINT", receiver.url)
+    return monkeypatch
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import time
 
 import msgspec
@@ -31,20 +30,6 @@ from .conftest import API_KEY, FAST_RETRY
 CLASSIC_KEY = "0123456789abcdef0123456789abcdef"
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LoggingHandler.*:DeprecationWarning")
-
-
-@pytest.fixture
-def environment(monkeypatch, receiver):
-    """Only environment variables configure the exporter, as with opentelemetry-instrument."""
-    for name in list(os.environ):
-        if name.startswith("HONEYCOMB_") or name in (
-            "OTEL_SERVICE_NAME",
-            "OTEL_RESOURCE_ATTRIBUTES",
-        ):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HONEYCOMB_API_KEY", API_KEY)
-    monkeypatch.setenv("HONEYCOMB_API_ENDPOINT", receiver.url)
-    return monkeypatch
 
 
 def provider_for(service: str | None, *processors, limits: LogRecordLimits | None = None):

@@ -18,16 +18,6 @@ from .conftest import API_KEY, FAST_RETRY
 
 
 @pytest.fixture
-def environment(monkeypatch, receiver):
-    for name in list(os.environ):
-        if name.startswith("HONEYCOMB_") or name == "OTEL_SERVICE_NAME":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HONEYCOMB_API_KEY", API_KEY)
-    monkeypatch.setenv("HONEYCOMB_API_ENDPOINT", receiver.url)
-    return monkeypatch
-
-
-@pytest.fixture
 def make_handler(environment):
     """Handlers with fast retries, attached to the logger ``app`` (which then keeps its records
     to itself); closed, and the logger restored, afterwards."""

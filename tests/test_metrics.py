@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import Counter, MeterProvider
@@ -34,7 +32,7 @@ from honeycomb_events.otel._metric_exporter import DELTA_TEMPORALITY
 from honeycomb_events.otel._metrics import percentile
 from honeycomb_events.receiver import Fault, Receiver
 
-from .conftest import API_KEY, FAST_RETRY
+from .conftest import FAST_RETRY
 
 VALUES = [5, 12, 15, 18, 30, 45, 60]
 # Buckets (5,10]:1  (10,20]:3  (20,50]:2  (50,60]:1, closed by min 5 and max 60. The rank of a
@@ -224,16 +222,6 @@ def test_point_attributes_come_first_and_resource_attributes_win():
     [event] = events_of(reader)
     assert event.data["region"] == "eu"
     assert event.data["route"] == "/a"
-
-
-@pytest.fixture
-def environment(monkeypatch, receiver):
-    for name in list(os.environ):
-        if name.startswith("HONEYCOMB_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HONEYCOMB_API_KEY", API_KEY)
-    monkeypatch.setenv("HONEYCOMB_API_ENDPOINT", receiver.url)
-    return monkeypatch
 
 
 def test_a_periodic_reader_exports_to_unknown_metrics_by_default(environment, receiver):

@@ -30,17 +30,6 @@ from .conftest import API_KEY, FAST_RETRY
 CLASSIC_KEY = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture
-def environment(monkeypatch, receiver):
-    """Only environment variables configure the exporter, as with opentelemetry-instrument."""
-    for name in list(os.environ):
-        if name.startswith("HONEYCOMB_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HONEYCOMB_API_KEY", API_KEY)
-    monkeypatch.setenv("HONEYCOMB_API_ENDPOINT", receiver.url)
-    return monkeypatch
-
-
 def provider_for(service: str | None, *processors, limits: SpanLimits | None = None):
     attributes = {} if service is None else {"service.name": service}
     provider = TracerProvider(resource=Resource.create(attributes), span_limits=limits)

@@ -15,17 +15,22 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wsgi_app.py"
 
 
+def clean_environ() -> dict[str, str]:
+    """This process's environment without any OTel or Honeycomb setting of its own."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OTEL_", "HONEYCOMB_"))
+    }
+
+
 def test_opentelemetry_instrument_sends_all_three_signals(receiver):
     # Next to this interpreter first: `python -m pip` under pyenv makes no shim on PATH.
     beside = Path(sys.executable).with_name("opentelemetry-instrument")
     instrument = str(beside) if beside.exists() else shutil.which("opentelemetry-instrument")
     if instrument is None:
         pytest.fail("opentelemetry-instrument is missing: pip install -e '.[test]'")
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("OTEL_", "HONEYCOMB_"))
-    } | {
+    environ = clean_environ() | {
         "OTEL_SERVICE_NAME": "shop",
         "OTEL_TRACES_EXPORTER": "honeycomb",
         "OTEL_METRICS_EXPORTER": "honeycomb",
@@ -96,11 +101,7 @@ metrics.get_meter("app").create_counter("jobs").add(2)
 
 
 def test_configure_opentelemetry_sets_up_all_three_signals_once(receiver):
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("OTEL_", "HONEYCOMB_"))
-    } | {
+    environ = clean_environ() | {
         "OTEL_SERVICE_NAME": "worker",
         "HONEYCOMB_API_KEY": "setup-key",
         "HONEYCOMB_API_ENDPOINT": receiver.url,
