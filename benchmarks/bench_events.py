@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from _sink import Sink
+from _harness import Sink
 from honeycomb_events import (
     BatchEncoder,
     BatchEvent,

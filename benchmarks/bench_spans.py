@@ -1,76 +1,97 @@
 """Span exporter benchmark: CPU per exported span against the OTLP/HTTP exporter.
 
     pip install -e '.[bench]'
-    python benchmarks/bench_spans.py [--spans 100000] [--batch 512] [--repeat 3]
+    python benchmarks/bench_spans.py [--spans 100000] [--batch 512] [--rounds 3]
 
 The workload is SDK spans shaped like HTTP server spans: about 10 attributes, 8 resource
 attributes, a span event on every tenth span. Each exporter exports them in batches of
-`--batch` to one local HTTP sink on 127.0.0.1 that answers 200 at once. CPU is the exporting
-thread's own (`time.thread_time`), so the sink, in another thread, is not counted. The table
-gives CPU microseconds per span, spans per second, bytes on the wire per span, and each
-exporter's CPU as a ratio of the OTLP/HTTP protobuf exporter's, measured in the same run.
+`--batch` to one local HTTP sink on 127.0.0.1, which answers batch requests as Honeycomb does
+(one status per event) and OTLP requests with an empty 200.
+
+Three tables:
+
+- Export cost: CPU microseconds per span of the exporting thread, spans per second, bytes on
+  the wire per span, the peak of Python memory allocated while exporting one batch, and each
+  exporter's CPU as a ratio of the OTLP/HTTP protobuf exporter's, measured in the same run.
+- The application thread: what `start_as_current_span` + `end` costs with a
+  `BatchSpanProcessor` whose exporter is this package's, with the backend healthy, slow and
+  down, against the same processor with an exporter that does nothing (the SDK's own cost).
+- Memory: peak RSS of a process that makes spans as fast as it can for a few seconds while
+  the backend is slow or down, for each exporter: bounded by the processor's queue.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import random
+import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Tracer
 
-from _sink import Sink
-from honeycomb_events import HoneycombEventsExporter, __version__
+from _harness import Sink, interleaved, machine, print_table
+from honeycomb_events import HoneycombEventsExporter
+
+RESOURCE = {
+    "service.name": "checkout",
+    "service.version": "2.3.1",
+    "deployment.environment": "production",
+    "host.name": "web-7f9c",
+    "cloud.provider": "aws",
+    "cloud.region": "eu-west-1",
+    "k8s.pod.name": "checkout-7f9c-abcde",
+    "k8s.namespace.name": "shop",
+}
+ROUTES = ("/api/users/{id}", "/api/posts", "/api/comments/{id}", "/health")
+
+
+def make_span(tracer: Tracer, rng: random.Random, number: int) -> None:
+    """One span shaped like an HTTP server span; every tenth has a span event."""
+    route = rng.choice(ROUTES)
+    with tracer.start_as_current_span(f"GET {route}", kind=SpanKind.SERVER) as span:
+        span.set_attributes(
+            {
+                "http.request.method": "GET",
+                "http.route": route,
+                "url.path": route.replace("{id}", str(rng.randrange(1000))),
+                "url.scheme": "https",
+                "http.response.status_code": rng.choice([200] * 18 + [404, 500]),
+                "server.address": "shop.example.com",
+                "server.port": 443,
+                "client.address": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
+                "user_agent.original": "Mozilla/5.0 (X11; Linux x86_64)",
+                "network.protocol.version": "1.1",
+            }
+        )
+        if number % 10 == 0:
+            span.add_event("cache miss", {"cache.key": f"user:{rng.randrange(1000)}"})
 
 
 def workload(count: int) -> Sequence[ReadableSpan]:
     memory = InMemorySpanExporter()
-    provider = TracerProvider(
-        resource=Resource.create(
-            {
-                "service.name": "checkout",
-                "service.version": "2.3.1",
-                "deployment.environment": "production",
-                "host.name": "web-7f9c",
-                "cloud.provider": "aws",
-                "cloud.region": "eu-west-1",
-                "k8s.pod.name": "checkout-7f9c-abcde",
-                "k8s.namespace.name": "shop",
-            }
-        )
-    )
+    provider = TracerProvider(resource=Resource.create(RESOURCE))
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("opentelemetry.instrumentation.wsgi", "0.50b0")
     rng = random.Random(7)
-    routes = ["/api/users/{id}", "/api/posts", "/api/comments/{id}", "/health"]
-    for n in range(count):
-        route = rng.choice(routes)
-        with tracer.start_as_current_span(f"GET {route}", kind=SpanKind.SERVER) as span:
-            span.set_attributes(
-                {
-                    "http.request.method": "GET",
-                    "http.route": route,
-                    "url.path": route.replace("{id}", str(rng.randrange(1000))),
-                    "url.scheme": "https",
-                    "http.response.status_code": rng.choice([200] * 18 + [404, 500]),
-                    "server.address": "shop.example.com",
-                    "server.port": 443,
-                    "client.address": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
-                    "user_agent.original": "Mozilla/5.0 (X11; Linux x86_64)",
-                    "network.protocol.version": "1.1",
-                }
-            )
-            if n % 10 == 0:
-                span.add_event("cache miss", {"cache.key": f"user:{rng.randrange(1000)}"})
+    for number in range(count):
+        make_span(tracer, rng, number)
     return memory.get_finished_spans()
 
 
@@ -84,6 +105,7 @@ class NaiveJsonExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         events = []
         for span in spans:
+            assert span.context is not None and span.start_time and span.end_time
             data = {
                 "trace.trace_id": format(span.context.trace_id, "032x"),
                 "trace.span_id": format(span.context.span_id, "016x"),
@@ -104,30 +126,26 @@ class NaiveJsonExporter(SpanExporter):
         self._client.close()
 
 
-def measure(
-    export: Callable[[Sequence[ReadableSpan]], SpanExportResult],
-    spans: Sequence[ReadableSpan],
-    batch: int,
-    sink: Sink,
-) -> tuple[float, float, int]:
-    sink.received = 0
-    cpu, wall = time.thread_time(), time.perf_counter()
-    for start in range(0, len(spans), batch):
-        result = export(spans[start : start + batch])
-        assert result is SpanExportResult.SUCCESS, result
-    return time.thread_time() - cpu, time.perf_counter() - wall, sink.received
+class NoExporter(SpanExporter):
+    """Accepts every batch at once: what the SDK costs without any exporter's work."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--spans", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
-    args = parser.parse_args()
+def exporter_named(name: str, url: str) -> SpanExporter:
+    if name == "otlp":
+        return OTLPSpanExporter(endpoint=f"{url}/v1/traces", timeout=5)
+    if name == "honeycomb-events":
+        return HoneycombEventsExporter(api_key="bench", endpoint=url, timeout=5)
+    if name == "none":
+        return NoExporter()
+    raise ValueError(name)
 
+
+def export_cost(spans: Sequence[ReadableSpan], batch: int, rounds: int) -> None:
     sink = Sink()
     url = sink.url
-    spans = workload(args.spans)
     exporters: dict[str, SpanExporter] = {
         "OTLP/HTTP protobuf": OTLPSpanExporter(endpoint=f"{url}/v1/traces"),
         "naive stdlib json + httpx": NaiveJsonExporter(url),
@@ -139,29 +157,145 @@ def main() -> None:
             api_key="bench", endpoint=url, compression="none"
         ),
     }
-    rows = []
-    for name, exporter in exporters.items():
-        measure(exporter.export, spans[: args.batch], args.batch, sink)  # warm up
-        cpu, wall, wire = min(
-            (measure(exporter.export, spans, args.batch, sink) for _ in range(args.repeat)),
-            key=lambda outcome: outcome[0],
-        )
-        rows.append((name, cpu, wall, wire))
+
+    def exporting(exporter: SpanExporter) -> Any:
+        def export(chunk: Sequence[ReadableSpan]) -> None:
+            result = exporter.export(chunk)
+            assert result is SpanExportResult.SUCCESS, result
+
+        return export
+
+    batches = [spans[start : start + batch] for start in range(0, len(spans), batch)]
+    outcomes = interleaved(
+        {name: exporting(exporter) for name, exporter in exporters.items()},
+        batches,
+        sink,
+        rounds,
+    )
+    for exporter in exporters.values():
         exporter.shutdown()
     sink.shutdown()
+    print(f"\nExport cost: {len(spans)} spans in batches of {batch}, best of {rounds} rounds")
+    print_table("span", len(spans), outcomes)
 
-    baseline = rows[0][1]
-    print(
-        f"honeycomb-events {__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()}, {args.spans} spans in batches of {args.batch}, "
-        f"best of {args.repeat}"
-    )
-    print(f"{'exporter':28} {'CPU µs/span':>11} {'spans/s':>9} {'bytes/span':>10} {'CPU ratio':>9}")
-    for name, cpu, wall, wire in rows:
+
+def span_end_latency(count: int) -> None:
+    """µs per span made in the application thread, through a BatchSpanProcessor."""
+    slow = Sink(stall=2.0)
+    healthy = Sink()
+    down = Sink()
+    down_url = down.url
+    down.shutdown()
+    down.server_close()
+    setups = {
+        "no exporter (the SDK's own cost)": NoExporter(),
+        "honeycomb-events, backend healthy": exporter_named("honeycomb-events", healthy.url),
+        "honeycomb-events, backend slow (2 s)": exporter_named("honeycomb-events", slow.url),
+        "honeycomb-events, backend down": exporter_named("honeycomb-events", down_url),
+        "OTLP/HTTP, backend healthy": exporter_named("otlp", healthy.url),
+    }
+    print(f"\nThe application thread: {count} spans made through a BatchSpanProcessor")
+    print(f"{'exporter':38} {'median µs/span':>14} {'p99 µs/span':>11} {'max ms':>7}")
+    for name, exporter in setups.items():
+        provider = TracerProvider(resource=Resource.create(RESOURCE))
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=100))
+        tracer = provider.get_tracer("opentelemetry.instrumentation.wsgi", "0.50b0")
+        rng = random.Random(7)
+        timings = []
+        for number in range(count):
+            began = time.perf_counter()
+            make_span(tracer, rng, number)
+            timings.append(time.perf_counter() - began)
+        timings.sort()
         print(
-            f"{name:28} {cpu / args.spans * 1e6:11.2f} {args.spans / wall:9.0f} "
-            f"{wire / args.spans:10.1f} {cpu / baseline:9.2f}"
+            f"{name:38} {statistics.median(timings) * 1e6:14.1f} "
+            f"{timings[int(len(timings) * 0.99)] * 1e6:11.1f} {timings[-1] * 1e3:7.2f}"
         )
+        # The exporter first, so the spans still queued fail at once instead of each waiting
+        # out a slow or absent backend.
+        exporter.shutdown()
+        provider.shutdown()
+    healthy.shutdown()
+    slow.shutdown()
+
+
+def memory_under_pressure(seconds: float) -> None:
+    """Peak RSS of a fresh process making spans for `seconds` while the backend misbehaves."""
+    print(f"\nMemory: peak RSS of a process making spans for {seconds:g} s (BatchSpanProcessor,")
+    print("max_queue_size 2048, batches of 512), above the same process before its first span")
+    print(f"{'exporter':20} {'backend':8} {'spans made':>10} {'peak RSS growth MiB':>20}")
+    for exporter in ("none", "honeycomb-events", "otlp"):
+        for backend in ("slow", "down"):
+            if exporter == "none" and backend == "down":
+                continue
+            completed = subprocess.run(
+                [sys.executable, __file__, "--pressure", exporter, backend, str(seconds)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=seconds + 60,
+            )
+            made, growth = json.loads(completed.stdout.strip().splitlines()[-1])
+            label = "(no exporter)" if exporter == "none" else exporter
+            backend_label = "-" if exporter == "none" else backend
+            print(f"{label:20} {backend_label:8} {made:10d} {growth / 2**20:20.1f}")
+
+
+def _peak_rss_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def pressure(exporter_name: str, backend: str, seconds: float) -> None:
+    """The child process of `memory_under_pressure`: prints [spans made, peak RSS growth]."""
+    sink = Sink(stall=2.0)
+    url = sink.url
+    if backend == "down":
+        sink.shutdown()
+        sink.server_close()
+    exporter = exporter_named(exporter_name, url)
+    provider = TracerProvider(resource=Resource.create(RESOURCE))
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=2048))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.wsgi", "0.50b0")
+    rng = random.Random(7)
+    for number in range(2048):  # imports, caches and the queue's own size reached first
+        make_span(tracer, rng, number)
+    before = _peak_rss_bytes()
+    made = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        make_span(tracer, rng, made)
+        made += 1
+    growth = _peak_rss_bytes() - before
+    print(json.dumps([made, growth]), flush=True)
+    # Skip the provider's flush at exit: with the backend down it would only wait out the
+    # export timeout, which says nothing about memory.
+    os._exit(0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--spans", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
+    parser.add_argument("--latency-spans", type=int, default=20_000)
+    parser.add_argument("--pressure-seconds", type=float, default=5.0)
+    parser.add_argument("--pressure", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.pressure:
+        exporter, backend, seconds = args.pressure
+        pressure(exporter, backend, float(seconds))
+        return
+
+    print(machine())
+    export_cost(workload(args.spans), args.batch, args.rounds)
+    if args.latency_spans:
+        span_end_latency(args.latency_spans)
+    if args.pressure_seconds:
+        memory_under_pressure(args.pressure_seconds)
 
 
 if __name__ == "__main__":

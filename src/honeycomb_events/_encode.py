@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import gzip
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -199,13 +199,18 @@ class BatchEncoder:
             {} if compression is Compression.NONE else {"Content-Encoding": compression.value}
         )
 
-    def encode_events(self, events: Sequence[BatchEvent], tally: LimitTally) -> list[bytes]:
+    def encode_events(self, events: Iterable[BatchEvent], tally: LimitTally) -> list[bytes]:
         """Each event's bytes, after Honeycomb's limits were applied to it."""
         return [self._encode_event(event, tally) for event in events]
 
     def _encode_event(self, event: BatchEvent, tally: LimitTally) -> bytes:
-        if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
-            encoded = self._encode_if_clean(event)
+        if len(event.data) <= MAX_FIELDS:
+            if event._fields_checked:
+                encoded = self._encode_if_short(event)
+            elif self._strict_json is not None:
+                encoded = self._encode_if_clean(event)
+            else:
+                encoded = None
             if encoded is not None:
                 return encoded
         fields = sanitize_fields(event.data, tally)
@@ -246,6 +251,18 @@ class BatchEncoder:
                 protected=self._protected,
             )
             shrunk = True
+
+    def _encode_if_short(self, event: BatchEvent) -> bytes | None:
+        """The bytes of an event whose fields were checked when it was built, else None.
+
+        Only a string can still break a limit, and only in an event longer than the string
+        limit (which is far below the event limit, even as JSON from msgpack).
+        """
+        try:
+            encoded = self._encode(_wire(event.data, event))
+        except _ENCODE_ERRORS:  # a lone surrogate, say
+            return None
+        return encoded if len(encoded) <= MAX_STRING_BYTES else None
 
     def _encode_if_clean(self, event: BatchEvent) -> bytes | None:
         """The event's JSON when it needs no limit applied, else None; costs one encode.

@@ -57,8 +57,8 @@ def format_time_ns(nanos: int) -> str:
 
     The date-and-seconds part is cached, since events of one batch share a handful of seconds.
     """
-    seconds, fraction = divmod(nanos, _NANOS_PER_SECOND)
-    return f"{_second_prefix(seconds)}.{fraction:09d}Z"
+    # printf-style formatting is twice as fast as format() here, and this runs per span.
+    return "%s.%09dZ" % (_second_prefix(nanos // _NANOS_PER_SECOND), nanos % _NANOS_PER_SECOND)  # noqa: UP031
 
 
 def parse_rfc3339_ns(text: str) -> int:
@@ -178,11 +178,12 @@ class BatchEvent:
     the caller's code, rather than failing later in a background thread.
     """
 
-    __slots__ = ("data", "samplerate", "time")
+    __slots__ = ("_fields_checked", "data", "samplerate", "time")
 
     data: Mapping[str, Any]
     time: str | None
     samplerate: int | None
+    _fields_checked: bool
 
     def __init__(
         self,
@@ -195,16 +196,28 @@ class BatchEvent:
         self.data = data
         self.time = None if time is None else normalize_time(time)
         self.samplerate = None if samplerate is None else normalize_samplerate(samplerate)
+        self._fields_checked = False
 
     @classmethod
     def trusted(
-        cls, data: Mapping[str, Any], time: str | None, samplerate: int | None
+        cls,
+        data: Mapping[str, Any],
+        time: str | None,
+        samplerate: int | None,
+        *,
+        fields_checked: bool = False,
     ) -> BatchEvent:
-        """Build an event from values already normalized (the OTel mappings' hot path)."""
+        """Build an event from values already normalized (the OTel mappings' hot path).
+
+        `fields_checked` promises that every key is a non-empty string and every value a
+        string, bool, 64-bit integer or finite float: the encoder then checks only the
+        event's field count and size, not each field (a promise broken costs a wrong body).
+        """
         event = cls.__new__(cls)
         event.data = data
         event.time = time
         event.samplerate = samplerate
+        event._fields_checked = fields_checked
         return event
 
     def __repr__(self) -> str:

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 from urllib.parse import quote
@@ -416,14 +416,14 @@ class _BaseTransport(Generic[_HttpT]):
         return f"{self._endpoint}/1/{kind}/{quote(validate_dataset(dataset), safe='')}"
 
     def _plan_batch(
-        self, dataset: str, events: Sequence[BatchEvent], timeout: float | None
+        self, dataset: str, events: Iterable[BatchEvent], timeout: float | None
     ) -> tuple[str, _Delivery]:
         url = self._url("batch", dataset)
         deadline = time.monotonic() + (self.settings.timeout if timeout is None else timeout)
         tally = LimitTally()
         encoded = self.encoder.encode_events(events, tally)
         self.stats.record_limits(tally)
-        self.stats.record(events_submitted=len(events))
+        self.stats.record(events_submitted=len(encoded))
         delivery = _Delivery(
             make_bodies=lambda due: self.encoder.bodies(encoded, due),
             count=len(encoded),
@@ -532,7 +532,7 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
             _OWN_REQUEST.reset(token)
 
     def send_batch(
-        self, dataset: str, events: Sequence[BatchEvent], *, timeout: float | None = None
+        self, dataset: str, events: Iterable[BatchEvent], *, timeout: float | None = None
     ) -> list[EventResult]:
         """Deliver `events` to `dataset` within `timeout` seconds (default: the settings')."""
         url, delivery = self._plan_batch(dataset, events, timeout)
@@ -611,7 +611,7 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
         return self._closed
 
     async def send_batch(
-        self, dataset: str, events: Sequence[BatchEvent], *, timeout: float | None = None
+        self, dataset: str, events: Iterable[BatchEvent], *, timeout: float | None = None
     ) -> list[EventResult]:
         url, delivery = self._plan_batch(dataset, events, timeout)
         return await self._deliver(url, self._batch_headers, delivery)

@@ -7,6 +7,7 @@ export result.
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -80,8 +81,10 @@ class EventsExporter:
         """What this exporter sent: see `TransportStats.snapshot`."""
         return self._transport.stats.snapshot()
 
-    def _deliver(self, batches: Mapping[str, list[BatchEvent]]) -> bool:
-        """Send each dataset's events within one deadline; True if every event was accepted."""
+    def _deliver(self, batches: Mapping[str, Iterable[BatchEvent]]) -> bool:
+        """Send each dataset's events within one deadline; True if every event was accepted.
+
+        Events may be made as they are read: a mapping that raises fails its dataset only."""
         deadline = time.monotonic() + self.settings.timeout
         all_accepted = True
         for dataset, events in batches.items():
@@ -92,9 +95,7 @@ class EventsExporter:
                 self._log_key_rejection(error)
                 return False
             except Exception:  # one dataset's failure must not keep the others from being sent
-                logger.exception(
-                    "sending %d %s events to %r failed", len(events), self._signal, dataset
-                )
+                logger.exception("sending %s events to %r failed", self._signal, dataset)
                 all_accepted = False
                 continue
             failed = [result for result in results if not result.ok]
@@ -129,7 +130,7 @@ class EventsExporter:
         raise NotImplementedError
 
     def _export(
-        self, groups: Callable[[], Iterable[tuple[Resource, list[BatchEvent]]]], what: str
+        self, groups: Callable[[], Iterable[tuple[Resource, Iterable[BatchEvent]]]], what: str
     ) -> bool:
         """Map, route each resource's events to its dataset, send; True only when Honeycomb
         accepted every event. Never raises (an exporter must not raise into the SDK's worker)
@@ -138,11 +139,15 @@ class EventsExporter:
         if self._transport.closed:
             return False
         try:
-            batches: dict[str, list[BatchEvent]] = {}
+            by_dataset: dict[str, list[Iterable[BatchEvent]]] = {}
             for resource, events in groups():
-                if events:
-                    batches.setdefault(self.dataset_for(resource), []).extend(events)
-            return self._deliver(batches)
+                by_dataset.setdefault(self.dataset_for(resource), []).append(events)
+            return self._deliver(
+                {
+                    dataset: itertools.chain.from_iterable(groups)
+                    for dataset, groups in by_dataset.items()
+                }
+            )
         except Exception:
             logger.exception("exporting %s to Honeycomb failed", what)
             return False

@@ -7,15 +7,20 @@ Everything here is a pure function of SDK objects: no I/O, no global state.
 from __future__ import annotations
 
 import base64
+import collections
 import decimal
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import msgspec
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from honeycomb_events._limits import MAX_INT, MIN_INT
 from honeycomb_events._model import MAX_SAMPLERATE, BatchEvent
 
 INSTRUMENTATION_PREFIXES: Final = (
@@ -38,6 +43,9 @@ _JSON = msgspec.json.Encoder()
 _Item = TypeVar("_Item")
 _THRESHOLD_DIGITS: Final = 14  # an OTel sampling threshold is 56 bits: 14 hex digits
 _THRESHOLD_SPACE: Final = 1 << 56
+_SCALAR_TYPES: Final = frozenset({str, bool, int, float})
+_NUMBER_TYPES: Final = frozenset({int, float})
+_TEXT_ONLY: Final = {str}
 
 
 def go_float(value: float) -> str:
@@ -101,20 +109,81 @@ def attribute_value(value: Any) -> Any:
     return str(value)
 
 
-def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None) -> None:
-    """Merge OTel attributes into `fields` (later wins); empty keys and None values skipped."""
+def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None) -> bool:
+    """Merge OTel attributes into `fields` (later wins); empty keys and None values skipped,
+    other values as `attribute_value` writes them.
+
+    True when every merged field already holds Honeycomb's per-value limits (a string key; a
+    string, bool, 64-bit integer or finite float), so that the encoder need not check each
+    field again (see `BatchEvent.trusted`). Attributes the SDK recorded nearly always do: they
+    are checked with a few C-level passes and merged with one `dict.update`.
+    """
     if not attributes:
-        return
+        return True
+    # The SDK's BoundedAttributes only takes non-empty string keys.
+    keys_checked = type(attributes) is BoundedAttributes
+    attributes = plain_attributes(attributes) or {}
+    values = attributes.values()
+    value_types = set(map(type, values))
+    if (
+        value_types <= _SCALAR_TYPES
+        and (keys_checked or ("" not in attributes and set(map(type, attributes)) == _TEXT_ONLY))
+        and (not value_types & _NUMBER_TYPES or _numbers_hold_limits(values, value_types))
+    ):
+        fields.update(attributes)
+        return True
+    checked = True
     for key, value in attributes.items():
         if not key or value is None:
             continue
-        cls = type(value)
-        if cls is str or cls is int or cls is float or cls is bool:
-            fields[key] = value
-        else:
-            converted = attribute_value(value)
-            if converted is not None:
-                fields[key] = converted
+        converted = attribute_value(value)
+        if converted is not None:
+            fields[key] = converted
+            checked = checked and type(key) is str and _holds_limits(converted)
+    return checked
+
+
+def _numbers_hold_limits(values: Iterable[Any], value_types: set[type]) -> bool:
+    """Whether every int of `values` is a 64-bit integer and every float finite."""
+    if int in value_types:
+        ints = [value for value in values if type(value) is int]
+        if min(ints) < MIN_INT or max(ints) > MAX_INT:
+            return False
+    return float not in value_types or all(
+        map(math.isfinite, [value for value in values if type(value) is float])
+    )
+
+
+def _holds_limits(value: Any) -> bool:
+    """Whether Honeycomb takes `value` as it is (a string's length aside)."""
+    cls = type(value)
+    if cls is str or cls is bool:
+        return True
+    if cls is int:
+        return bool(MIN_INT <= value <= MAX_INT)
+    if cls is float:
+        return math.isfinite(value)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFields:
+    """The fields every event of one resource and scope carries, built once per export.
+
+    `checked` says every field holds Honeycomb's per-value limits (see `add_attributes`).
+    """
+
+    fields: dict[str, Any]
+    checked: bool
+
+    @classmethod
+    def of(cls, *parts: Mapping[str, Any] | None) -> SharedFields:
+        """The fields of `parts` merged in order (later wins), checked once."""
+        fields: dict[str, Any] = {}
+        checked = True
+        for part in parts:
+            checked = add_attributes(fields, part) and checked
+        return cls(fields, checked)
 
 
 def resource_fields(attributes: Mapping[str, Any] | None, schema_url: str | None) -> dict[str, Any]:
@@ -149,32 +218,73 @@ def scope_fields(
 def group_by_resource(
     items: Iterable[_Item],
     locate: Callable[[_Item], tuple[Resource, InstrumentationScope | None]],
-    to_events: Callable[[_Item, Mapping[str, Any], Mapping[str, Any]], Iterable[BatchEvent]],
-) -> list[tuple[Resource, list[BatchEvent]]]:
+    to_events: Callable[[_Item, SharedFields], Iterable[BatchEvent]],
+) -> list[tuple[Resource, Iterator[BatchEvent]]]:
     """The events of every item (span, log record), grouped by resource in the order of first
     appearance. `locate` gives an item's resource and scope; their fields are built once per
     export, not once per item: a batch holds few resources and scopes and many items.
+
+    Each group's events are made as its iterator is consumed: an exporter encodes each event
+    right after it is made, while its fields are still in the CPU's caches, and never holds a
+    whole batch of them.
     """
-    by_resource: dict[int, tuple[Resource, list[BatchEvent]]] = {}
-    resources: dict[int, dict[str, Any]] = {}
-    scopes: dict[int, dict[str, Any]] = {}
+    by_resource: dict[int, tuple[Resource, list[tuple[_Item, SharedFields]]]] = {}
+    shared_by_pair: dict[tuple[int, int], SharedFields] = {}
     for item in items:
         resource, scope = locate(item)
-        group = by_resource.get(id(resource))
-        if group is None:
-            group = by_resource[id(resource)] = (resource, [])
-            resources[id(resource)] = resource_fields(resource.attributes, resource.schema_url)
-        shared_scope = scopes.get(id(scope))
-        if shared_scope is None:
-            shared_scope = scopes[id(scope)] = (
-                {}
+        pair = (id(resource), id(scope))
+        shared = shared_by_pair.get(pair)
+        if shared is None:
+            scope_part = (
+                None
                 if scope is None
                 else scope_fields(
                     scope.name, scope.version, scope.schema_url, getattr(scope, "attributes", None)
                 )
             )
-        group[1].extend(to_events(item, resources[id(resource)], shared_scope))
-    return list(by_resource.values())
+            shared = shared_by_pair[pair] = SharedFields.of(
+                resource_fields(resource.attributes, resource.schema_url), scope_part
+            )
+        group = by_resource.get(id(resource))
+        if group is None:
+            group = by_resource[id(resource)] = (resource, [])
+        group[1].append((item, shared))
+    return [
+        (resource, _events_of(located, to_events)) for resource, located in by_resource.values()
+    ]
+
+
+def _events_of(
+    located: list[tuple[_Item, SharedFields]],
+    to_events: Callable[[_Item, SharedFields], Iterable[BatchEvent]],
+) -> Iterator[BatchEvent]:
+    for item, shared in located:
+        yield from to_events(item, shared)
+
+
+def plain_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The plain dict inside the SDK's `BoundedAttributes`, else `attributes` itself.
+
+    Reading a `BoundedAttributes` through the Mapping interface runs Python code per key; the
+    dict inside it is what the SDK recorded, immutable once the span, event or record ended.
+    """
+    if type(attributes) is BoundedAttributes:
+        inner = getattr(attributes, "_dict", None)
+        if type(inner) is dict:
+            return inner
+    return attributes
+
+
+def plain_sequence(items: Sequence[_Item]) -> Sequence[_Item]:
+    """A snapshot of the deque inside the SDK's `BoundedList`, else `items` itself.
+
+    `BoundedList` copies itself under a lock on every iteration; `tuple(deque)` is one C call.
+    """
+    if type(items) is BoundedList:
+        inner = getattr(items, "_dq", None)
+        if type(inner) is collections.deque:
+            return tuple(inner)
+    return items
 
 
 def pop_sample_rate(fields: dict[str, Any]) -> int | None:

@@ -13,7 +13,7 @@ from honeycomb_events._config import checked_dataset, resolve_dataset
 from honeycomb_events._encode import Compression, Encoding
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
-from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_dataset, map_logs
+from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_dataset, log_event_groups
 
 try:
     from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -85,5 +85,5 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises."""
-        accepted = self._export(lambda: map_logs(batch), f"{len(batch)} log records")
+        accepted = self._export(lambda: log_event_groups(batch), f"{len(batch)} log records")
         return LogRecordExportResult.SUCCESS if accepted else LogRecordExportResult.FAILURE

@@ -9,7 +9,7 @@ the resource: both are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry._logs import LogRecord
@@ -20,6 +20,7 @@ from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import (
     UNKNOWN_SERVICE,
+    SharedFields,
     attribute_value,
     group_by_resource,
     json_text,
@@ -77,10 +78,15 @@ def log_dataset(resource_attributes: Mapping[str, Any] | None, configured: str |
 
 def map_logs(records: Iterable[ReadableLogRecord]) -> list[tuple[Resource, list[BatchEvent]]]:
     """One event per log record, grouped by resource in the order of their first record."""
+    return [(resource, list(events)) for resource, events in log_event_groups(records)]
+
+
+def log_event_groups(
+    records: Iterable[ReadableLogRecord],
+) -> list[tuple[Resource, Iterator[BatchEvent]]]:
+    """What `map_logs` gives, each resource's events made as they are read."""
     return group_by_resource(
-        records,
-        _locate,
-        lambda item, resource, scope: (log_to_event(item.log_record, resource, scope),),
+        records, _locate, lambda item, shared: (_log_event(item.log_record, shared),)
     )
 
 
@@ -95,8 +101,12 @@ def log_to_event(
 ) -> BatchEvent:
     """The event Honeycomb makes of one log record.
 
-    `resource` and `scope` are the fields from `resource_fields` and `scope_fields`.
+    `resource` and `scope` are the fields its resource and its scope contribute.
     """
+    return _log_event(record, SharedFields.of(resource, scope))
+
+
+def _log_event(record: LogRecord, shared: SharedFields) -> BatchEvent:
     severity = record.severity_number
     number = 0 if severity is None else int(severity.value)
     fields: dict[str, Any] = {
@@ -117,8 +127,7 @@ def log_to_event(
     if event_name:
         fields["event.name"] = event_name
     add_body(fields, record.body)
-    fields.update(resource)
-    fields.update(scope)
+    fields.update(shared.fields)
     add_log_attributes(fields, record.attributes)
 
     samplerate = pop_sample_rate(fields)

@@ -16,7 +16,7 @@ from honeycomb_events._errors import ConfigurationError
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel._common import service_dataset
-from honeycomb_events.otel._spans import PROTECTED_FIELDS, map_spans
+from honeycomb_events.otel._spans import PROTECTED_FIELDS, span_event_groups
 
 _logger = logging.getLogger("honeycomb_events")
 
@@ -87,5 +87,5 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send `spans`; SUCCESS only when Honeycomb accepted every event. Never raises."""
-        accepted = self._export(lambda: map_spans(spans), f"{len(spans)} spans")
+        accepted = self._export(lambda: span_event_groups(spans), f"{len(spans)} spans")
         return SpanExportResult.SUCCESS if accepted else SpanExportResult.FAILURE

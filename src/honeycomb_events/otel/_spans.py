@@ -7,31 +7,27 @@ per span: a batch holds few resources and scopes and many spans.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Link, SpanKind, StatusCode
 
 from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import (
     SAMPLE_RATE_KEYS,
+    SharedFields,
     add_attributes,
-    attribute_value,
     group_by_resource,
+    plain_sequence,
     pop_sample_rate,
     tracestate_sample_rate,
 )
 
-SPAN_KINDS: Final = {
-    SpanKind.INTERNAL: "internal",
-    SpanKind.SERVER: "server",
-    SpanKind.CLIENT: "client",
-    SpanKind.PRODUCER: "producer",
-    SpanKind.CONSUMER: "consumer",
-}
+# Keyed by member name: hashing an enum member is a Python-level call, its `_name_` is a str.
+_KIND_NAMES: Final = {kind.name: kind.name.lower() for kind in SpanKind}
 EXCEPTION_FIELDS: Final = (
     "exception.message",
     "exception.type",
@@ -64,17 +60,31 @@ _NANOS_PER_MILLI: Final = 1e6
 
 def trace_id_hex(trace_id: int) -> str:
     """Lowercase hex; a 128-bit id whose upper 64 bits are zero is written as 16 characters."""
-    return format(trace_id, "016x") if trace_id >> 64 == 0 else format(trace_id, "032x")
+    width = 8 if trace_id >> 64 == 0 else 16
+    try:
+        return trace_id.to_bytes(width, "big").hex()  # twice as fast as format()
+    except OverflowError:  # negative, or wider than 128 bits: no SDK makes such an id
+        return format(trace_id, f"0{width * 2}x")
 
 
 def span_id_hex(span_id: int) -> str:
-    return format(span_id, "016x")
+    try:
+        return span_id.to_bytes(8, "big").hex()
+    except OverflowError:
+        return format(span_id, "016x")
 
 
 def map_spans(spans: Iterable[ReadableSpan]) -> list[tuple[Resource, list[BatchEvent]]]:
     """Each span's events (its span events, its links, then the span), grouped by resource."""
+    return [(resource, list(events)) for resource, events in span_event_groups(spans)]
+
+
+def span_event_groups(
+    spans: Iterable[ReadableSpan],
+) -> list[tuple[Resource, Iterator[BatchEvent]]]:
+    """What `map_spans` gives, each resource's events made as they are read."""
     return group_by_resource(
-        spans, lambda span: (span.resource, span.instrumentation_scope), span_to_events
+        spans, lambda span: (span.resource, span.instrumentation_scope), _span_events
     )
 
 
@@ -83,8 +93,46 @@ def span_to_events(
 ) -> list[BatchEvent]:
     """The events Honeycomb makes of one span: its span events, its links, then the span.
 
-    `resource` and `scope` are the fields from `resource_fields` and `scope_fields`.
+    `resource` and `scope` are the fields its resource and its scope contribute.
     """
+    return _span_events(span, SharedFields.of(resource, scope))
+
+
+def _keeps_sdk_layout(cls: type) -> bool:
+    """Whether spans of `cls` are the SDK's own, read through the SDK's own properties.
+
+    Their attributes, events and links are then read from the SDK's containers directly
+    (see `add_attributes`, `plain_sequence`): the properties wrap or copy them on every read,
+    which costs more than the rest of the span. A class overriding one is read through it.
+    """
+    known = _SDK_LAYOUT.get(cls)
+    if known is None:
+        known = _SDK_LAYOUT[cls] = issubclass(cls, ReadableSpan) and all(
+            getattr(cls, name, None) is getattr(ReadableSpan, name)
+            for name in ("attributes", "events", "links")
+        )
+    return known
+
+
+_SDK_LAYOUT: dict[type, bool] = {}
+
+
+def _attributes_events_links(
+    span: ReadableSpan,
+) -> tuple[Mapping[str, Any] | None, Sequence[Event], Sequence[Link]]:
+    if _keeps_sdk_layout(type(span)):
+        try:
+            return (
+                span._attributes,
+                plain_sequence(span._events),
+                plain_sequence(span._links),
+            )
+        except AttributeError:  # an SDK that renamed them: the public properties still work
+            pass
+    return span.attributes, span.events, span.links
+
+
+def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
     context = span.context
     if context is None:
         return []
@@ -95,17 +143,17 @@ def span_to_events(
     status = span.status
     code = status.status_code
     is_error = code is StatusCode.ERROR
-    # The SDK copies these tuples on every access: read each once.
-    span_events, links = span.events, span.links
+    kind = _KIND_NAMES.get(getattr(span.kind, "_name_", ""), "unspecified")
+    attributes, span_events, links = _attributes_events_links(span)
 
     fields: dict[str, Any] = {
         "trace.trace_id": trace_id,
         "trace.span_id": span_id,
-        "type": SPAN_KINDS.get(span.kind, "unspecified"),
-        "span.kind": SPAN_KINDS.get(span.kind, "unspecified"),
+        "type": kind,
+        "span.kind": kind,
         "name": span.name,
         "duration_ms": max(end - start, 0) / _NANOS_PER_MILLI,
-        "status_code": code.value,
+        "status_code": code._value_,
         "span.num_links": len(links),
         "span.num_events": len(span_events),
         "meta.signal_type": "trace",
@@ -121,10 +169,10 @@ def span_to_events(
     trace_state = context.trace_state
     if trace_state:
         fields["trace.trace_state"] = trace_state.to_header()
-    fields.update(resource)
-    fields.update(scope)
-    add_attributes(fields, span.attributes)
-    _copy_exception_fields(span_events, fields)
+    fields.update(shared.fields)
+    checked = add_attributes(fields, attributes) and shared.checked
+    if span_events:
+        checked = _copy_exception_fields(span_events, fields) and checked
 
     samplerate = pop_sample_rate(fields)
     if samplerate is None:
@@ -132,6 +180,9 @@ def span_to_events(
     if samplerate == 1:
         samplerate = None  # Honeycomb's default: no need to send it
     start_time = format_time_ns(start)
+    # The SDK takes a name of any type; the encoder then has to check it.
+    name_checked = type(span.name) is str
+    checked = checked and name_checked
 
     events: list[BatchEvent] = []
     for span_event in span_events:
@@ -147,9 +198,16 @@ def span_to_events(
         }
         if since_start < 0:
             annotation["meta.invalid_time_since_span_start"] = True
-        _finish_annotation(annotation, resource, scope, span_event.attributes, is_error)
+        annotation_checked = _finish_annotation(annotation, shared, span_event.attributes, is_error)
         events.append(
-            BatchEvent.trusted(annotation, format_time_ns(span_event.timestamp), samplerate)
+            BatchEvent.trusted(
+                annotation,
+                format_time_ns(span_event.timestamp),
+                samplerate,
+                fields_checked=(
+                    annotation_checked and name_checked and type(span_event.name) is str
+                ),
+            )
         )
     for link in links:
         annotation = {
@@ -161,36 +219,46 @@ def span_to_events(
             "meta.annotation_type": "link",
             "meta.signal_type": "trace",
         }
-        _finish_annotation(annotation, resource, scope, link.attributes, is_error)
-        events.append(BatchEvent.trusted(annotation, start_time, samplerate))
-    events.append(BatchEvent.trusted(fields, start_time, samplerate))
+        annotation_checked = _finish_annotation(annotation, shared, link.attributes, is_error)
+        events.append(
+            BatchEvent.trusted(
+                annotation,
+                start_time,
+                samplerate,
+                fields_checked=annotation_checked and name_checked,
+            )
+        )
+    events.append(BatchEvent.trusted(fields, start_time, samplerate, fields_checked=checked))
     return events
 
 
 def _finish_annotation(
     fields: dict[str, Any],
-    resource: Mapping[str, Any],
-    scope: Mapping[str, Any],
+    shared: SharedFields,
     attributes: Mapping[str, Any] | None,
     is_error: bool,
-) -> None:
-    """Add a span event's or link's shared fields; it carries the span's rate, not its own."""
-    fields.update(resource)
-    fields.update(scope)
-    add_attributes(fields, attributes)
+) -> bool:
+    """Add a span event's or link's shared fields; it carries the span's rate, not its own.
+    True when every field holds Honeycomb's per-value limits (see `add_attributes`)."""
+    fields.update(shared.fields)
+    checked = add_attributes(fields, attributes) and shared.checked
     if is_error:
         fields["error"] = True
     for key in SAMPLE_RATE_KEYS:
         fields.pop(key, None)
+    return checked
 
 
-def _copy_exception_fields(span_events: Sequence[Event], fields: dict[str, Any]) -> None:
-    """The first ``exception`` span event's fields, where the span does not have them."""
+def _copy_exception_fields(span_events: Sequence[Event], fields: dict[str, Any]) -> bool:
+    """The first ``exception`` span event's fields, where the span does not have them.
+    True when each one copied holds Honeycomb's per-value limits (see `add_attributes`)."""
     for span_event in span_events:
         if span_event.name == "exception":
             attributes = span_event.attributes or {}
-            for key in EXCEPTION_FIELDS:
-                value = attributes.get(key)
-                if key not in fields and value is not None:
-                    fields[key] = attribute_value(value)
-            return
+            found = {
+                key: value
+                for key in EXCEPTION_FIELDS
+                if key not in fields and (value := attributes.get(key)) is not None
+            }
+            return add_attributes(fields, found)
+    return True

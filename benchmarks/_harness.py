@@ -1,0 +1,178 @@
+"""What every benchmark shares: a local sink that answers like Honeycomb, measuring contenders
+in interleaved rounds, and printing the table.
+
+CPU is the exporting thread's own (`time.thread_time`): the sink runs in another thread of the
+same process and is not counted. Contenders are measured in turns, round after round, and each
+keeps its best round, so a noisy neighbour on a shared machine slows every contender alike
+instead of whichever happened to run at the time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import platform
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
+from typing import Any
+
+import msgspec
+import zstandard
+
+PACKAGES = (
+    "honeycomb-events",
+    "opentelemetry-sdk",
+    "opentelemetry-exporter-otlp-proto-http",
+    "protobuf",
+    "httpx",
+    "msgspec",
+    "zstandard",
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Sink
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received += len(body)
+        if self.server.stall:
+            time.sleep(self.server.stall)
+        answer = b""
+        if self.path.startswith("/1/batch/"):
+            # Honeycomb answers a batch with one status per event: the client reads them all.
+            count = len(_decode(body, self.headers))
+            answer = b"[" + b",".join([b'{"status":202}'] * count) + b"]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _decode(body: bytes, headers: Any) -> list[Any]:
+    encoding = headers.get("Content-Encoding")
+    if encoding == "zstd":
+        body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+    elif encoding == "gzip":
+        body = gzip.decompress(body)
+    if headers.get("Content-Type") == "application/msgpack":
+        return msgspec.msgpack.decode(body)  # type: ignore[no-any-return]
+    return msgspec.json.decode(body)  # type: ignore[no-any-return]
+
+
+class Sink(ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1 in a daemon thread. Batch requests get Honeycomb's answer
+    (a 202 per event), OTLP requests an empty 200. `received` counts body bytes (the wire
+    size); `stall` makes every answer wait that many seconds (a slow backend)."""
+
+    daemon_threads = True
+
+    def __init__(self, stall: float = 0.0) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.received = 0
+        self.stall = stall
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@dataclass
+class Outcome:
+    name: str
+    cpu_seconds: float
+    wall_seconds: float
+    wire_bytes: int
+    peak_bytes: int = 0
+
+
+Export = Callable[[Any], None]
+"""Exports one batch; raises if the batch was not accepted."""
+
+
+def _one_round(name: str, export: Export, batches: Sequence[Any], sink: Sink) -> Outcome:
+    sink.received = 0
+    cpu, wall = time.thread_time(), time.perf_counter()
+    for batch in batches:
+        export(batch)
+    return Outcome(name, time.thread_time() - cpu, time.perf_counter() - wall, sink.received)
+
+
+def peak_bytes(export: Export, batch: Any) -> int:
+    """The most memory Python had allocated at once while exporting `batch`, above what was
+    allocated before (tracemalloc; measured apart, since tracing slows everything)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        export(batch)
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def interleaved(
+    contenders: dict[str, Export], batches: Sequence[Any], sink: Sink, rounds: int
+) -> list[Outcome]:
+    """Each contender's best round (least CPU), the contenders taking turns every round."""
+    for export in contenders.values():  # connections, caches and imports warmed up
+        export(batches[0])
+    best: dict[str, Outcome] = {}
+    for _ in range(rounds):
+        for name, export in contenders.items():
+            outcome = _one_round(name, export, batches, sink)
+            if name not in best or outcome.cpu_seconds < best[name].cpu_seconds:
+                best[name] = outcome
+    for name, export in contenders.items():
+        best[name].peak_bytes = peak_bytes(export, batches[0])
+    return list(best.values())
+
+
+def machine() -> str:
+    """The machine and the versions a figure was measured with."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = []
+    for package in PACKAGES:
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}\n" + ", ".join(versions)
+    )
+
+
+def print_table(unit: str, count: int, outcomes: Sequence[Outcome]) -> None:
+    """CPU and wall figures per `unit`, wire bytes, peak memory per batch, and each
+    contender's CPU as a ratio of the first one's (the baseline)."""
+    baseline = outcomes[0].cpu_seconds
+    print(
+        f"{'exporter':34} {'CPU µs/' + unit:>14} {unit + 's/s':>11} {'bytes/' + unit:>12} "
+        f"{'peak KiB/batch':>14} {'CPU ratio':>9}"
+    )
+    for outcome in outcomes:
+        print(
+            f"{outcome.name:34} {outcome.cpu_seconds / count * 1e6:14.2f} "
+            f"{count / outcome.wall_seconds:11.0f} {outcome.wire_bytes / count:12.1f} "
+            f"{outcome.peak_bytes / 1024:14.0f} {outcome.cpu_seconds / baseline:9.2f}"
+        )
