@@ -23,7 +23,7 @@ from honeycomb_events._config import (
 )
 from honeycomb_events._encode import BatchEncoder, Compression, Encoding
 from honeycomb_events._errors import AuthenticationError
-from honeycomb_events._model import BatchEvent, EventResult
+from honeycomb_events._model import ACCEPTED, BatchEvent, EventResult
 from honeycomb_events._transport import RetryPolicy, Transport
 
 logger = logging.getLogger("honeycomb_events")
@@ -97,6 +97,8 @@ class EventsExporter:
             except Exception:  # one dataset's failure must not keep the others from being sent
                 logger.exception("sending %s events to %r failed", self._signal, dataset)
                 all_accepted = False
+                continue
+            if results.count(ACCEPTED) == len(results):
                 continue
             failed = [result for result in results if not result.ok]
             if failed:

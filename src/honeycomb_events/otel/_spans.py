@@ -8,11 +8,11 @@ per span: a batch holds few resources and scopes and many spans.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.trace import Link, SpanKind, StatusCode
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 
 from honeycomb_events._model import BatchEvent, format_time_ns
 
@@ -98,60 +98,112 @@ def span_to_events(
     return _span_events(span, SharedFields.of(resource, scope))
 
 
+_READ_PROPERTIES: Final = (
+    "name",
+    "context",
+    "kind",
+    "parent",
+    "start_time",
+    "end_time",
+    "status",
+    "attributes",
+    "events",
+    "links",
+)
+_SDK_LAYOUT: dict[type, bool] = {}
+
+
 def _keeps_sdk_layout(cls: type) -> bool:
     """Whether spans of `cls` are the SDK's own, read through the SDK's own properties.
 
-    Their attributes, events and links are then read from the SDK's containers directly
-    (see `add_attributes`, `plain_sequence`): the properties wrap or copy them on every read,
-    which costs more than the rest of the span. A class overriding one is read through it.
+    What those properties return is then read from the span's fields directly: `events` and
+    `links` copy a list under a lock on every read, `attributes` wraps a mapping whose
+    iteration runs Python code per key, and the rest cost a call each; together more than
+    the rest of the mapping. A class overriding any of them is read through its properties.
     """
     known = _SDK_LAYOUT.get(cls)
     if known is None:
         known = _SDK_LAYOUT[cls] = issubclass(cls, ReadableSpan) and all(
-            getattr(cls, name, None) is getattr(ReadableSpan, name)
-            for name in ("attributes", "events", "links")
+            getattr(cls, name, None) is getattr(ReadableSpan, name) for name in _READ_PROPERTIES
         )
     return known
 
 
-_SDK_LAYOUT: dict[type, bool] = {}
+_SpanParts: TypeAlias = tuple[
+    str,
+    "SpanContext | None",
+    SpanKind,
+    "SpanContext | None",
+    "int | None",
+    "int | None",
+    Status,
+    "Mapping[str, Any] | None",
+    Sequence[Event],
+    Sequence[Link],
+]
 
 
-def _attributes_events_links(
-    span: ReadableSpan,
-) -> tuple[Mapping[str, Any] | None, Sequence[Event], Sequence[Link]]:
+def _span_parts(span: ReadableSpan) -> _SpanParts:
+    """What `_READ_PROPERTIES` return, in that order."""
     if _keeps_sdk_layout(type(span)):
         try:
             return (
-                span._attributes,
+                span._name,
+                span._context,
+                span._kind,
+                span._parent,
+                span._start_time,
+                span._end_time,
+                span._status,
+                span._attributes,  # add_attributes reads the dict inside
                 plain_sequence(span._events),
                 plain_sequence(span._links),
             )
         except AttributeError:  # an SDK that renamed them: the public properties still work
             pass
-    return span.attributes, span.events, span.links
+    return (
+        span.name,
+        span.context,
+        span.kind,
+        span.parent,
+        span.start_time,
+        span.end_time,
+        span.status,
+        span.attributes,
+        span.events,
+        span.links,
+    )
 
 
 def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
-    context = span.context
+    (
+        name,
+        context,
+        kind_enum,
+        parent,
+        start_time,
+        end_time,
+        status,
+        attributes,
+        span_events,
+        links,
+    ) = _span_parts(span)
     if context is None:
         return []
     trace_id = trace_id_hex(context.trace_id)
     span_id = span_id_hex(context.span_id)
-    start = span.start_time or 0
-    end = span.end_time if span.end_time is not None else start
-    status = span.status
+    start = start_time or 0
+    end = end_time if end_time is not None else start
     code = status.status_code
     is_error = code is StatusCode.ERROR
-    kind = _KIND_NAMES.get(getattr(span.kind, "_name_", ""), "unspecified")
-    attributes, span_events, links = _attributes_events_links(span)
+    kind = _KIND_NAMES.get(getattr(kind_enum, "_name_", ""), "unspecified")
 
     fields: dict[str, Any] = {
         "trace.trace_id": trace_id,
         "trace.span_id": span_id,
         "type": kind,
         "span.kind": kind,
-        "name": span.name,
+        "name": name,
         "duration_ms": max(end - start, 0) / _NANOS_PER_MILLI,
         "status_code": code._value_,
         "span.num_links": len(links),
@@ -160,8 +212,8 @@ def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
     }
     if end < start:
         fields["meta.invalid_duration"] = True
-    if span.parent is not None:
-        fields["trace.parent_id"] = span_id_hex(span.parent.span_id)
+    if parent is not None:
+        fields["trace.parent_id"] = span_id_hex(parent.span_id)
     if is_error:
         fields["error"] = True
     if status.description:
@@ -179,9 +231,9 @@ def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
         samplerate = tracestate_sample_rate(trace_state.items() if trace_state else None)
     if samplerate == 1:
         samplerate = None  # Honeycomb's default: no need to send it
-    start_time = format_time_ns(start)
+    start_text = format_time_ns(start)
     # The SDK takes a name of any type; the encoder then has to check it.
-    name_checked = type(span.name) is str
+    name_checked = type(name) is str
     checked = checked and name_checked
 
     events: list[BatchEvent] = []
@@ -191,7 +243,7 @@ def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
             "trace.trace_id": trace_id,
             "trace.parent_id": span_id,
             "name": span_event.name,
-            "parent_name": span.name,
+            "parent_name": name,
             "meta.annotation_type": "span_event",
             "meta.signal_type": "trace",
             "meta.time_since_span_start_ms": max(since_start, 0.0),
@@ -215,7 +267,7 @@ def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
             "trace.parent_id": span_id,
             "trace.link.trace_id": trace_id_hex(link.context.trace_id),
             "trace.link.span_id": span_id_hex(link.context.span_id),
-            "parent_name": span.name,
+            "parent_name": name,
             "meta.annotation_type": "link",
             "meta.signal_type": "trace",
         }
@@ -223,12 +275,12 @@ def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
         events.append(
             BatchEvent.trusted(
                 annotation,
-                start_time,
+                start_text,
                 samplerate,
                 fields_checked=annotation_checked and name_checked,
             )
         )
-    events.append(BatchEvent.trusted(fields, start_time, samplerate, fields_checked=checked))
+    events.append(BatchEvent.trusted(fields, start_text, samplerate, fields_checked=checked))
     return events
 
 
