@@ -201,18 +201,29 @@ class BatchEncoder:
 
     def encode_events(self, events: Iterable[BatchEvent], tally: LimitTally) -> list[bytes]:
         """Each event's bytes, after Honeycomb's limits were applied to it."""
-        return [self._encode_event(event, tally) for event in events]
+        encoded: list[bytes] = []
+        encode = self._encode
+        for event in events:
+            # The usual event, inline: its fields were checked when it was built, and only a
+            # string can still be over its limit, which an event this short cannot hold (the
+            # string limit is far below the event limit, even as JSON from msgpack).
+            if event._fields_checked and len(event.data) <= MAX_FIELDS:
+                try:
+                    event_bytes = encode(_wire(event.data, event))
+                except _ENCODE_ERRORS:  # a lone surrogate, say
+                    pass
+                else:
+                    if len(event_bytes) <= MAX_STRING_BYTES:
+                        encoded.append(event_bytes)
+                        continue
+            encoded.append(self._encode_event(event, tally))
+        return encoded
 
     def _encode_event(self, event: BatchEvent, tally: LimitTally) -> bytes:
-        if len(event.data) <= MAX_FIELDS:
-            if event._fields_checked:
-                encoded = self._encode_if_short(event)
-            elif self._strict_json is not None:
-                encoded = self._encode_if_clean(event)
-            else:
-                encoded = None
-            if encoded is not None:
-                return encoded
+        if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
+            clean = self._encode_if_clean(event)
+            if clean is not None:
+                return clean
         fields = sanitize_fields(event.data, tally)
         return self._fit(fields, lambda kept: _wire(kept, event), self._encode, tally)
 
@@ -252,18 +263,6 @@ class BatchEncoder:
             )
             shrunk = True
 
-    def _encode_if_short(self, event: BatchEvent) -> bytes | None:
-        """The bytes of an event whose fields were checked when it was built, else None.
-
-        Only a string can still break a limit, and only in an event longer than the string
-        limit (which is far below the event limit, even as JSON from msgpack).
-        """
-        try:
-            encoded = self._encode(_wire(event.data, event))
-        except _ENCODE_ERRORS:  # a lone surrogate, say
-            return None
-        return encoded if len(encoded) <= MAX_STRING_BYTES else None
-
     def _encode_if_clean(self, event: BatchEvent) -> bytes | None:
         """The event's JSON when it needs no limit applied, else None; costs one encode.
 
@@ -295,6 +294,9 @@ class BatchEncoder:
 
     def bodies(self, encoded: Sequence[bytes], positions: Sequence[int]) -> Iterator[Body]:
         """Bodies holding the events at `positions`, each within the body limit, in order."""
+        if sum(map(len, encoded)) + len(encoded) + 5 <= self._raw_budget:  # all fit in one
+            yield self._body(encoded, positions)
+            return
         start = 0
         size = 0
         for index, position in enumerate(positions):
