@@ -68,9 +68,10 @@ def _decode(body: bytes, headers: Any) -> list[Any]:
         body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
     elif encoding == "gzip":
         body = gzip.decompress(body)
+    # Raw: the events are counted, not built, to keep the sink's share of the machine small.
     if headers.get("Content-Type") == "application/msgpack":
-        return msgspec.msgpack.decode(body)  # type: ignore[no-any-return]
-    return msgspec.json.decode(body)  # type: ignore[no-any-return]
+        return msgspec.msgpack.decode(body, type=list[msgspec.Raw])
+    return msgspec.json.decode(body, type=list[msgspec.Raw])
 
 
 class Sink(ThreadingHTTPServer):

@@ -40,6 +40,7 @@ UNKNOWN_SERVICE: Final = "unknown_service"
 SAMPLE_RATE_KEYS: Final = ("sampleRate", "SampleRate")
 
 _JSON = msgspec.json.Encoder()
+_MSGPACK = msgspec.msgpack.Encoder()
 _Item = TypeVar("_Item")
 _THRESHOLD_DIGITS: Final = 14  # an OTel sampling threshold is 56 bits: 14 hex digits
 _THRESHOLD_SPACE: Final = 1 << 56
@@ -128,7 +129,7 @@ def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None)
     if (
         value_types <= _SCALAR_TYPES
         and (keys_checked or ("" not in attributes and set(map(type, attributes)) == _TEXT_ONLY))
-        and (not value_types & _NUMBER_TYPES or _numbers_hold_limits(values, value_types))
+        and (not value_types & _NUMBER_TYPES or _numbers_hold_limits(attributes, value_types))
     ):
         fields.update(attributes)
         return True
@@ -143,14 +144,17 @@ def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None)
     return checked
 
 
-def _numbers_hold_limits(values: Iterable[Any], value_types: set[type]) -> bool:
-    """Whether every int of `values` is a 64-bit integer and every float finite."""
+def _numbers_hold_limits(attributes: Mapping[str, Any], value_types: set[type]) -> bool:
+    """Whether every int of `attributes` is a 64-bit integer and every float finite."""
     if int in value_types:
-        ints = [value for value in values if type(value) is int]
-        if min(ints) < MIN_INT or max(ints) > MAX_INT:
+        # msgpack holds exactly the integers Honeycomb takes (signed or unsigned 64-bit), so
+        # encoding the values to it is the range check, at C speed.
+        try:
+            _MSGPACK.encode(attributes)
+        except (OverflowError, UnicodeEncodeError, TypeError):
             return False
     return float not in value_types or all(
-        map(math.isfinite, [value for value in values if type(value) is float])
+        map(math.isfinite, [value for value in attributes.values() if type(value) is float])
     )
 
 
@@ -215,6 +219,9 @@ def scope_fields(
     return fields
 
 
+_NOTHING_SHARED: Final = SharedFields({}, checked=True)
+
+
 def group_by_resource(
     items: Iterable[_Item],
     locate: Callable[[_Item], tuple[Resource, InstrumentationScope | None]],
@@ -228,38 +235,52 @@ def group_by_resource(
     right after it is made, while its fields are still in the CPU's caches, and never holds a
     whole batch of them.
     """
-    by_resource: dict[int, tuple[Resource, list[tuple[_Item, SharedFields]]]] = {}
+    by_resource: dict[int, tuple[Resource, list[_Item], list[SharedFields]]] = {}
     shared_by_pair: dict[tuple[int, int], SharedFields] = {}
+    group_items: list[_Item] = []
+    group_shared: list[SharedFields] = []
+    shared = _NOTHING_SHARED  # replaced at the first item, which never matches `last`
+    last: tuple[object, object] = (object(), object())
     for item in items:
         resource, scope = locate(item)
-        pair = (id(resource), id(scope))
-        shared = shared_by_pair.get(pair)
-        if shared is None:
-            scope_part = (
-                None
-                if scope is None
-                else scope_fields(
-                    scope.name, scope.version, scope.schema_url, getattr(scope, "attributes", None)
+        # Items of one resource and scope usually come in a row: no lookup for those.
+        if resource is not last[0] or scope is not last[1]:
+            last = (resource, scope)
+            pair = (id(resource), id(scope))
+            if pair not in shared_by_pair:
+                scope_part = (
+                    None
+                    if scope is None
+                    else scope_fields(
+                        scope.name,
+                        scope.version,
+                        scope.schema_url,
+                        getattr(scope, "attributes", None),
+                    )
                 )
-            )
-            shared = shared_by_pair[pair] = SharedFields.of(
-                resource_fields(resource.attributes, resource.schema_url), scope_part
-            )
-        group = by_resource.get(id(resource))
-        if group is None:
-            group = by_resource[id(resource)] = (resource, [])
-        group[1].append((item, shared))
+                shared_by_pair[pair] = SharedFields.of(
+                    resource_fields(resource.attributes, resource.schema_url), scope_part
+                )
+            shared = shared_by_pair[pair]
+            group = by_resource.get(id(resource))
+            if group is None:
+                group = by_resource[id(resource)] = (resource, [], [])
+            group_items, group_shared = group[1], group[2]
+        group_items.append(item)
+        group_shared.append(shared)
     return [
-        (resource, _events_of(located, to_events)) for resource, located in by_resource.values()
+        (resource, _events_of(group_items, group_shared, to_events))
+        for resource, group_items, group_shared in by_resource.values()
     ]
 
 
 def _events_of(
-    located: list[tuple[_Item, SharedFields]],
+    items: list[_Item],
+    shared: list[SharedFields],
     to_events: Callable[[_Item, SharedFields], Iterable[BatchEvent]],
 ) -> Iterator[BatchEvent]:
-    for item, shared in located:
-        yield from to_events(item, shared)
+    for item, fields in zip(items, shared, strict=True):
+        yield from to_events(item, fields)
 
 
 def plain_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
