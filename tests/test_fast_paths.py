@@ -189,7 +189,7 @@ def test_a_checked_event_encodes_to_the_bytes_of_the_careful_path(encoding):
     fast = encoder.encode_events(
         [BatchEvent.trusted(data, "2024-05-01T12:00:00Z", 3, fields_checked=True)], LimitTally()
     )
-    assert fast == careful
+    assert list(fast) == list(careful)
 
 
 def test_a_checked_event_holding_an_overlong_string_still_has_it_cut():
@@ -209,7 +209,7 @@ def test_a_checked_event_with_a_lone_surrogate_takes_the_careful_path():
     fast = encoder.encode_events(
         [BatchEvent.trusted(data, None, None, fields_checked=True)], LimitTally()
     )
-    assert fast == encoder.encode_events([BatchEvent(data)], LimitTally())
+    assert list(fast) == list(encoder.encode_events([BatchEvent(data)], LimitTally()))
     assert msgspec.json.decode(fast[0])["data"]["bad"] == "a?b"
 
 

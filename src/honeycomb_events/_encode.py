@@ -12,7 +12,7 @@ import gzip
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, overload
 
 import msgspec
 import zstandard
@@ -93,6 +93,41 @@ class Body:
     positions: tuple[int, ...]
     content: bytes
     raw_size: int
+
+
+class EncodedEvents(Sequence[bytes]):
+    """Events encoded one after another into one buffer that is, as it stands, the raw body
+    of a batch holding all of them: ``[a,b,c]`` in JSON, an array header and the events in
+    msgpack. Indexing gives one event's bytes, for bodies that hold only some of them.
+
+    One growing buffer spares each event its own bytes object (msgspec grows a new one from
+    a few bytes for every call) and the batch the copy of joining them.
+    """
+
+    __slots__ = ("_ends", "_starts", "buffer")
+
+    def __init__(self, buffer: bytearray, starts: list[int], ends: list[int]) -> None:
+        self.buffer = buffer
+        self._starts = starts
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(len(self))[index]]
+        return bytes(self.buffer[self._starts[index] : self._ends[index]])
+
+    def size(self, index: int) -> int:
+        """The length of one event's bytes, without copying them."""
+        return self._ends[index] - self._starts[index]
 
 
 class _Refused(Exception):
@@ -189,35 +224,55 @@ class BatchEncoder:
         self._strict_json = (
             msgspec.json.Encoder(enc_hook=_refuse) if encoding is Encoding.JSON else None
         )
-        self._encode: Callable[[Any], bytes] = (
-            self._json.encode
+        encoder = (
+            self._json
             if encoding is Encoding.JSON
-            else msgspec.msgpack.Encoder(enc_hook=_stringify).encode
+            else msgspec.msgpack.Encoder(enc_hook=_stringify)
         )
+        self._encode: Callable[[Any], bytes] = encoder.encode
+        self._encode_into: Callable[[Any, bytearray, int], None] = encoder.encode_into
         self._zstd = _ZstdPerThread()
         self.headers: Mapping[str, str] = {"Content-Type": encoding.content_type} | (
             {} if compression is Compression.NONE else {"Content-Encoding": compression.value}
         )
 
-    def encode_events(self, events: Iterable[BatchEvent], tally: LimitTally) -> list[bytes]:
-        """Each event's bytes, after Honeycomb's limits were applied to it."""
-        encoded: list[bytes] = []
-        encode = self._encode
+    def encode_events(self, events: Iterable[BatchEvent], tally: LimitTally) -> EncodedEvents:
+        """Each event's bytes, after Honeycomb's limits were applied to it, in one buffer."""
+        is_json = self.encoding is Encoding.JSON
+        # msgpack's array header goes first with a count filled in at the end: the 32-bit
+        # form is valid for any count.
+        buffer = bytearray(b"[" if is_json else b"\xdd\x00\x00\x00\x00")
+        starts: list[int] = []
+        ends: list[int] = []
+        encode_into = self._encode_into
         for event in events:
+            start = len(buffer)
             # The usual event, inline: its fields were checked when it was built, and only a
             # string can still be over its limit, which an event this short cannot hold (the
             # string limit is far below the event limit, even as JSON from msgpack).
+            written = False
             if event._fields_checked and len(event.data) <= MAX_FIELDS:
                 try:
-                    event_bytes = encode(_wire(event.data, event))
+                    encode_into(_wire(event.data, event), buffer, -1)
+                    written = len(buffer) - start <= MAX_STRING_BYTES
                 except _ENCODE_ERRORS:  # a lone surrogate, say
                     pass
-                else:
-                    if len(event_bytes) <= MAX_STRING_BYTES:
-                        encoded.append(event_bytes)
-                        continue
-            encoded.append(self._encode_event(event, tally))
-        return encoded
+                if not written:
+                    del buffer[start:]
+            if not written:
+                buffer += self._encode_event(event, tally)
+            starts.append(start)
+            ends.append(len(buffer))
+            if is_json:
+                buffer += b","
+        if is_json:
+            if starts:
+                buffer[-1] = ord("]")
+            else:
+                buffer += b"]"
+        else:
+            buffer[1:5] = len(starts).to_bytes(4, "big")
+        return EncodedEvents(buffer, starts, ends)
 
     def _encode_event(self, event: BatchEvent, tally: LimitTally) -> bytes:
         if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
@@ -292,15 +347,17 @@ class BatchEncoder:
         raw = self._fit(fields, lambda kept: kept, self._json.encode, tally)
         return Body((0,), self.compress(raw), len(raw))
 
-    def bodies(self, encoded: Sequence[bytes], positions: Sequence[int]) -> Iterator[Body]:
+    def bodies(self, encoded: EncodedEvents, positions: Sequence[int]) -> Iterator[Body]:
         """Bodies holding the events at `positions`, each within the body limit, in order."""
-        if sum(map(len, encoded)) + len(encoded) + 5 <= self._raw_budget:  # all fit in one
-            yield self._body(encoded, positions)
+        if positions and len(positions) == len(encoded) and len(encoded.buffer) <= self._raw_budget:
+            # Every event, and they fit in one body: the buffer is that body already.
+            raw = encoded.buffer
+            yield Body(tuple(positions), self.compress(raw), len(raw))
             return
         start = 0
         size = 0
         for index, position in enumerate(positions):
-            event_size = len(encoded[position]) + 1  # with its separator or header share
+            event_size = encoded.size(position) + 1  # with its separator or header share
             if index > start and size + event_size + 5 > self._raw_budget:
                 yield self._body(encoded, positions[start:index])
                 start, size = index, 0
@@ -308,7 +365,7 @@ class BatchEncoder:
         if start < len(positions):
             yield self._body(encoded, positions[start:])
 
-    def _body(self, encoded: Sequence[bytes], positions: Sequence[int]) -> Body:
+    def _body(self, encoded: EncodedEvents, positions: Sequence[int]) -> Body:
         raw = self.frame([encoded[position] for position in positions])
         return Body(tuple(positions), self.compress(raw), len(raw))
 
@@ -318,7 +375,7 @@ class BatchEncoder:
             return b"[" + b",".join(parts) + b"]"
         return _msgpack_array_header(len(parts)) + b"".join(parts)
 
-    def compress(self, raw: bytes) -> bytes:
+    def compress(self, raw: bytes | bytearray) -> bytes:
         if self.compression is Compression.ZSTD:
             compressor = self._zstd.compressor
             if compressor is None:
@@ -326,7 +383,7 @@ class BatchEncoder:
             return compressor.compress(raw)
         if self.compression is Compression.GZIP:
             return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
-        return raw
+        return bytes(raw)
 
 
 def _msgpack_array_header(count: int) -> bytes:
