@@ -29,7 +29,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from honeycomb_events import ConfigurationError
 from honeycomb_events.otel import HoneycombMetricExporter, map_metrics
 from honeycomb_events.otel._metric_exporter import DELTA_TEMPORALITY
-from honeycomb_events.otel._metrics import percentile
+from honeycomb_events.otel._metrics import PERCENTILES, percentiles
 from honeycomb_events.receiver import Fault, Receiver
 
 from .conftest import FAST_RETRY
@@ -210,8 +210,29 @@ def test_an_exponential_histogram_from_the_sdk_stays_within_min_and_max():
 
 
 def test_percentile_edge_cases():
-    assert percentile([], 0, 0.5) is None
-    assert percentile([(0.0, 10.0, 0), (10.0, 20.0, 4)], 4, 0.5) == 15.0  # empty buckets skipped
+    assert percentiles([], 0) == []
+    assert percentiles([(0.0, 1.0, 3)], 0) == []
+    median = dict(
+        zip(
+            (suffix for suffix, _ in PERCENTILES),
+            percentiles([(0.0, 10.0, 0), (10.0, 20.0, 4)], 4),
+            strict=True,
+        )
+    )["p50"]
+    assert median == 15.0  # empty buckets skipped
+    # Counts adding up to less than the total: ranks past every bucket take its last bound.
+    assert percentiles([(0.0, 10.0, 1)], 4)[-1] == 10.0
+
+
+def test_percentiles_are_found_in_one_walk_as_if_each_were_found_alone():
+    buckets = [(0.0, 1.0, 5), (1.0, 2.0, 0), (2.0, 4.0, 90), (4.0, 8.0, 0), (8.0, 100.0, 5)]
+    for (_, quantile), value in zip(PERCENTILES, percentiles(buckets, 100), strict=True):
+        rank, seen = quantile * 100, 0
+        for lower, upper, count in buckets:
+            if count and seen + count >= rank:
+                assert value == lower + (upper - lower) * ((rank - seen) / count)
+                break
+            seen += count
 
 
 def test_point_attributes_come_first_and_resource_attributes_win():

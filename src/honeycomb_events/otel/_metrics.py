@@ -10,8 +10,10 @@ Pure functions of SDK objects: no I/O, no global state.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import (
@@ -27,7 +29,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 
 from honeycomb_events._model import BatchEvent, format_time_ns
-from honeycomb_events.otel._common import add_attributes, resource_fields
+from honeycomb_events.otel._common import SharedFields, add_attributes, resource_fields
 
 PERCENTILES: Final = (
     ("p001", 0.001),
@@ -50,34 +52,30 @@ Bucket = tuple[float, float, int]
 """A bucket as (lower bound, upper bound, count): values in it lie in (lower, upper]."""
 
 
-def percentile(buckets: Sequence[Bucket], total: int, quantile: float) -> float | None:
-    """The value at `quantile`, by linear interpolation inside the bucket holding its rank.
+def percentiles(buckets: Sequence[Bucket], total: int) -> list[float]:
+    """The value at each quantile of `PERCENTILES`, by linear interpolation inside the bucket
+    holding its rank; empty when there is nothing to estimate.
 
     The rank is ``quantile * total``; the bucket holding it is the first whose cumulative count
     reaches the rank, and the value lies as far into that bucket's range as the rank lies into
-    its count. Bounds must be finite (the caller closes open-ended buckets with min and max).
+    its count. Ranks rise with the quantiles, so one walk over the buckets finds them all.
+    Bounds must be finite (the caller closes open-ended buckets with min and max).
     """
-    if total <= 0:
-        return None
-    rank = quantile * total
-    seen = 0
-    for lower, upper, count in buckets:
-        if count <= 0:
-            continue
-        if seen + count >= rank:
-            return lower + (upper - lower) * ((rank - seen) / count)
-        seen += count
-    return buckets[-1][1] if buckets else None
-
-
-def _clamped(value: float | None, low: float | None, high: float | None) -> float | None:
-    if value is None:
-        return None
-    if low is not None:
-        value = max(value, low)
-    if high is not None:
-        value = min(value, high)
-    return value
+    if total <= 0 or not buckets:
+        return []
+    values: list[float] = []
+    index, seen, last = 0, 0, len(buckets) - 1
+    for _, quantile in PERCENTILES:
+        rank = quantile * total
+        while index < last and (buckets[index][2] <= 0 or seen + buckets[index][2] < rank):
+            seen += max(buckets[index][2], 0)
+            index += 1
+        lower, upper, count = buckets[index]
+        if count > 0 and seen + count >= rank:
+            values.append(lower + (upper - lower) * ((rank - seen) / count))
+        else:  # the counts add up to less than the total: the rank lies past every bucket
+            values.append(upper)
+    return values
 
 
 def _known(value: float | None) -> float | None:
@@ -96,16 +94,14 @@ def explicit_buckets(point: HistogramDataPoint) -> list[Bucket]:
     if not bounds:
         first = low if low is not None else 0.0
         return [(first, high if high is not None else first, int(point.count))]
-    buckets: list[Bucket] = []
     edges = [
         low if low is not None else min(0.0, bounds[0]),
         *bounds,
         high if high is not None else bounds[-1],
     ]
-    for index, count in enumerate(point.bucket_counts):
-        lower, upper = edges[index], edges[index + 1]
-        buckets.append((min(lower, upper), upper, int(count)))
-    return buckets
+    # An empty first bucket may start above its end (a min above the first bound): it is
+    # never interpolated in, and the estimates are clamped to [min, max] anyway.
+    return list(zip(edges, edges[1:], map(int, point.bucket_counts), strict=False))
 
 
 def exponential_buckets(point: ExponentialHistogramDataPoint) -> list[Bucket]:
@@ -131,6 +127,15 @@ def exponential_buckets(point: ExponentialHistogramDataPoint) -> list[Bucket]:
     return buckets
 
 
+@functools.lru_cache(maxsize=1024)
+def _histogram_field_names(name: str) -> tuple[str, ...]:
+    """``name.count .sum .avg .min .max`` and the percentile fields, made once per metric."""
+    return tuple(
+        f"{name}.{suffix}"
+        for suffix in ("count", "sum", "avg", "min", "max", *(suffix for suffix, _ in PERCENTILES))
+    )
+
+
 def histogram_fields(
     name: str,
     *,
@@ -141,41 +146,19 @@ def histogram_fields(
     buckets: Sequence[Bucket],
 ) -> dict[str, Any]:
     """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
-    fields: dict[str, Any] = {f"{name}.count": count, f"{name}.sum": total}
+    names = _histogram_field_names(name)
+    fields: dict[str, Any] = {names[0]: count, names[1]: total}
     if count:
-        fields[f"{name}.avg"] = total / count
+        fields[names[2]] = total / count
     if low is not None:
-        fields[f"{name}.min"] = low
+        fields[names[3]] = low
     if high is not None:
-        fields[f"{name}.max"] = high
-    for suffix, quantile in PERCENTILES:
-        value = _clamped(percentile(buckets, count, quantile), low, high)
-        if value is not None:
-            fields[f"{name}.{suffix}"] = value
+        fields[names[4]] = high
+    floor = -math.inf if low is None else low
+    ceiling = math.inf if high is None else high
+    for field, value in zip(names[5:], percentiles(buckets, count), strict=False):
+        fields[field] = min(max(value, floor), ceiling)
     return fields
-
-
-def point_fields(name: str, data: Any, point: Any) -> dict[str, Any]:
-    """The fields one data point adds to its event."""
-    if isinstance(data, (Gauge, Sum)):
-        return {name: point.value}
-    if isinstance(data, (Histogram, ExponentialHistogram)):
-        buckets = (
-            explicit_buckets(point) if isinstance(data, Histogram) else exponential_buckets(point)
-        )
-        return histogram_fields(
-            name,
-            count=point.count,
-            total=point.sum,
-            low=_known(point.min),
-            high=_known(point.max),
-            buckets=buckets,
-        )
-    return {}
-
-
-def _attribute_key(attributes: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((attributes or {}).items(), key=lambda item: item[0]))
 
 
 def map_metrics(metrics_data: MetricsData) -> list[tuple[Resource, list[BatchEvent]]]:
@@ -188,33 +171,81 @@ def map_metrics(metrics_data: MetricsData) -> list[tuple[Resource, list[BatchEve
     grouped: list[tuple[Resource, list[BatchEvent]]] = []
     for resource_metrics in metrics_data.resource_metrics:
         resource = resource_metrics.resource
-        shared = resource_fields(resource.attributes, resource.schema_url)
-        events: dict[tuple[int, tuple[tuple[str, Any], ...]], dict[str, Any]] = {}
+        shared = SharedFields.of(resource_fields(resource.attributes, resource.schema_url))
+        # Per event: its fields, and whether they all hold Honeycomb's per-value limits.
+        events: dict[tuple[int, frozenset[tuple[str, Any]]], _MetricEvent] = {}
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
-                for point in _points(metric.data):
-                    second = point.time_unix_nano // _NANOS_PER_SECOND
-                    key = (second, _attribute_key(point.attributes))
-                    fields = events.get(key)
-                    if fields is None:
-                        fields = events[key] = {
+                data = metric.data
+                to_fields = _point_fields_of(data)
+                if to_fields is None:
+                    continue
+                for point in data.data_points:
+                    attributes = point.attributes
+                    key = (
+                        point.time_unix_nano // _NANOS_PER_SECOND,
+                        frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES,
+                    )
+                    event = events.get(key)
+                    if event is None:
+                        fields = {
                             "meta.signal_type": "metric",
                             "meta.annotation_type": "metric_event",
                         }
-                        add_attributes(fields, point.attributes)
-                        fields.update(shared)
-                    fields.update(point_fields(metric.name, metric.data, point))
+                        checked = add_attributes(fields, attributes)
+                        fields.update(shared.fields)
+                        event = events[key] = _MetricEvent(fields, checked and shared.checked)
+                    if not add_attributes(event.fields, to_fields(metric.name, point)):
+                        event.checked = False
         grouped.append(
             (
                 resource,
                 [
-                    BatchEvent.trusted(fields, format_time_ns(second * _NANOS_PER_SECOND), None)
-                    for (second, _), fields in events.items()
+                    BatchEvent.trusted(
+                        event.fields,
+                        format_time_ns(second * _NANOS_PER_SECOND),
+                        None,
+                        fields_checked=event.checked,
+                    )
+                    for (second, _), event in events.items()
                 ],
             )
         )
     return grouped
 
 
-def _points(data: Any) -> Iterable[NumberDataPoint | HistogramDataPoint | Any]:
-    return getattr(data, "data_points", ())
+_NO_ATTRIBUTES: Final = frozenset[tuple[str, Any]]()
+
+
+@dataclass(slots=True)
+class _MetricEvent:
+    fields: dict[str, Any]
+    checked: bool
+
+
+def _point_fields_of(data: Any) -> Callable[[str, Any], Mapping[str, Any]] | None:
+    """What a point of `data` adds to its event, by kind of data; None for kinds not mapped."""
+    if isinstance(data, (Gauge, Sum)):
+        return _value_fields
+    if isinstance(data, Histogram):
+        return lambda name, point: _histogram_point_fields(name, point, explicit_buckets(point))
+    if isinstance(data, ExponentialHistogram):
+        return lambda name, point: _histogram_point_fields(name, point, exponential_buckets(point))
+    return None
+
+
+def _value_fields(name: str, point: NumberDataPoint) -> Mapping[str, Any]:
+    return {name: point.value}
+
+
+def _histogram_point_fields(
+    name: str, point: HistogramDataPoint | ExponentialHistogramDataPoint, buckets: list[Bucket]
+) -> Mapping[str, Any]:
+    return histogram_fields(
+        name,
+        count=point.count,
+        total=point.sum,
+        low=_known(point.min),
+        high=_known(point.max),
+        buckets=buckets,
+    )
