@@ -210,25 +210,31 @@ def test_an_exponential_histogram_from_the_sdk_stays_within_min_and_max():
 
 
 def test_percentile_edge_cases():
-    assert percentiles([], 0) == []
-    assert percentiles([(0.0, 1.0, 3)], 0) == []
-    median = dict(
+    assert percentiles(([], [], []), 0) == []
+    assert percentiles(([0.0], [1.0], [3]), 0) == []
+    estimates = dict(
         zip(
             (suffix for suffix, _ in PERCENTILES),
-            percentiles([(0.0, 10.0, 0), (10.0, 20.0, 4)], 4),
+            percentiles(([0.0, 10.0], [10.0, 20.0], [0, 4]), 4),
             strict=True,
         )
-    )["p50"]
-    assert median == 15.0  # empty buckets skipped
-    # Counts adding up to less than the total: ranks past every bucket take its last bound.
-    assert percentiles([(0.0, 10.0, 1)], 4)[-1] == 10.0
+    )
+    assert estimates["p50"] == 15.0  # empty buckets skipped
+    # Counts adding up to less than the total: ranks past every bucket take the last bound.
+    assert percentiles(([0.0], [10.0], [1]), 4)[-1] == 10.0
+    # A negative count (no SDK makes one) counts as empty.
+    assert percentiles(([0.0, 1.0], [1.0, 2.0], [-3, 4]), 4) == percentiles(
+        ([0.0, 1.0], [1.0, 2.0], [0, 4]), 4
+    )
 
 
 def test_percentiles_are_found_in_one_walk_as_if_each_were_found_alone():
-    buckets = [(0.0, 1.0, 5), (1.0, 2.0, 0), (2.0, 4.0, 90), (4.0, 8.0, 0), (8.0, 100.0, 5)]
-    for (_, quantile), value in zip(PERCENTILES, percentiles(buckets, 100), strict=True):
+    lowers, uppers = [0.0, 1.0, 2.0, 4.0, 8.0], [1.0, 2.0, 4.0, 8.0, 100.0]
+    counts = [5, 0, 90, 0, 5]
+    estimates = percentiles((lowers, uppers, counts), 100)
+    for (_, quantile), value in zip(PERCENTILES, estimates, strict=True):
         rank, seen = quantile * 100, 0
-        for lower, upper, count in buckets:
+        for lower, upper, count in zip(lowers, uppers, counts, strict=True):
             if count and seen + count >= rank:
                 assert value == lower + (upper - lower) * ((rank - seen) / count)
                 break

@@ -140,7 +140,7 @@ def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None)
         converted = attribute_value(value)
         if converted is not None:
             fields[key] = converted
-            checked = checked and type(key) is str and _holds_limits(converted)
+            checked = checked and type(key) is str and holds_limits(converted)
     return checked
 
 
@@ -158,7 +158,7 @@ def _numbers_hold_limits(attributes: Mapping[str, Any], value_types: set[type]) 
     )
 
 
-def _holds_limits(value: Any) -> bool:
+def holds_limits(value: Any) -> bool:
     """Whether Honeycomb takes `value` as it is (a string's length aside)."""
     cls = type(value)
     if cls is str or cls is bool:

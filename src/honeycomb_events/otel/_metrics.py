@@ -10,11 +10,13 @@ Pure functions of SDK objects: no I/O, no global state.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from opentelemetry.sdk.metrics.export import (
     ExponentialHistogram,
@@ -29,7 +31,12 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 
 from honeycomb_events._model import BatchEvent, format_time_ns
-from honeycomb_events.otel._common import SharedFields, add_attributes, resource_fields
+from honeycomb_events.otel._common import (
+    SharedFields,
+    add_attributes,
+    holds_limits,
+    resource_fields,
+)
 
 PERCENTILES: Final = (
     ("p001", 0.001),
@@ -48,34 +55,43 @@ PERCENTILES: Final = (
 
 _NANOS_PER_SECOND: Final = 1_000_000_000
 
-Bucket = tuple[float, float, int]
-"""A bucket as (lower bound, upper bound, count): values in it lie in (lower, upper]."""
+Buckets = tuple[Sequence[float], Sequence[float], Sequence[int]]
+"""Buckets as parallel (lower bounds, upper bounds, counts): bucket i holds the values in
+(lower[i], upper[i]], ascending."""
+
+_QUANTILES: Final = tuple(quantile for _, quantile in PERCENTILES)
 
 
-def percentiles(buckets: Sequence[Bucket], total: int) -> list[float]:
+def percentiles(buckets: Buckets, total: int) -> list[float]:
     """The value at each quantile of `PERCENTILES`, by linear interpolation inside the bucket
     holding its rank; empty when there is nothing to estimate.
 
     The rank is ``quantile * total``; the bucket holding it is the first whose cumulative count
-    reaches the rank, and the value lies as far into that bucket's range as the rank lies into
-    its count. Ranks rise with the quantiles, so one walk over the buckets finds them all.
-    Bounds must be finite (the caller closes open-ended buckets with min and max).
+    reaches the rank (a bisection of the cumulative counts), and the value lies as far into
+    that bucket's range as the rank lies into its count. A rank past every bucket (counts that
+    add up to less than the total) takes the last bound. Bounds must be finite (the caller
+    closes open-ended buckets with min and max).
     """
-    if total <= 0 or not buckets:
+    lowers, uppers, counts = buckets
+    if total <= 0 or not counts:
         return []
-    values: list[float] = []
-    index, seen, last = 0, 0, len(buckets) - 1
-    for _, quantile in PERCENTILES:
-        rank = quantile * total
-        while index < last and (buckets[index][2] <= 0 or seen + buckets[index][2] < rank):
-            seen += max(buckets[index][2], 0)
-            index += 1
-        lower, upper, count = buckets[index]
-        if count > 0 and seen + count >= rank:
-            values.append(lower + (upper - lower) * ((rank - seen) / count))
-        else:  # the counts add up to less than the total: the rank lies past every bucket
-            values.append(upper)
-    return values
+    if min(counts) < 0:
+        counts = [max(count, 0) for count in counts]
+    cumulative = list(itertools.accumulate(counts))
+    # A last, empty-width bucket at the last bound takes every rank past the real ones.
+    past = max(total, cumulative[-1]) + 1
+    lowers = [*lowers, uppers[-1]]
+    uppers = [*uppers, uppers[-1]]
+    counts = [*counts, past - cumulative[-1]]
+    cumulative.append(past)
+    ranks = [quantile * total for quantile in _QUANTILES]
+    # cumulative[i] >= rank > 0 while the bucket before fell short: counts[i] > 0.
+    return [
+        lowers[i] + (uppers[i] - lowers[i]) * ((rank - (cumulative[i] - counts[i])) / counts[i])
+        for i, rank in zip(
+            map(bisect.bisect_left, itertools.repeat(cumulative), ranks), ranks, strict=True
+        )
+    ]
 
 
 def _known(value: float | None) -> float | None:
@@ -83,7 +99,7 @@ def _known(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def explicit_buckets(point: HistogramDataPoint) -> list[Bucket]:
+def explicit_buckets(point: HistogramDataPoint) -> Buckets:
     """The buckets of an explicit-bucket histogram, closed with the recorded min and max.
 
     The first bucket is (-inf, b0]: it starts at the min, else at 0 (or b0 if b0 <= 0). The
@@ -93,7 +109,7 @@ def explicit_buckets(point: HistogramDataPoint) -> list[Bucket]:
     low, high = _known(point.min), _known(point.max)
     if not bounds:
         first = low if low is not None else 0.0
-        return [(first, high if high is not None else first, int(point.count))]
+        return [first], [high if high is not None else first], [int(point.count)]
     edges = [
         low if low is not None else min(0.0, bounds[0]),
         *bounds,
@@ -101,30 +117,36 @@ def explicit_buckets(point: HistogramDataPoint) -> list[Bucket]:
     ]
     # An empty first bucket may start above its end (a min above the first bound): it is
     # never interpolated in, and the estimates are clamped to [min, max] anyway.
-    return list(zip(edges, edges[1:], map(int, point.bucket_counts), strict=False))
+    return edges[:-1], edges[1:], list(map(int, point.bucket_counts))
 
 
-def exponential_buckets(point: ExponentialHistogramDataPoint) -> list[Bucket]:
+def exponential_buckets(point: ExponentialHistogramDataPoint) -> Buckets:
     """The buckets of an exponential histogram, in ascending order of value.
 
     With base = 2^(2^-scale), positive bucket i holds (base^i, base^(i+1)], negative bucket i
     holds [-base^(i+1), -base^i), and the zero bucket holds 0.
     """
     base = 2.0 ** (2.0**-point.scale)
-    buckets: list[Bucket] = []
+    lowers: list[float] = []
+    uppers: list[float] = []
+    counts: list[int] = []
     negative = point.negative
     for position in reversed(range(len(negative.bucket_counts))):
         index = negative.offset + position
-        buckets.append(
-            (-(base ** (index + 1)), -(base**index), int(negative.bucket_counts[position]))
-        )
+        lowers.append(-(base ** (index + 1)))
+        uppers.append(-(base**index))
+        counts.append(int(negative.bucket_counts[position]))
     if point.zero_count:
-        buckets.append((0.0, 0.0, int(point.zero_count)))
+        lowers.append(0.0)
+        uppers.append(0.0)
+        counts.append(int(point.zero_count))
     positive = point.positive
     for position, count in enumerate(positive.bucket_counts):
         index = positive.offset + position
-        buckets.append((base**index, base ** (index + 1), int(count)))
-    return buckets
+        lowers.append(base**index)
+        uppers.append(base ** (index + 1))
+        counts.append(int(count))
+    return lowers, uppers, counts
 
 
 @functools.lru_cache(maxsize=1024)
@@ -143,7 +165,7 @@ def histogram_fields(
     total: float,
     low: float | None,
     high: float | None,
-    buckets: Sequence[Bucket],
+    buckets: Buckets,
 ) -> dict[str, Any]:
     """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
     names = _histogram_field_names(name)
@@ -154,10 +176,12 @@ def histogram_fields(
         fields[names[3]] = low
     if high is not None:
         fields[names[4]] = high
-    floor = -math.inf if low is None else low
-    ceiling = math.inf if high is None else high
-    for field, value in zip(names[5:], percentiles(buckets, count), strict=False):
-        fields[field] = min(max(value, floor), ceiling)
+    estimates = percentiles(buckets, count)
+    if low is not None or high is not None:
+        floor = -math.inf if low is None else low
+        ceiling = math.inf if high is None else high
+        estimates = [min(max(value, floor), ceiling) for value in estimates]
+    fields.update(zip(names[5:], estimates, strict=False))
     return fields
 
 
@@ -177,8 +201,8 @@ def map_metrics(metrics_data: MetricsData) -> list[tuple[Resource, list[BatchEve
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
                 data = metric.data
-                to_fields = _point_fields_of(data)
-                if to_fields is None:
+                add_point = _point_adder(data)
+                if add_point is None:
                     continue
                 for point in data.data_points:
                     attributes = point.attributes
@@ -195,7 +219,7 @@ def map_metrics(metrics_data: MetricsData) -> list[tuple[Resource, list[BatchEve
                         checked = add_attributes(fields, attributes)
                         fields.update(shared.fields)
                         event = events[key] = _MetricEvent(fields, checked and shared.checked)
-                    if not add_attributes(event.fields, to_fields(metric.name, point)):
+                    if not add_point(event.fields, metric.name, point):
                         event.checked = False
         grouped.append(
             (
@@ -223,25 +247,37 @@ class _MetricEvent:
     checked: bool
 
 
-def _point_fields_of(data: Any) -> Callable[[str, Any], Mapping[str, Any]] | None:
-    """What a point of `data` adds to its event, by kind of data; None for kinds not mapped."""
+_PointAdder: TypeAlias = Callable[[dict[str, Any], str, Any], bool]
+
+
+def _point_adder(data: Any) -> _PointAdder | None:
+    """How a point of `data` adds its fields to its event, by kind of data (None for kinds not
+    mapped). Each adder says whether the fields it added hold Honeycomb's per-value limits."""
     if isinstance(data, (Gauge, Sum)):
-        return _value_fields
+        return _add_value
     if isinstance(data, Histogram):
-        return lambda name, point: _histogram_point_fields(name, point, explicit_buckets(point))
+        return lambda fields, name, point: _add_histogram(
+            fields, name, point, explicit_buckets(point)
+        )
     if isinstance(data, ExponentialHistogram):
-        return lambda name, point: _histogram_point_fields(name, point, exponential_buckets(point))
+        return lambda fields, name, point: _add_histogram(
+            fields, name, point, exponential_buckets(point)
+        )
     return None
 
 
-def _value_fields(name: str, point: NumberDataPoint) -> Mapping[str, Any]:
-    return {name: point.value}
+def _add_value(fields: dict[str, Any], name: str, point: NumberDataPoint) -> bool:
+    value = fields[name] = point.value
+    return holds_limits(value)
 
 
-def _histogram_point_fields(
-    name: str, point: HistogramDataPoint | ExponentialHistogramDataPoint, buckets: list[Bucket]
-) -> Mapping[str, Any]:
-    return histogram_fields(
+def _add_histogram(
+    fields: dict[str, Any],
+    name: str,
+    point: HistogramDataPoint | ExponentialHistogramDataPoint,
+    buckets: Buckets,
+) -> bool:
+    added = histogram_fields(
         name,
         count=point.count,
         total=point.sum,
@@ -249,3 +285,6 @@ def _histogram_point_fields(
         high=_known(point.max),
         buckets=buckets,
     )
+    fields.update(added)
+    # A count and floats: the floats must be finite, the count a 64-bit integer.
+    return holds_limits(point.count) and all(map(math.isfinite, added.values()))
