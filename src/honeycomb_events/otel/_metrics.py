@@ -62,9 +62,11 @@ Buckets = tuple[Sequence[float], Sequence[float], Sequence[int]]
 _QUANTILES: Final = tuple(quantile for _, quantile in PERCENTILES)
 
 
-def percentiles(buckets: Buckets, total: int) -> list[float]:
+def percentiles(
+    buckets: Buckets, total: int, floor: float = -math.inf, ceiling: float = math.inf
+) -> list[float]:
     """The value at each quantile of `PERCENTILES`, by linear interpolation inside the bucket
-    holding its rank; empty when there is nothing to estimate.
+    holding its rank, clamped to [`floor`, `ceiling`]; empty when there is nothing to estimate.
 
     The rank is ``quantile * total``; the bucket holding it is the first whose cumulative count
     reaches the rank (a bisection of the cumulative counts), and the value lies as far into
@@ -85,13 +87,16 @@ def percentiles(buckets: Buckets, total: int) -> list[float]:
     counts = [*counts, past - cumulative[-1]]
     cumulative.append(past)
     ranks = [quantile * total for quantile in _QUANTILES]
-    # cumulative[i] >= rank > 0 while the bucket before fell short: counts[i] > 0.
-    return [
-        lowers[i] + (uppers[i] - lowers[i]) * ((rank - (cumulative[i] - counts[i])) / counts[i])
-        for i, rank in zip(
-            map(bisect.bisect_left, itertools.repeat(cumulative), ranks), ranks, strict=True
-        )
-    ]
+    estimates: list[float] = []
+    for index, rank in zip(
+        map(bisect.bisect_left, itertools.repeat(cumulative), ranks), ranks, strict=True
+    ):
+        # cumulative[index] >= rank > 0 while the bucket before fell short: its count is > 0.
+        count, lower = counts[index], lowers[index]
+        value = lower + (uppers[index] - lower) * ((rank - (cumulative[index] - count)) / count)
+        # Clamped by comparisons: cheaper than min() and max(), eleven times a point.
+        estimates.append(floor if value < floor else ceiling if value > ceiling else value)
+    return estimates
 
 
 def _known(value: float | None) -> float | None:
@@ -156,33 +161,6 @@ def _histogram_field_names(name: str) -> tuple[str, ...]:
         f"{name}.{suffix}"
         for suffix in ("count", "sum", "avg", "min", "max", *(suffix for suffix, _ in PERCENTILES))
     )
-
-
-def histogram_fields(
-    name: str,
-    *,
-    count: int,
-    total: float,
-    low: float | None,
-    high: float | None,
-    buckets: Buckets,
-) -> dict[str, Any]:
-    """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
-    names = _histogram_field_names(name)
-    fields: dict[str, Any] = {names[0]: count, names[1]: total}
-    if count:
-        fields[names[2]] = total / count
-    if low is not None:
-        fields[names[3]] = low
-    if high is not None:
-        fields[names[4]] = high
-    estimates = percentiles(buckets, count)
-    if low is not None or high is not None:
-        floor = -math.inf if low is None else low
-        ceiling = math.inf if high is None else high
-        estimates = [min(max(value, floor), ceiling) for value in estimates]
-    fields.update(zip(names[5:], estimates, strict=False))
-    return fields
 
 
 def map_metrics(metrics_data: MetricsData) -> list[tuple[Resource, list[BatchEvent]]]:
@@ -277,14 +255,24 @@ def _add_histogram(
     point: HistogramDataPoint | ExponentialHistogramDataPoint,
     buckets: Buckets,
 ) -> bool:
-    added = histogram_fields(
-        name,
-        count=point.count,
-        total=point.sum,
-        low=_known(point.min),
-        high=_known(point.max),
-        buckets=buckets,
+    """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
+    names = _histogram_field_names(name)
+    count, total = point.count, point.sum
+    low, high = _known(point.min), _known(point.max)
+    fields[names[0]] = count
+    fields[names[1]] = total
+    if count:
+        fields[names[2]] = total / count
+    if low is not None:
+        fields[names[3]] = low
+    if high is not None:
+        fields[names[4]] = high
+    estimates = percentiles(
+        buckets,
+        count,
+        -math.inf if low is None else low,
+        math.inf if high is None else high,
     )
-    fields.update(added)
-    # A count and floats: the floats must be finite, the count a 64-bit integer.
-    return holds_limits(point.count) and all(map(math.isfinite, added.values()))
+    fields.update(zip(names[5:], estimates, strict=False))
+    # The min and max are known finite; the average is finite when the sum is.
+    return holds_limits(count) and math.isfinite(total) and all(map(math.isfinite, estimates))
