@@ -17,6 +17,7 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry._logs import LogRecord
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -28,7 +29,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceState
 from honeycomb_events import BatchEncoder, BatchEvent, Encoding, Transport, resolve_settings
 from honeycomb_events._limits import LimitTally, sanitize_fields
 from honeycomb_events._model import ACCEPTED
-from honeycomb_events.otel import map_spans
+from honeycomb_events.otel import log_to_event, map_spans
 from honeycomb_events.otel._common import add_attributes, plain_sequence
 from honeycomb_events.otel._spans import _keeps_sdk_layout
 
@@ -251,3 +252,31 @@ def _answering(answer: bytes) -> Transport:
         retry=FAST_RETRY,
         http_transport=httpx.MockTransport(lambda request: httpx.Response(200, content=answer)),
     )
+
+
+log_bodies = st.one_of(
+    st.none(), st.text(max_size=20), st.integers(), st.floats(), attribute_values
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(attribute_keys, attribute_values, max_size=8), log_bodies)
+def test_log_events_said_to_be_checked_are_left_unchanged_by_the_careful_path(attributes, body):
+    record = LogRecord(
+        timestamp=1_714_564_800_000_000_000,
+        severity_text="INFO",
+        body=body,
+        attributes=_bounded(attributes),
+    )
+    event = log_to_event(record, {"service.name": "shop"}, {})
+    tally = LimitTally()
+    if event._fields_checked:
+        assert sanitize_fields(event.data, tally) == event.data
+        assert not tally
+
+
+def test_a_log_with_a_text_body_and_plain_attributes_is_checked_and_a_mapping_body_is_not():
+    plain = LogRecord(body="hello", attributes=_bounded({"user": "ada", "n": 3}))
+    nested = LogRecord(body={"a": {"b": 1}}, attributes=_bounded({"user": "ada"}))
+    assert log_to_event(plain, {}, {})._fields_checked
+    assert not log_to_event(nested, {}, {})._fields_checked

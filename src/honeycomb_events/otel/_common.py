@@ -110,9 +110,14 @@ def attribute_value(value: Any) -> Any:
     return str(value)
 
 
-def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None) -> bool:
+def add_attributes(
+    fields: dict[str, Any],
+    attributes: Mapping[str, Any] | None,
+    add_structured: Callable[[dict[str, Any], str, Any], None] | None = None,
+) -> bool:
     """Merge OTel attributes into `fields` (later wins); empty keys and None values skipped,
-    other values as `attribute_value` writes them.
+    other values as `attribute_value` writes them, or, for arrays, bytes and mappings, as
+    `add_structured` adds them when given (log attributes flatten mappings).
 
     True when every merged field already holds Honeycomb's per-value limits (a string key; a
     string, bool, 64-bit integer or finite float), so that the encoder need not check each
@@ -136,6 +141,10 @@ def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None)
     checked = True
     for key, value in attributes.items():
         if not key or value is None:
+            continue
+        if add_structured is not None and type(value) not in _SCALAR_TYPES:
+            add_structured(fields, key, value)
+            checked = False  # the encoder checks what it made
             continue
         converted = attribute_value(value)
         if converted is not None:

@@ -21,6 +21,7 @@ from honeycomb_events._model import BatchEvent, format_time_ns
 from ._common import (
     UNKNOWN_SERVICE,
     SharedFields,
+    add_attributes,
     attribute_value,
     group_by_resource,
     json_text,
@@ -126,16 +127,26 @@ def _log_event(record: LogRecord, shared: SharedFields) -> BatchEvent:
     event_name = getattr(record, "event_name", None)  # only newer SDKs have it
     if event_name:
         fields["event.name"] = event_name
-    add_body(fields, record.body)
+    body = record.body
+    if type(body) is str:  # the usual body, which needs no more than this
+        fields["body"] = body
+        checked = shared.checked
+    else:
+        add_body(fields, body)
+        checked = False  # the encoder checks whatever the body became
     fields.update(shared.fields)
-    add_log_attributes(fields, record.attributes)
+    checked = add_log_attributes(fields, record.attributes) and checked
 
     samplerate = pop_sample_rate(fields)
     if samplerate == 1:
         samplerate = None  # Honeycomb's default: no need to send it
     # Honeycomb would write a record without a timestamp at 1970: the observed time is better.
     nanos = record.timestamp or record.observed_timestamp
-    return BatchEvent.trusted(fields, format_time_ns(nanos) if nanos else None, samplerate)
+    # The fixed fields are ints and text, but a hand-made record may hold anything.
+    checked = checked and type(record.severity_text or "") is str and type(event_name or "") is str
+    return BatchEvent.trusted(
+        fields, format_time_ns(nanos) if nanos else None, samplerate, fields_checked=checked
+    )
 
 
 def add_body(fields: dict[str, Any], body: Any) -> None:
@@ -149,14 +160,11 @@ def add_body(fields: dict[str, Any], body: Any) -> None:
     add_any_value(fields, "body", body)
 
 
-def add_log_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None) -> None:
+def add_log_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None) -> bool:
     """Merge a log record's attributes into `fields` (later wins), as `add_attributes` does,
-    with one addition: log attributes may be mappings, which are flattened like bodies."""
-    if not attributes:
-        return
-    for key, value in attributes.items():
-        if key and value is not None:
-            add_any_value(fields, key, value)
+    with one addition: log attributes may be mappings, which are flattened like bodies.
+    True when every merged field holds Honeycomb's per-value limits (see `add_attributes`)."""
+    return add_attributes(fields, attributes, add_any_value)
 
 
 def add_any_value(fields: dict[str, Any], key: str, value: Any, depth: int = 0) -> None:
