@@ -156,8 +156,9 @@ def _span_parts(span: ReadableSpan) -> _SpanParts:
                 span._end_time,
                 span._status,
                 span._attributes,  # add_attributes reads the dict inside
-                plain_sequence(span._events),
-                plain_sequence(span._links),
+                # Most spans have no events and no links: an empty list needs no snapshot.
+                plain_sequence(span._events) if span._events else (),
+                plain_sequence(span._links) if span._links else (),
             )
         except AttributeError:  # an SDK that renamed them: the public properties still work
             pass
@@ -227,8 +228,8 @@ def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
         checked = _copy_exception_fields(span_events, fields) and checked
 
     samplerate = pop_sample_rate(fields)
-    if samplerate is None:
-        samplerate = tracestate_sample_rate(trace_state.items() if trace_state else None)
+    if samplerate is None and trace_state:
+        samplerate = tracestate_sample_rate(trace_state.items())
     if samplerate == 1:
         samplerate = None  # Honeycomb's default: no need to send it
     start_text = format_time_ns(start)
