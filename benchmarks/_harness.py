@@ -13,6 +13,7 @@ import gc
 import gzip
 import os
 import platform
+import sys
 import threading
 import time
 import tracemalloc
@@ -97,6 +98,11 @@ class Sink(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (an exporter shut down mid-request) is not news."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
