@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
@@ -25,6 +25,18 @@ from typing import Any
 
 import msgspec
 import zstandard
+
+RESOURCE = {
+    "service.name": "checkout",
+    "service.version": "2.3.1",
+    "deployment.environment": "production",
+    "host.name": "web-7f9c",
+    "cloud.provider": "aws",
+    "cloud.region": "eu-west-1",
+    "k8s.pod.name": "checkout-7f9c-abcde",
+    "k8s.namespace.name": "shop",
+}
+"""The resource attributes of every benchmark's workload: a service in a Kubernetes pod."""
 
 PACKAGES = (
     "honeycomb-events",
@@ -196,3 +208,38 @@ def print_table(unit: str, count: int, outcomes: Sequence[Outcome]) -> None:
             f"{count / outcome.wall_seconds:11.0f} {outcome.wire_bytes / count:12.1f} "
             f"{outcome.peak_bytes / 1024:14.0f} {outcome.cpu_seconds / baseline:9.2f}"
         )
+
+
+def compare(
+    unit: str,
+    count: int,
+    exporters: Mapping[str, Any],
+    batches: Sequence[Any],
+    *,
+    sink: Sink,
+    rounds: int,
+) -> None:
+    """Measure every SDK exporter on `batches` (see `interleaved`), shut them and the sink
+    down, and print the table. An export that is not a success raises: a failed export would
+    otherwise look like a fast one."""
+
+    def checked(name: str, exporter: Any) -> Export:
+        def export(batch: Any) -> None:
+            result = exporter.export(batch)
+            if result.name != "SUCCESS":  # the SDK's three export results all name it so
+                raise RuntimeError(f"{name}: export returned {result}")
+
+        return export
+
+    try:
+        outcomes = interleaved(
+            {name: checked(name, exporter) for name, exporter in exporters.items()},
+            batches,
+            sink,
+            rounds,
+        )
+    finally:
+        for exporter in exporters.values():
+            exporter.shutdown()
+        sink.shutdown()
+    print_table(unit, count, outcomes)

@@ -1,12 +1,13 @@
 """Events client benchmark: CPU per event of this package's encoder and transport.
 
-    python benchmarks/bench_events.py [--events 50000] [--batch 500]
+    python benchmarks/bench_events.py [--events 50000] [--batch 500] [--rounds 3]
 
 Every contender posts the same events, in batches, to one local HTTP sink on 127.0.0.1 that
-answers 200 at once. CPU is the sending thread's own (`time.thread_time`), so the sink, which
-runs in another thread of this process, is not counted. The table gives CPU microseconds per
-event, events per second of wall time, bytes on the wire per event, and each contender's CPU
-as a ratio of the naive stdlib-json sender measured in the same run.
+answers as Honeycomb does (see `_harness.py`). CPU is the sending thread's own
+(`time.thread_time`), so the sink, which runs in another thread of this process, is not
+counted. The table gives CPU microseconds per event, events per second of wall time, bytes on
+the wire per event, peak memory per batch, and each contender's CPU as a ratio of the naive
+stdlib-json sender measured in the same run.
 """
 
 from __future__ import annotations
@@ -14,23 +15,20 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import platform
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from _harness import Sink
+from _harness import Sink, interleaved, machine, print_table
 from honeycomb_events import (
     BatchEncoder,
     BatchEvent,
     Compression,
     Encoding,
     Transport,
-    __version__,
     resolve_settings,
 )
 
@@ -56,28 +54,6 @@ def workload(count: int) -> list[dict[str, Any]]:
         }
         for _ in range(count)
     ]
-
-
-@dataclass
-class Outcome:
-    name: str
-    cpu_seconds: float
-    wall_seconds: float
-    wire_bytes: int
-
-
-def run(
-    name: str,
-    send: Callable[[Sequence[dict[str, Any]]], None],
-    data: list[dict[str, Any]],
-    batch: int,
-    sink: Sink,
-) -> Outcome:
-    sink.received = 0
-    cpu, wall = time.thread_time(), time.perf_counter()
-    for start in range(0, len(data), batch):
-        send(data[start : start + batch])
-    return Outcome(name, time.thread_time() - cpu, time.perf_counter() - wall, sink.received)
 
 
 def ours(url: str, encoding: Encoding, compression: Compression) -> Callable[..., None]:
@@ -110,10 +86,10 @@ def naive(url: str, compress: bool) -> Callable[..., None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
     args = parser.parse_args()
 
     sink = Sink()
@@ -127,32 +103,16 @@ def main() -> None:
         "honeycomb-events msgpack + zstd": ours(url, Encoding.MSGPACK, Compression.ZSTD),
         "honeycomb-events json, none": ours(url, Encoding.JSON, Compression.NONE),
     }
-    for send in contenders.values():  # warm up connections and caches
-        run("warm-up", send, data[: args.batch], args.batch, sink)
-    outcomes = [
-        min(
-            (run(name, send, data, args.batch, sink) for _ in range(args.repeat)),
-            key=lambda outcome: outcome.cpu_seconds,
-        )
-        for name, send in contenders.items()
-    ]
-    sink.shutdown()
-
-    baseline = outcomes[0].cpu_seconds
+    batches = [data[start : start + args.batch] for start in range(0, len(data), args.batch)]
+    print(machine())
     print(
-        f"honeycomb-events {__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()}, {args.events} events in batches of {args.batch}, "
-        f"best of {args.repeat}"
+        f"{args.events} events in batches of {args.batch}, best of {args.rounds} interleaved rounds"
     )
-    print(
-        f"{'sender':34} {'CPU µs/event':>12} {'events/s':>10} {'bytes/event':>11} {'CPU ratio':>9}"
-    )
-    for outcome in outcomes:
-        print(
-            f"{outcome.name:34} {outcome.cpu_seconds / args.events * 1e6:12.2f} "
-            f"{args.events / outcome.wall_seconds:10.0f} {outcome.wire_bytes / args.events:11.1f} "
-            f"{outcome.cpu_seconds / baseline:9.2f}"
-        )
+    try:
+        outcomes = interleaved(contenders, batches, sink, args.rounds)
+    finally:
+        sink.shutdown()
+    print_table("event", args.events, outcomes)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
-from _harness import Export, Sink, interleaved, machine, print_table
+from _harness import RESOURCE, Sink, compare, machine
 from honeycomb_events.otel import HoneycombLogExporter
 
 try:
@@ -54,16 +54,6 @@ except ImportError:  # SDKs before 1.39 name them InMemoryLogExporter, LogExport
         LogExportResult as LogRecordExportResult,
     )
 
-RESOURCE = {
-    "service.name": "checkout",
-    "service.version": "2.3.1",
-    "deployment.environment": "production",
-    "host.name": "web-7f9c",
-    "cloud.provider": "aws",
-    "cloud.region": "eu-west-1",
-    "k8s.pod.name": "checkout-7f9c-abcde",
-    "k8s.namespace.name": "shop",
-}
 ROUTES = ("/api/orders", "/api/orders/{id}", "/api/carts/{id}", "/api/payments")
 PROVIDERS = ("stripe", "adyen", "paypal")
 
@@ -175,18 +165,6 @@ class NaiveJsonExporter(LogRecordExporter):
         self._client.close()
 
 
-def checked(name: str, exporter: LogRecordExporter) -> Export:
-    """`exporter.export`, raising unless the batch was accepted: a failed export would
-    otherwise look like a fast one."""
-
-    def export(batch: Sequence[ReadableLogRecord]) -> None:
-        result = exporter.export(batch)
-        if result is not LogRecordExportResult.SUCCESS:
-            raise RuntimeError(f"{name}: export returned {result}")
-
-    return export
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -219,18 +197,7 @@ def main() -> None:
         f"{len(records)} log records ({in_spans} in spans, {resource_size} resource attributes) "
         f"in batches of {args.batch}, best of {args.rounds} interleaved rounds"
     )
-    try:
-        outcomes = interleaved(
-            {name: checked(name, exporter) for name, exporter in exporters.items()},
-            batches,
-            sink,
-            args.rounds,
-        )
-    finally:
-        for exporter in exporters.values():
-            exporter.shutdown()
-        sink.shutdown()
-    print_table("record", len(records), outcomes)
+    compare("record", len(records), exporters, batches, sink=sink, rounds=args.rounds)
 
 
 if __name__ == "__main__":

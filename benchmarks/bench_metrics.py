@@ -40,19 +40,9 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
-from _harness import Export, Sink, interleaved, machine, print_table
+from _harness import RESOURCE, Sink, compare, machine
 from honeycomb_events.otel import HoneycombMetricExporter
 
-RESOURCE = {
-    "service.name": "checkout",
-    "service.version": "2.3.1",
-    "deployment.environment": "production",
-    "host.name": "web-7f9c",
-    "cloud.provider": "aws",
-    "cloud.region": "eu-west-1",
-    "k8s.pod.name": "checkout-7f9c-abcde",
-    "k8s.namespace.name": "shop",
-}
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 STATUSES = (200, 201, 204, 301, 304, 400, 401, 403, 404, 409, 429, 500, 502, 503)
 PROTOCOLS = ("1.1", "2")
@@ -197,18 +187,6 @@ class NaiveJsonExporter(MetricExporter):
         self._client.close()
 
 
-def checked(name: str, exporter: MetricExporter) -> Export:
-    """`exporter.export`, raising unless the batch was accepted: a failed export would
-    otherwise look like a fast one."""
-
-    def export(batch: MetricsData) -> None:
-        result = exporter.export(batch)
-        if result is not MetricExportResult.SUCCESS:
-            raise RuntimeError(f"{name}: export returned {result}")
-
-    return export
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=5_000, help="data points per collection")
@@ -240,18 +218,7 @@ def main() -> None:
         f"(4 instruments, {resource_size} resource attributes), one batch per collection, "
         f"best of {args.rounds} interleaved rounds"
     )
-    try:
-        outcomes = interleaved(
-            {name: checked(name, exporter) for name, exporter in exporters.items()},
-            batches,
-            sink,
-            args.rounds,
-        )
-    finally:
-        for exporter in exporters.values():
-            exporter.shutdown()
-        sink.shutdown()
-    print_table("point", total, outcomes)
+    compare("point", total, exporters, batches, sink=sink, rounds=args.rounds)
 
 
 if __name__ == "__main__":

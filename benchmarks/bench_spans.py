@@ -32,7 +32,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -47,19 +46,9 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 
-from _harness import Sink, interleaved, machine, print_table
+from _harness import RESOURCE, Sink, compare, machine
 from honeycomb_events import HoneycombEventsExporter
 
-RESOURCE = {
-    "service.name": "checkout",
-    "service.version": "2.3.1",
-    "deployment.environment": "production",
-    "host.name": "web-7f9c",
-    "cloud.provider": "aws",
-    "cloud.region": "eu-west-1",
-    "k8s.pod.name": "checkout-7f9c-abcde",
-    "k8s.namespace.name": "shop",
-}
 ROUTES = ("/api/users/{id}", "/api/posts", "/api/comments/{id}", "/health")
 
 
@@ -162,25 +151,9 @@ def export_cost(spans: Sequence[ReadableSpan], batch: int, rounds: int) -> None:
         ),
     }
 
-    def exporting(exporter: SpanExporter) -> Any:
-        def export(chunk: Sequence[ReadableSpan]) -> None:
-            result = exporter.export(chunk)
-            assert result is SpanExportResult.SUCCESS, result
-
-        return export
-
     batches = [spans[start : start + batch] for start in range(0, len(spans), batch)]
-    outcomes = interleaved(
-        {name: exporting(exporter) for name, exporter in exporters.items()},
-        batches,
-        sink,
-        rounds,
-    )
-    for exporter in exporters.values():
-        exporter.shutdown()
-    sink.shutdown()
     print(f"\nExport cost: {len(spans)} spans in batches of {batch}, best of {rounds} rounds")
-    print_table("span", len(spans), outcomes)
+    compare("span", len(spans), exporters, batches, sink=sink, rounds=rounds)
 
 
 def span_end_latency(count: int) -> None:

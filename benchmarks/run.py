@@ -30,7 +30,7 @@ QUICK = {
     ],
     "bench_metrics.py": ["--points", "500", "--collections", "2", "--rounds", "1"],
     "bench_logs.py": ["--records", "2000", "--rounds", "1"],
-    "bench_events.py": ["--events", "2000", "--repeat", "1"],
+    "bench_events.py": ["--events", "2000", "--rounds", "1"],
 }
 
 
