@@ -44,6 +44,11 @@ ENV_DATASET: Final = "HONEYCOMB_DATASET"
 ENV_TIMEOUT: Final = "HONEYCOMB_TIMEOUT"
 ENV_COMPRESSION: Final = "HONEYCOMB_COMPRESSION"
 ENV_ENCODING: Final = "HONEYCOMB_ENCODING"
+ENV_SPOOL_DIR: Final = "HONEYCOMB_SPOOL_DIR"
+ENV_SPOOL_MAX_BYTES: Final = "HONEYCOMB_SPOOL_MAX_BYTES"
+ENV_SPOOL_MAX_AGE: Final = "HONEYCOMB_SPOOL_MAX_AGE"
+DEFAULT_SPOOL_MAX_BYTES: Final = 100 * 1024 * 1024
+DEFAULT_SPOOL_MAX_AGE: Final = 24 * 3600.0
 
 
 class ApiKey:
@@ -100,6 +105,16 @@ class Settings:
     timeout: float
     compression: Compression
     encoding: Encoding
+    spool: SpoolSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolSettings:
+    """Where undeliverable events wait on disk, and how much of them (see `Spool`)."""
+
+    directory: str
+    max_bytes: int
+    max_age: float
 
 
 def resolve_settings(
@@ -125,7 +140,35 @@ def resolve_settings(
         timeout=_resolve_timeout(timeout, env),
         compression=_resolve_enum(Compression, compression, "compression", ENV_COMPRESSION, env),
         encoding=_resolve_enum(Encoding, encoding, "encoding", ENV_ENCODING, env),
+        spool=_resolve_spool(env),
     )
+
+
+def _resolve_spool(env: Mapping[str, str]) -> SpoolSettings | None:
+    directory = _from_env(env, ENV_SPOOL_DIR)
+    if directory is None:
+        return None
+    max_bytes = _from_env(env, ENV_SPOOL_MAX_BYTES)
+    max_age = _from_env(env, ENV_SPOOL_MAX_AGE)
+    try:
+        size = DEFAULT_SPOOL_MAX_BYTES if max_bytes is None else int(max_bytes)
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise ConfigurationError(
+            f"{ENV_SPOOL_MAX_BYTES} must be a positive number of bytes, such as 104857600, "
+            f"not {max_bytes!r}"
+        )
+    try:
+        age = DEFAULT_SPOOL_MAX_AGE if max_age is None else float(max_age)
+    except ValueError:
+        age = 0.0
+    if not 0 < age < float("inf"):
+        raise ConfigurationError(
+            f"{ENV_SPOOL_MAX_AGE} must be a positive number of seconds, such as 86400, "
+            f"not {max_age!r}"
+        )
+    return SpoolSettings(directory, size, age)
 
 
 def _from_env(env: Mapping[str, str], name: str) -> str | None:

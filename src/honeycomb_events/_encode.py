@@ -130,6 +130,35 @@ class EncodedEvents(Sequence[bytes]):
         return self._ends[index] - self._starts[index]
 
 
+class _BodyWriter:
+    """Events written one after another into a buffer framed as one batch body."""
+
+    def __init__(self, encoding: Encoding) -> None:
+        self._json = encoding is Encoding.JSON
+        # msgpack's array header goes first, its count filled in at the end: the 32-bit form
+        # is valid for any count.
+        self.buffer = bytearray(b"[" if self._json else b"\xdd\x00\x00\x00\x00")
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def event_written(self, start: int) -> None:
+        """The event written from `start` to the end of the buffer is complete."""
+        self._starts.append(start)
+        self._ends.append(len(self.buffer))
+        if self._json:
+            self.buffer += b","
+
+    def finish(self) -> EncodedEvents:
+        if self._json:
+            if self._starts:
+                self.buffer[-1] = ord("]")  # the last separator closes the array
+            else:
+                self.buffer += b"]"
+        else:
+            self.buffer[1:5] = len(self._starts).to_bytes(4, "big")
+        return EncodedEvents(self.buffer, self._starts, self._ends)
+
+
 class _Refused(Exception):
     """A value the fast path leaves to `sanitize_fields`."""
 
@@ -238,12 +267,8 @@ class BatchEncoder:
 
     def encode_events(self, events: Iterable[BatchEvent], tally: LimitTally) -> EncodedEvents:
         """Each event's bytes, after Honeycomb's limits were applied to it, in one buffer."""
-        is_json = self.encoding is Encoding.JSON
-        # msgpack's array header goes first with a count filled in at the end: the 32-bit
-        # form is valid for any count.
-        buffer = bytearray(b"[" if is_json else b"\xdd\x00\x00\x00\x00")
-        starts: list[int] = []
-        ends: list[int] = []
+        writer = _BodyWriter(self.encoding)
+        buffer = writer.buffer
         encode_into = self._encode_into
         for event in events:
             start = len(buffer)
@@ -261,18 +286,8 @@ class BatchEncoder:
                     del buffer[start:]
             if not written:
                 buffer += self._encode_event(event, tally)
-            starts.append(start)
-            ends.append(len(buffer))
-            if is_json:
-                buffer += b","
-        if is_json:
-            if starts:
-                buffer[-1] = ord("]")
-            else:
-                buffer += b"]"
-        else:
-            buffer[1:5] = len(starts).to_bytes(4, "big")
-        return EncodedEvents(buffer, starts, ends)
+            writer.event_written(start)
+        return writer.finish()
 
     def _encode_event(self, event: BatchEvent, tally: LimitTally) -> bytes:
         if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
@@ -368,6 +383,21 @@ class BatchEncoder:
     def _body(self, encoded: EncodedEvents, positions: Sequence[int]) -> Body:
         raw = self.frame([encoded[position] for position in positions])
         return Body(tuple(positions), self.compress(raw), len(raw))
+
+    def encoded(self, parts: Sequence[bytes], encoding: str) -> EncodedEvents:
+        """Events encoded earlier (in `encoding`, a spooled batch's), ready for `bodies`;
+        re-encoded when this encoder writes the other encoding."""
+        if encoding != self.encoding.value:
+            decode = (
+                msgspec.json.decode if encoding == Encoding.JSON.value else msgspec.msgpack.decode
+            )
+            parts = [self._encode(decode(part)) for part in parts]
+        writer = _BodyWriter(self.encoding)
+        for part in parts:
+            start = len(writer.buffer)
+            writer.buffer += part
+            writer.event_written(start)
+        return writer.finish()
 
     def frame(self, parts: Sequence[bytes]) -> bytes:
         """Encoded events joined into one array in the body's encoding."""

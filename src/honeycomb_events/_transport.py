@@ -27,10 +27,11 @@ import httpx
 import msgspec
 
 from ._config import Settings, validate_dataset
-from ._encode import BatchEncoder, Body
+from ._encode import BatchEncoder, Body, EncodedEvents
 from ._errors import AuthenticationError
 from ._limits import LimitTally
 from ._model import ACCEPTED, BatchEvent, EventResult
+from ._spool import Spool
 from ._version import __version__
 
 _logger = logging.getLogger("honeycomb_events")
@@ -203,6 +204,9 @@ class _Delivery:
     _retry_after: float | None = field(init=False, default=None)
     _round: int = field(init=False, default=0)
     rejection: AuthenticationError | None = field(init=False, default=None)
+    unsettled: list[int] = field(init=False, default_factory=list)
+    """Events given up on while a later send might still deliver them: never sent, or failed
+    in a way worth retrying. What the spool keeps."""
 
     def __post_init__(self) -> None:
         self.results = [None] * self.count
@@ -342,6 +346,7 @@ class _Delivery:
         for position in positions:
             last = self._last.get(position)
             self.results[position] = last or EventResult(NO_RESPONSE, reason or SHUT_DOWN_TEXT)
+            self.unsettled.append(position)
 
     def final_results(self, reason: str) -> list[EventResult]:
         """Every event's result; events still unsettled get their last failure or `reason`.
@@ -409,6 +414,12 @@ class _BaseTransport(Generic[_HttpT]):
         }
         self._single_headers = self._batch_headers | {"Content-Type": "application/json"}
         self._http_transport: _HttpT | None = http_transport
+        spool = settings.spool
+        self.spool: Spool | None = (
+            None
+            if spool is None
+            else Spool(spool.directory, max_bytes=spool.max_bytes, max_age=spool.max_age)
+        )
         self._reset_connections(closed=False)
         _LIVE_TRANSPORTS.add(self)
 
@@ -430,14 +441,17 @@ class _BaseTransport(Generic[_HttpT]):
 
     def _plan_batch(
         self, dataset: str, events: Iterable[BatchEvent], timeout: float | None
-    ) -> tuple[str, _Delivery]:
+    ) -> tuple[str, _Delivery, EncodedEvents]:
         url = self._url("batch", dataset)
         deadline = time.monotonic() + (self.settings.timeout if timeout is None else timeout)
         tally = LimitTally()
         encoded = self.encoder.encode_events(events, tally)
         self.stats.record_limits(tally)
         self.stats.record(events_submitted=len(encoded))
-        delivery = _Delivery(
+        return url, self._delivery_of(encoded, deadline), encoded
+
+    def _delivery_of(self, encoded: EncodedEvents, deadline: float) -> _Delivery:
+        return _Delivery(
             make_bodies=lambda due: self.encoder.bodies(encoded, due),
             count=len(encoded),
             policy=self.retry,
@@ -446,7 +460,6 @@ class _BaseTransport(Generic[_HttpT]):
             per_event=True,
             stats=self.stats,
         )
-        return url, delivery
 
     def _plan_single(
         self, dataset: str, event: BatchEvent, timeout: float | None
@@ -499,6 +512,7 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
 
     def _reset_connections(self, *, closed: bool) -> None:
         self._lock = threading.Lock()
+        self._draining = threading.Lock()
         self._closed = threading.Event()
         if closed:
             self._closed.set()
@@ -547,9 +561,69 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
     def send_batch(
         self, dataset: str, events: Iterable[BatchEvent], *, timeout: float | None = None
     ) -> list[EventResult]:
-        """Deliver `events` to `dataset` within `timeout` seconds (default: the settings')."""
-        url, delivery = self._plan_batch(dataset, events, timeout)
-        return self._deliver(url, self._batch_headers, delivery)
+        """Deliver `events` to `dataset` within `timeout` seconds (default: the settings').
+
+        With a spool, events still undelivered at the end (never sent, or failed in a way
+        worth retrying) are written to it, and once a batch is accepted the spooled batches
+        are resent, oldest first, within what is left of the deadline.
+        """
+        url, delivery, encoded = self._plan_batch(dataset, events, timeout)
+        results = self._deliver(url, self._batch_headers, delivery)
+        if self.spool is not None:
+            results = self._spool_and_drain(dataset, encoded, delivery, results)
+        return results
+
+    def _spool_and_drain(
+        self,
+        dataset: str,
+        encoded: EncodedEvents,
+        delivery: _Delivery,
+        results: list[EventResult],
+    ) -> list[EventResult]:
+        spool = self.spool
+        if spool is None:
+            return results
+        if delivery.unsettled:
+            written = spool.write(
+                dataset,
+                self.encoder.encoding.value,
+                [encoded[position] for position in delivery.unsettled],
+            )
+            if written:
+                results = list(results)
+                for position in delivery.unsettled:
+                    result = results[position]
+                    results[position] = EventResult(
+                        result.status, f"{result.error or 'not delivered'}; spooled for later"
+                    )
+        elif ACCEPTED in results:
+            self._drain_spool(spool, delivery.deadline)
+        return results
+
+    def _drain_spool(self, spool: Spool, deadline: float) -> None:
+        """Resend spooled batches, oldest first, until one fails or the deadline passes."""
+        if not self._draining.acquire(blocking=False):
+            return  # another thread is at it
+        try:
+            for lease in spool.leases():
+                if self.closed or deadline - time.monotonic() <= 0:
+                    lease.give_back(lease.events)
+                    return
+                encoded = self.encoder.encoded(lease.events, lease.encoding)
+                delivery = self._delivery_of(encoded, deadline)
+                try:
+                    self._deliver(self._url("batch", lease.dataset), self._batch_headers, delivery)
+                except AuthenticationError:
+                    lease.give_back(lease.events)
+                    return
+                left = [encoded[position] for position in delivery.unsettled]
+                spool.count_unspooled(len(encoded) - len(left))
+                if left:
+                    lease.give_back(left)
+                    return  # the backend fails again: the rest waits for the next success
+                lease.done()
+        finally:
+            self._draining.release()
 
     def send_event(
         self, dataset: str, event: BatchEvent, *, timeout: float | None = None
@@ -626,7 +700,7 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
     async def send_batch(
         self, dataset: str, events: Iterable[BatchEvent], *, timeout: float | None = None
     ) -> list[EventResult]:
-        url, delivery = self._plan_batch(dataset, events, timeout)
+        url, delivery, _ = self._plan_batch(dataset, events, timeout)
         return await self._deliver(url, self._batch_headers, delivery)
 
     async def send_event(

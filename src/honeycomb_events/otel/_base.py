@@ -7,6 +7,7 @@ export result.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import logging
 import time
@@ -78,8 +79,13 @@ class EventsExporter:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """What this exporter sent: see `TransportStats.snapshot`."""
-        return self._transport.stats.snapshot()
+        """What this exporter sent: see `TransportStats.snapshot`; with a spool, also what it
+        spooled, took out again and dropped (see `SpoolCounts`)."""
+        snapshot = self._transport.stats.snapshot()
+        spool = self._transport.spool
+        if spool is not None:
+            snapshot.update(dataclasses.asdict(spool.counts))
+        return snapshot
 
     def _deliver(self, batches: Mapping[str, Iterable[BatchEvent]]) -> bool:
         """Send each dataset's events within one deadline; True if every event was accepted.
