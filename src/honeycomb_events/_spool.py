@@ -84,7 +84,9 @@ class Lease:
         """Some events still need a send: they go back in the spool, keeping their age."""
         self._end()
         if remaining:
-            self.spool.write(self.dataset, self.encoding, remaining, created=self.created)
+            self.spool.write(
+                self.dataset, self.encoding, remaining, created=self.created, returned=True
+            )
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -135,9 +137,11 @@ class Spool:
         events: Sequence[bytes],
         *,
         created: float | None = None,
+        returned: bool = False,
     ) -> int:
         """Spool `events` (each one encoded event) for `dataset`; the number written (0 when
-        the batch alone is over the size limit)."""
+        the batch alone is over the size limit). `returned` events come back from a lease:
+        they were counted when first spooled."""
         if not events:
             return 0
         header = _Header(
@@ -171,7 +175,8 @@ class Spool:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
             raise
-        self._count(events_spooled=len(events))
+        if not returned:
+            self._count(events_spooled=len(events))
         return len(events)
 
     def _make_room(self, needed: int) -> None:

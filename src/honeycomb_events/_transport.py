@@ -600,6 +600,15 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
             self._drain_spool(spool, delivery.deadline)
         return results
 
+    def drain_spool(self, timeout: float | None = None) -> bool:
+        """Resend what the spool holds within `timeout` seconds (default: the settings');
+        True when nothing is left in it (or there is no spool)."""
+        if self.spool is None:
+            return True
+        seconds = self.settings.timeout if timeout is None else timeout
+        self._drain_spool(self.spool, time.monotonic() + seconds)
+        return self.spool.pending() == 0
+
     def _drain_spool(self, spool: Spool, deadline: float) -> None:
         """Resend spooled batches, oldest first, until one fails or the deadline passes."""
         if not self._draining.acquire(blocking=False):

@@ -161,8 +161,15 @@ class EventsExporter:
             return False
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
-        """Nothing is held between exports: there is nothing to flush."""
-        return True
+        """Nothing is held between exports but the spool, if there is one: its batches are
+        resent within the timeout. True when nothing is left to send."""
+        if self._transport.closed:
+            return self._transport.spool is None
+        try:
+            return self._transport.drain_spool(timeout_millis / 1000)
+        except Exception:  # never raise into the SDK
+            logger.exception("resending spooled events failed")
+            return False
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         """Stop: a retry backoff in progress ends at once; later exports fail without a

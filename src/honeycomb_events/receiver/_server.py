@@ -70,9 +70,10 @@ def _bind(host: str, port: int) -> socket.socket:
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
-        if port and os.name != "nt":
-            # A fixed port must be reusable straight after a previous receiver stopped; on
-            # Windows this option would instead let two servers share the port.
+        if os.name != "nt":
+            # The port must be reusable straight after this receiver stops, by another one
+            # given it (connections it accepted inherit the option); on Windows this option
+            # would instead let two servers share the port.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except BaseException:
