@@ -44,6 +44,7 @@ ENV_DATASET: Final = "HONEYCOMB_DATASET"
 ENV_TIMEOUT: Final = "HONEYCOMB_TIMEOUT"
 ENV_COMPRESSION: Final = "HONEYCOMB_COMPRESSION"
 ENV_ENCODING: Final = "HONEYCOMB_ENCODING"
+ENV_CA_BUNDLE: Final = "HONEYCOMB_CA_BUNDLE"
 ENV_SPOOL_DIR: Final = "HONEYCOMB_SPOOL_DIR"
 ENV_SPOOL_MAX_BYTES: Final = "HONEYCOMB_SPOOL_MAX_BYTES"
 ENV_SPOOL_MAX_AGE: Final = "HONEYCOMB_SPOOL_MAX_AGE"
@@ -106,6 +107,8 @@ class Settings:
     compression: Compression
     encoding: Encoding
     spool: SpoolSettings | None = None
+    ca_bundle: str | None = None
+    """A PEM file of certificates to trust instead of the system's (TLS is always verified)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,17 @@ def resolve_settings(
         compression=_resolve_enum(Compression, compression, "compression", ENV_COMPRESSION, env),
         encoding=_resolve_enum(Encoding, encoding, "encoding", ENV_ENCODING, env),
         spool=_resolve_spool(env),
+        ca_bundle=_resolve_ca_bundle(env),
     )
+
+
+def _resolve_ca_bundle(env: Mapping[str, str]) -> str | None:
+    path = _from_env(env, ENV_CA_BUNDLE)
+    if path is not None and not os.path.isfile(path):
+        raise ConfigurationError(
+            f"{ENV_CA_BUNDLE} must name a PEM file of CA certificates; {path!r} is not a file"
+        )
+    return path
 
 
 def _resolve_spool(env: Mapping[str, str]) -> SpoolSettings | None:

@@ -15,6 +15,7 @@ import logging
 import os
 import platform
 import random
+import ssl
 import threading
 import time
 import weakref
@@ -436,6 +437,13 @@ class _BaseTransport(Generic[_HttpT]):
             f"{type(self).__name__}(endpoint={self._endpoint!r}, api_key={self.settings.api_key!r})"
         )
 
+    def _tls_verification(self) -> ssl.SSLContext | bool:
+        """Certificates are always verified: against the configured CA bundle, else the
+        system's (httpx's default)."""
+        if self.settings.ca_bundle is None:
+            return True
+        return ssl.create_default_context(cafile=self.settings.ca_bundle)
+
     def _url(self, kind: str, dataset: str) -> str:
         return f"{self._endpoint}/1/{kind}/{quote(validate_dataset(dataset), safe='')}"
 
@@ -528,7 +536,9 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
                 http = self._http
                 if http is None:
                     http = self._http = httpx.Client(
-                        transport=self._http_transport, follow_redirects=False
+                        transport=self._http_transport,
+                        follow_redirects=False,
+                        verify=self._tls_verification(),
                     )
         return http
 
@@ -700,7 +710,11 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
         if self._closed:
             raise _Closed
         if self._http is None:
-            self._http = httpx.AsyncClient(transport=self._http_transport, follow_redirects=False)
+            self._http = httpx.AsyncClient(
+                transport=self._http_transport,
+                follow_redirects=False,
+                verify=self._tls_verification(),
+            )
         return self._http
 
     def _is_closed(self) -> bool:
