@@ -45,6 +45,7 @@ def test_nothing_queued_is_lost_on_close_even_from_many_threads(receiver, make_c
     assert sender.stats == {
         "queued": 5_000,
         "dropped_queue_full": 0,
+        "dropped_queue_bytes": 0,
         "dropped_closed": 0,
         "accepted": 5_000,
         "failed": 0,
@@ -92,6 +93,29 @@ def test_events_without_a_time_are_stamped_when_queued_not_when_sent(receiver, m
     sender.close()
     [stored] = receiver.events("ds")
     assert queued_at <= stored.time_ns < queued_at + 100_000_000
+
+
+def test_a_queue_full_in_bytes_drops_the_newest_events_and_counts_them(receiver, make_client):
+    sender = make_client().events.buffered(
+        "ds", batch_size=100, max_queue_size=100, max_queue_bytes=1_000, flush_interval=60
+    )
+    padding = "x" * 280  # about 300 bytes of JSON an event
+    accepted = [sender.send({"n": n, "pad": padding}) for n in range(5)]
+    assert accepted == [True, True, True, False, False]
+    assert sender.stats["dropped_queue_bytes"] == 2
+    assert sender.close(timeout=10)
+    assert sorted(e.data["n"] for e in receiver.events("ds")) == [0, 1, 2]
+    # Once sent, the bytes are free again.
+    assert sender._queued_bytes == 0
+
+
+def test_one_event_larger_than_the_byte_bound_still_goes_through_an_empty_queue(
+    receiver, make_client
+):
+    sender = make_client().events.buffered("ds", max_queue_bytes=100, flush_interval=60)
+    assert sender.send({"big": "x" * 500})
+    assert sender.close(timeout=10)
+    assert len(receiver.events("ds")) == 1
 
 
 def test_a_full_queue_drops_the_newest_events_and_counts_them(receiver, make_client):

@@ -18,6 +18,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+import msgspec
+
 from ._errors import AuthenticationError
 from ._lifecycle import Closeable
 from ._model import BatchEvent, EventResult, TimeInput, now_rfc3339
@@ -28,6 +30,18 @@ _logger = logging.getLogger("honeycomb_events")
 DEFAULT_BATCH_SIZE: Final = 100
 DEFAULT_FLUSH_INTERVAL: Final = 5.0
 DEFAULT_MAX_QUEUE_SIZE: Final = 10_000
+DEFAULT_MAX_QUEUE_BYTES: Final = 64 * 1024 * 1024
+_UNMEASURABLE_SIZE: Final = 1024
+_SIZE_ENCODER: Final = msgspec.json.Encoder(enc_hook=str)
+
+
+def approximate_size(data: Mapping[str, Any]) -> int:
+    """About how many bytes an event's fields take as JSON: what a queue bound counts."""
+    try:
+        return len(_SIZE_ENCODER.encode(data))
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
+        return _UNMEASURABLE_SIZE
+
 
 ResultCallback = Callable[[BatchEvent, EventResult], None]
 
@@ -92,8 +106,11 @@ class BufferedSender(Closeable):
         batch_size: int = DEFAULT_BATCH_SIZE,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         on_result: ResultCallback | None = None,
     ) -> None:
+        if max_queue_bytes < 1:
+            raise ValueError("max_queue_bytes must be at least 1")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if max_queue_size < batch_size:
@@ -104,6 +121,7 @@ class BufferedSender(Closeable):
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_queue_size = max_queue_size
+        self.max_queue_bytes = max_queue_bytes
         self._transport = transport
         self._on_result = on_result
         self._counts: collections.Counter[str] = collections.Counter()
@@ -115,7 +133,8 @@ class BufferedSender(Closeable):
 
     def _reset_queue(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._queue: collections.deque[BatchEvent] = collections.deque()
+        self._queue: collections.deque[tuple[BatchEvent, int]] = collections.deque()
+        self._queued_bytes = 0
         self._enqueued = 0
         self._settled = 0
         self._flush_wanted = False
@@ -133,11 +152,19 @@ class BufferedSender(Closeable):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counts: queued, dropped_queue_full, dropped_closed, accepted, failed."""
+        """Counts: queued, dropped_queue_full (too many events waiting), dropped_queue_bytes
+        (too many bytes waiting), dropped_closed, accepted, failed."""
         with self._cond:
             return {
                 name: self._counts[name]
-                for name in ("queued", "dropped_queue_full", "dropped_closed", "accepted", "failed")
+                for name in (
+                    "queued",
+                    "dropped_queue_full",
+                    "dropped_queue_bytes",
+                    "dropped_closed",
+                    "accepted",
+                    "failed",
+                )
             }
 
     def send(
@@ -154,6 +181,7 @@ class BufferedSender(Closeable):
         """Queue a prepared `BatchEvent` (stamped now if it has no time); True if queued."""
         if event.time is None:
             event = BatchEvent.trusted(event.data, now_rfc3339(), event.samplerate)
+        size = approximate_size(event.data)
         with self._cond:
             if self._closing:
                 self._counts["dropped_closed"] += 1
@@ -162,8 +190,12 @@ class BufferedSender(Closeable):
             elif len(self._queue) >= self.max_queue_size:
                 self._counts["dropped_queue_full"] += 1
                 return False
+            elif self._queued_bytes + size > self.max_queue_bytes and self._queue:
+                self._counts["dropped_queue_bytes"] += 1
+                return False
             else:
-                self._queue.append(event)
+                self._queue.append((event, size))
+                self._queued_bytes += size
                 self._enqueued += 1
                 self._counts["queued"] += 1
                 if self._worker is None:
@@ -193,7 +225,9 @@ class BufferedSender(Closeable):
                     break
                 self._cond.wait(remaining)
             count = min(self.batch_size, len(self._queue))
-            batch = [self._queue.popleft() for _ in range(count)]
+            taken = [self._queue.popleft() for _ in range(count)]
+            self._queued_bytes -= sum(size for _, size in taken)
+            batch = [event for event, _ in taken]
             if not self._queue:
                 self._flush_wanted = False
             if not batch and self._closing:

@@ -13,6 +13,7 @@ import httpx
 from ._buffered import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_MAX_QUEUE_BYTES,
     DEFAULT_MAX_QUEUE_SIZE,
     BufferedSender,
     ResultCallback,
@@ -208,6 +209,7 @@ class Events:
         batch_size: int = DEFAULT_BATCH_SIZE,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         on_result: ResultCallback | None = None,
     ) -> BufferedSender:
         """A `BufferedSender` for `dataset`, closed (and so flushed) with the client."""
@@ -217,6 +219,7 @@ class Events:
             batch_size=batch_size,
             flush_interval=flush_interval,
             max_queue_size=max_queue_size,
+            max_queue_bytes=max_queue_bytes,
             on_result=on_result,
         )
         self._client._senders.add(sender)
