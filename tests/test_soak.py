@@ -136,6 +136,13 @@ def test_every_span_is_stored_exactly_once_through_a_bad_minute(tmp_path, monkey
 
         # The application thread only queued spans: it never waited on the network.
         waits.sort()
+        print(  # the figures docs/reliability.md quotes (pytest -s shows them)
+            f"soak: {made} spans, {stats['events_spooled']} spooled and resent, "
+            f"end() median {statistics.median(waits) * 1e6:.0f} µs, "
+            f"p99 {waits[int(len(waits) * 0.99)] * 1e6:.0f} µs, max {waits[-1] * 1e3:.1f} ms, "
+            f"RSS growth {(rss_peak - rss_before) / 2**20:.1f} MiB, "
+            f"{stats['requests']} requests, {stats['failed_by_status']}"
+        )
         assert statistics.median(waits) < 0.001
         assert waits[int(len(waits) * 0.99)] < 0.005
         assert waits[-1] < 0.1, f"span.end() once took {waits[-1] * 1000:.1f} ms"
