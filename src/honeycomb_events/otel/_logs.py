@@ -10,7 +10,7 @@ the resource: both are read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk.resources import Resource
@@ -31,7 +31,7 @@ from ._common import (
 from ._spans import span_id_hex, trace_id_hex
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import ReadableLogRecord
+    pass
 
 UNKNOWN_LOG_SOURCE: Final = "unknown_log_source"
 """The dataset of logs whose resource has no usable ``service.name`` and no dataset is set."""
@@ -77,21 +77,32 @@ def log_dataset(resource_attributes: Mapping[str, Any] | None, configured: str |
     return configured or UNKNOWN_LOG_SOURCE
 
 
-def map_logs(records: Iterable[ReadableLogRecord]) -> list[tuple[Resource, list[BatchEvent]]]:
+class LogItem(Protocol):
+    """What the SDK hands a log exporter: a record, its resource and its scope."""
+
+    @property
+    def log_record(self) -> LogRecord: ...
+
+    @property
+    def resource(self) -> Resource | None: ...
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope | None: ...
+
+
+def map_logs(records: Iterable[LogItem]) -> list[tuple[Resource, list[BatchEvent]]]:
     """One event per log record, grouped by resource in the order of their first record."""
     return [(resource, list(events)) for resource, events in log_event_groups(records)]
 
 
-def log_event_groups(
-    records: Iterable[ReadableLogRecord],
-) -> list[tuple[Resource, Iterator[BatchEvent]]]:
+def log_event_groups(records: Iterable[LogItem]) -> list[tuple[Resource, Iterator[BatchEvent]]]:
     """What `map_logs` gives, each resource's events made as they are read."""
     return group_by_resource(
         records, _locate, lambda item, shared: (_log_event(item.log_record, shared),)
     )
 
 
-def _locate(item: ReadableLogRecord) -> tuple[Resource, InstrumentationScope | None]:
+def _locate(item: LogItem) -> tuple[Resource, InstrumentationScope | None]:
     # SDKs before 1.39 kept the resource on the record, not beside it.
     resource = getattr(item, "resource", None) or getattr(item.log_record, "resource", None)
     return resource or _EMPTY_RESOURCE, item.instrumentation_scope

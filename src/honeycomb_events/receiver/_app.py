@@ -41,13 +41,16 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final, Literal
 
 import anyio.to_thread
 import msgspec
 import zstandard
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -55,16 +58,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from honeycomb_events._encode import BatchEncoder, Compression, Encoding
 from honeycomb_events._limits import (
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
     MAX_FIELDS,
     MAX_STRING_BYTES,
+    LimitTally,
     truncate_utf8,
 )
-from honeycomb_events._model import datetime_to_ns, epoch_to_ns, parse_rfc3339_ns
+from honeycomb_events._model import BatchEvent, datetime_to_ns, epoch_to_ns, parse_rfc3339_ns
+from honeycomb_events.otel._common import service_dataset
+from honeycomb_events.otel._logs import log_dataset, log_event_groups
+from honeycomb_events.otel._spans import span_event_groups
 
 from ._faults import Fault, FaultPlan
+from ._otlp import log_records_of, spans_of
 from ._store import MAX_DATASET_COLUMNS, EventStore, StoredEvent
 
 MAX_DECODED_BYTES: Final = 50_000_000
@@ -109,6 +118,7 @@ class ErrorText:
     EVENT_TOO_LARGE: Final = "event is too large"
     DATASET_TOO_MANY_COLUMNS: Final = "dataset has too many columns"
     BAD_SAMPLERATE: Final = "event samplerate is malformed and cannot be read"
+    OTLP_PROTOBUF_ONLY: Final = "OTLP requests must be protobuf (application/x-protobuf)"
 
 
 @dataclass(eq=False)
@@ -476,6 +486,24 @@ def _check_event(
     )
 
 
+# OTLP-ingested events are encoded as an exporter would send them, uncompressed.
+_OTLP_ENCODER: Final = BatchEncoder(Encoding.JSON, Compression.NONE)
+_TRACES_ANSWER: Final = ExportTraceServiceResponse().SerializeToString()
+_LOGS_ANSWER: Final = ExportLogsServiceResponse().SerializeToString()
+
+
+def _span_groups(body: bytes, dataset: str | None) -> Iterator[tuple[str, Iterable[BatchEvent]]]:
+    """Spans go where Honeycomb sends them for an environment key: their service's dataset."""
+    for resource, events in span_event_groups(spans_of(body)):
+        yield service_dataset(resource.attributes), events
+
+
+def _log_groups(body: bytes, dataset: str | None) -> Iterator[tuple[str, Iterable[BatchEvent]]]:
+    """Logs go to their service's dataset, else the ``X-Honeycomb-Dataset`` header's."""
+    for resource, events in log_event_groups(log_records_of(body)):
+        yield log_dataset(resource.attributes, dataset), events
+
+
 class _Handlers:
     """The endpoints, sharing the store, the key set, the fault plan, the log and the stats."""
 
@@ -503,6 +531,20 @@ class _Handlers:
 
     async def auth(self, request: Request) -> Response:
         return await self._observe(request, None, self._auth)
+
+    async def otlp_traces(self, request: Request) -> Response:
+        return await self._observe(
+            request,
+            None,
+            lambda request, observed: self._otlp(request, observed, _span_groups, _TRACES_ANSWER),
+        )
+
+    async def otlp_logs(self, request: Request) -> Response:
+        return await self._observe(
+            request,
+            None,
+            lambda request, observed: self._otlp(request, observed, _log_groups, _LOGS_ANSWER),
+        )
 
     async def _observe(
         self,
@@ -597,10 +639,19 @@ class _Handlers:
             raise _Reject(400, ErrorText.MALFORMED, "malformed_bodies")
         if not items:
             raise _Reject(400, ErrorText.BODY_EMPTY, "empty_bodies")
-        observed.event_count = len(items)
-        observed.counts["events_received"] += len(items)
+        results = await self._store_items(observed.dataset or "", items, fault, observed)
+        return JSONResponse(results, headers=_retry_after(fault))
 
-        dataset = observed.dataset or ""
+    async def _store_items(
+        self,
+        dataset: str,
+        items: list[dict[str, Any]],
+        fault: Fault | None,
+        observed: _Observed,
+    ) -> list[dict[str, Any]]:
+        """Check and store a batch's events; one ``{"status": ...}`` per event."""
+        observed.event_count += len(items)
+        observed.counts["events_received"] += len(items)
         received_ns = time.time_ns()
         results: list[dict[str, Any]] = [{"status": 202} for _ in items]
         to_store: list[tuple[int, StoredEvent]] = []
@@ -635,7 +686,36 @@ class _Handlers:
         accepted = sum(1 for result in results if result["status"] == 202)
         observed.counts["events_accepted"] += accepted
         observed.counts["events_rejected"] += len(results) - accepted
-        return JSONResponse(results, headers=_retry_after(fault))
+        return results
+
+    async def _otlp(
+        self,
+        request: Request,
+        observed: _Observed,
+        groups_of: Callable[[bytes, str | None], Iterable[tuple[str, Iterable[BatchEvent]]]],
+        answer: bytes,
+    ) -> Response:
+        """OTLP/HTTP ingest: the SDK objects of the request, mapped by this package's own
+        mappings, checked and stored as a batch of each dataset would be."""
+        raw, observed.body_bytes = await _read_body(request, MAX_BODY_BYTES)
+        self._check_key(request)
+        if observed.body_bytes > MAX_BODY_BYTES:
+            raise _Reject(400, ErrorText.BODY_TOO_LARGE, "bodies_too_large")
+        if _media_type(request) != "application/x-protobuf":
+            raise _Reject(415, ErrorText.OTLP_PROTOBUF_ONLY, "malformed_bodies")
+        body = _decompress(raw, request.headers.get("content-encoding"))
+        dataset_header = (request.headers.get("x-honeycomb-dataset") or "").strip() or None
+        try:
+            groups = list(groups_of(body, dataset_header))
+        except (DecodeError, ValueError) as exc:
+            raise _Reject(400, ErrorText.MALFORMED, "malformed_bodies") from exc
+        for dataset, events in groups:
+            encoded = _OTLP_ENCODER.encode_events(events, LimitTally())
+            items = msgspec.json.decode(encoded.buffer)
+            observed.dataset = dataset
+            if items:
+                await self._store_items(dataset, items, None, observed)
+        return Response(answer, media_type="application/x-protobuf")
 
     def _admit(self, dataset: str, events: list[StoredEvent]) -> list[bool]:
         if not events:
@@ -819,6 +899,8 @@ def create_app(
         Route("/1/batch/{dataset}", handlers.batch, methods=["POST"]),
         Route("/1/events/{dataset}", handlers.single, methods=["POST"]),
         Route("/1/auth", handlers.auth, methods=["GET"]),
+        Route("/v1/traces", handlers.otlp_traces, methods=["POST"]),
+        Route("/v1/logs", handlers.otlp_logs, methods=["POST"]),
         Route("/_receiver/events/{dataset}", handlers.stored_events, methods=["GET"]),
         Route("/_receiver/events", handlers.clear_events, methods=["DELETE"]),
         Route("/_receiver/datasets", handlers.datasets, methods=["GET"]),

@@ -1,0 +1,116 @@
+"""OTLP/HTTP ingest: what an OTel SDK sends the receiver over OTLP is stored exactly as this
+package's exporters would have sent it."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from honeycomb_events.otel import HoneycombEventsExporter, HoneycombLogExporter
+from honeycomb_events.receiver import Receiver
+
+from .conftest import API_KEY, FAST_RETRY
+
+HEADERS = {"x-honeycomb-team": API_KEY}
+
+
+def varied_spans():
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop", "pod": 3}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.flask", "1.0")
+    with tracer.start_as_current_span("GET /", kind=SpanKind.SERVER) as root:
+        root.set_attributes(
+            {"http.route": "/", "http.status_code": 500, "ratio": 0.5, "tags": ("a", "b")}
+        )
+        root.add_event("cache miss", {"key": "user:1", "tries": [1, 2]})
+        with tracer.start_as_current_span(
+            "SELECT", kind=SpanKind.CLIENT, links=[Link(root.get_span_context(), {"why": "x"})]
+        ) as child:
+            child.set_attributes({"db.rows": 2, "blob": b"\x00\x01", "sampleRate": 4})
+            child.record_exception(ValueError("boom"))
+            child.set_status(Status(StatusCode.ERROR, "failed"))
+    return memory.get_finished_spans()
+
+
+def stored(receiver: Receiver, dataset: str):
+    return sorted(
+        ((event.data, event.time_ns, event.samplerate) for event in receiver.events(dataset)),
+        key=repr,
+    )
+
+
+def test_spans_over_otlp_are_stored_as_the_events_exporter_stores_them():
+    spans = varied_spans()
+    with Receiver() as ours, Receiver() as otlp:
+        exporter = HoneycombEventsExporter(api_key=API_KEY, endpoint=ours.url, retry=FAST_RETRY)
+        assert exporter.export(spans).name == "SUCCESS"
+        sdk_exporter = OTLPSpanExporter(endpoint=f"{otlp.url}/v1/traces", headers=HEADERS)
+        assert sdk_exporter.export(spans).name == "SUCCESS"
+        expected = stored(ours, "shop")
+        assert len(expected) == 5  # two spans, two span events (one an exception), a link
+        assert stored(otlp, "shop") == expected
+        exporter.shutdown()
+        sdk_exporter.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore:.*LoggingHandler.*:DeprecationWarning")
+def test_logs_over_otlp_are_stored_as_the_log_exporter_stores_them():
+    with Receiver() as ours, Receiver() as otlp:
+        logger = logging.getLogger("test.otlp.ingest")
+        logger.propagate = False
+        for exporter in (
+            HoneycombLogExporter(api_key=API_KEY, endpoint=ours.url, retry=FAST_RETRY),
+            OTLPLogExporter(endpoint=f"{otlp.url}/v1/logs", headers=HEADERS),
+        ):
+            provider = LoggerProvider(resource=Resource.create({"service.name": "shop"}))
+            provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+            handler = LoggingHandler(logger_provider=provider)
+            logger.addHandler(handler)
+            logger.warning("disk %s full", "/var", extra={"disk.free": 0, "tags": ["a", "b"]})
+            logger.removeHandler(handler)
+            provider.shutdown()
+
+        def comparable(receiver: Receiver):
+            # code.* attributes name the line of this test: both runs made the same record.
+            return [
+                {k: v for k, v in data.items() if k != "code.line.number"}
+                for data, _, _ in stored(receiver, "shop")
+            ]
+
+        assert comparable(otlp) == comparable(ours)
+        assert len(comparable(ours)) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({"content-type": "application/json"}, b"{}", 415),
+        ({"content-type": "application/x-protobuf"}, b"\xff\xff\xff", 400),
+    ],
+)
+def test_otlp_requests_that_cannot_be_read_get_an_error(receiver, headers, body, status):
+    response = httpx.post(f"{receiver.url}/v1/traces", content=body, headers={**HEADERS, **headers})
+    assert response.status_code == status
+    assert response.json()["error"]
+
+
+def test_otlp_requests_need_a_known_key():
+    with Receiver(api_keys=["right"]) as receiver:
+        response = httpx.post(
+            f"{receiver.url}/v1/traces",
+            content=b"",
+            headers={"x-honeycomb-team": "wrong", "content-type": "application/x-protobuf"},
+        )
+        assert response.status_code == 401
