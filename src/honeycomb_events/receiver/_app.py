@@ -37,6 +37,7 @@ import asyncio
 import collections
 import contextvars
 import datetime as _dt
+import html
 import logging
 import threading
 import time
@@ -54,7 +55,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -75,6 +76,7 @@ from honeycomb_events.otel._spans import span_event_groups
 from ._faults import Fault, FaultPlan
 from ._otlp import log_records_of, spans_of
 from ._store import MAX_DATASET_COLUMNS, EventStore, StoredEvent
+from ._web import index_page, trace_page
 
 MAX_DECODED_BYTES: Final = 50_000_000
 """A compressed body may expand to at most this many bytes; beyond, it is "too large"."""
@@ -777,6 +779,23 @@ class _Handlers:
             }
         )
 
+    # Web pages ---------------------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        page = await anyio.to_thread.run_sync(index_page, self.store)
+        return HTMLResponse(page)
+
+    async def trace(self, request: Request) -> Response:
+        trace_id = request.path_params["trace_id"]
+        page = await anyio.to_thread.run_sync(trace_page, self.store, trace_id)
+        if page is None:
+            return HTMLResponse(
+                f"<p>No span of trace {html.escape(trace_id)} is stored. "
+                "<a href='/'>All traces</a></p>",
+                status_code=404,
+            )
+        return HTMLResponse(page)
+
     # Control endpoints -------------------------------------------------------------------
 
     async def stored_events(self, request: Request) -> Response:
@@ -899,6 +918,8 @@ def create_app(
         Route("/1/batch/{dataset}", handlers.batch, methods=["POST"]),
         Route("/1/events/{dataset}", handlers.single, methods=["POST"]),
         Route("/1/auth", handlers.auth, methods=["GET"]),
+        Route("/", handlers.index, methods=["GET"]),
+        Route("/trace/{trace_id}", handlers.trace, methods=["GET"]),
         Route("/v1/traces", handlers.otlp_traces, methods=["POST"]),
         Route("/v1/logs", handlers.otlp_logs, methods=["POST"]),
         Route("/_receiver/events/{dataset}", handlers.stored_events, methods=["GET"]),
