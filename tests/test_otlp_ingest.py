@@ -8,16 +8,24 @@ import logging
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from honeycomb_events.otel import HoneycombEventsExporter, HoneycombLogExporter
+from honeycomb_events.otel import (
+    HoneycombEventsExporter,
+    HoneycombLogExporter,
+    HoneycombMetricExporter,
+)
 from honeycomb_events.receiver import Receiver
 
 from .conftest import API_KEY, FAST_RETRY
@@ -114,3 +122,37 @@ def test_otlp_requests_need_a_known_key():
             headers={"x-honeycomb-team": "wrong", "content-type": "application/x-protobuf"},
         )
         assert response.status_code == 401
+
+
+def test_metrics_over_otlp_are_stored_as_the_metric_exporter_stores_them():
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(
+        metric_readers=[reader],
+        resource=Resource.create({"service.name": "shop"}),
+        views=[
+            View(instrument_name="size", aggregation=ExponentialBucketHistogramAggregation()),
+            View(instrument_name="*"),
+        ],
+    )
+    meter = provider.get_meter("shop")
+    latency = meter.create_histogram("latency")
+    size = meter.create_histogram("size")
+    requests = meter.create_counter("requests")
+    active = meter.create_up_down_counter("active")
+    for n in range(20):
+        attributes = {"route": f"/r{n % 3}", "ok": n % 4 != 0}
+        latency.record(n * 1.5, attributes)
+        size.record(n * 10, attributes)
+        requests.add(1, attributes)
+        active.add(1 if n % 2 else -1, attributes)
+    data = reader.get_metrics_data()
+    with Receiver() as ours, Receiver() as otlp:
+        exporter = HoneycombMetricExporter(api_key=API_KEY, endpoint=ours.url, retry=FAST_RETRY)
+        assert exporter.export(data).name == "SUCCESS"
+        sdk_exporter = OTLPMetricExporter(endpoint=f"{otlp.url}/v1/metrics", headers=HEADERS)
+        assert sdk_exporter.export(data).name == "SUCCESS"
+        expected = stored(ours, "unknown_metrics")
+        assert len(expected) == 6  # one event per attribute set
+        assert stored(otlp, "unknown_metrics") == expected
+        exporter.shutdown()
+        sdk_exporter.shutdown()

@@ -51,6 +51,9 @@ import msgspec
 import zstandard
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -71,10 +74,12 @@ from honeycomb_events._limits import (
 from honeycomb_events._model import BatchEvent, datetime_to_ns, epoch_to_ns, parse_rfc3339_ns
 from honeycomb_events.otel._common import service_dataset
 from honeycomb_events.otel._logs import log_dataset, log_event_groups
+from honeycomb_events.otel._metric_exporter import UNKNOWN_METRICS
+from honeycomb_events.otel._metrics import map_metrics
 from honeycomb_events.otel._spans import span_event_groups
 
 from ._faults import Fault, FaultPlan
-from ._otlp import log_records_of, spans_of
+from ._otlp import log_records_of, metrics_of, spans_of
 from ._store import MAX_DATASET_COLUMNS, EventStore, StoredEvent
 from ._web import index_page, trace_page
 
@@ -492,12 +497,20 @@ def _check_event(
 _OTLP_ENCODER: Final = BatchEncoder(Encoding.JSON, Compression.NONE)
 _TRACES_ANSWER: Final = ExportTraceServiceResponse().SerializeToString()
 _LOGS_ANSWER: Final = ExportLogsServiceResponse().SerializeToString()
+_METRICS_ANSWER: Final = ExportMetricsServiceResponse().SerializeToString()
 
 
 def _span_groups(body: bytes, dataset: str | None) -> Iterator[tuple[str, Iterable[BatchEvent]]]:
     """Spans go where Honeycomb sends them for an environment key: their service's dataset."""
     for resource, events in span_event_groups(spans_of(body)):
         yield service_dataset(resource.attributes), events
+
+
+def _metric_groups(body: bytes, dataset: str | None) -> Iterator[tuple[str, Iterable[BatchEvent]]]:
+    """Metrics go to the ``X-Honeycomb-Dataset`` header's dataset, else ``unknown_metrics``,
+    as the metric exporter's dataset rule has it."""
+    for _, events in map_metrics(metrics_of(body)):
+        yield dataset or UNKNOWN_METRICS, events
 
 
 def _log_groups(body: bytes, dataset: str | None) -> Iterator[tuple[str, Iterable[BatchEvent]]]:
@@ -539,6 +552,15 @@ class _Handlers:
             request,
             None,
             lambda request, observed: self._otlp(request, observed, _span_groups, _TRACES_ANSWER),
+        )
+
+    async def otlp_metrics(self, request: Request) -> Response:
+        return await self._observe(
+            request,
+            None,
+            lambda request, observed: self._otlp(
+                request, observed, _metric_groups, _METRICS_ANSWER
+            ),
         )
 
     async def otlp_logs(self, request: Request) -> Response:
@@ -921,6 +943,7 @@ def create_app(
         Route("/", handlers.index, methods=["GET"]),
         Route("/trace/{trace_id}", handlers.trace, methods=["GET"]),
         Route("/v1/traces", handlers.otlp_traces, methods=["POST"]),
+        Route("/v1/metrics", handlers.otlp_metrics, methods=["POST"]),
         Route("/v1/logs", handlers.otlp_logs, methods=["POST"]),
         Route("/_receiver/events/{dataset}", handlers.stored_events, methods=["GET"]),
         Route("/_receiver/events", handlers.clear_events, methods=["DELETE"]),

@@ -8,14 +8,33 @@ default; JSON-encoded OTLP is refused with 415.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourceMessage
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Buckets,
+    ExponentialHistogram,
+    ExponentialHistogramDataPoint,
+    Gauge,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope as SdkScope
@@ -158,3 +177,102 @@ def log_records_of(body: bytes) -> list[ReceivedLogRecord]:
                     api_record.event_name = record.event_name
                 records.append(ReceivedLogRecord(api_record, resource, scope))
     return records
+
+
+def metrics_of(body: bytes) -> MetricsData:
+    """The metrics of an `ExportMetricsServiceRequest`, as the SDK's reader would give them
+    (summary points, which the SDK never makes, are left out)."""
+    request = ExportMetricsServiceRequest()
+    request.ParseFromString(body)
+    return MetricsData(
+        [
+            ResourceMetrics(
+                _resource(resource_metrics.resource, resource_metrics.schema_url),
+                [
+                    ScopeMetrics(
+                        _scope(scope_metrics.scope, scope_metrics.schema_url),
+                        [
+                            Metric(metric.name, metric.description, metric.unit, data)
+                            for metric in scope_metrics.metrics
+                            if (data := _metric_data(metric)) is not None
+                        ],
+                        scope_metrics.schema_url,
+                    )
+                    for scope_metrics in resource_metrics.scope_metrics
+                ],
+                resource_metrics.schema_url,
+            )
+            for resource_metrics in request.resource_metrics
+        ]
+    )
+
+
+def _number(point: Any) -> NumberDataPoint:
+    value = point.as_int if point.WhichOneof("value") == "as_int" else point.as_double
+    return NumberDataPoint(
+        attributes_of(point.attributes),
+        point.start_time_unix_nano,
+        point.time_unix_nano,
+        value,
+        (),
+    )
+
+
+def _recorded(point: Any, name: str, missing: float) -> float:
+    """A point's min or max; the SDK reports one never recorded as an infinity."""
+    value: float = getattr(point, name) if point.HasField(name) else missing
+    return value
+
+
+def _metric_data(metric: Any) -> Sum | Gauge | Histogram | ExponentialHistogram | None:
+    kind = metric.WhichOneof("data")
+    if kind == "sum":
+        return Sum(
+            [_number(point) for point in metric.sum.data_points],
+            AggregationTemporality(metric.sum.aggregation_temporality),
+            metric.sum.is_monotonic,
+        )
+    if kind == "gauge":
+        return Gauge([_number(point) for point in metric.gauge.data_points])
+    if kind == "histogram":
+        return Histogram(
+            [
+                HistogramDataPoint(
+                    attributes_of(point.attributes),
+                    point.start_time_unix_nano,
+                    point.time_unix_nano,
+                    point.count,
+                    point.sum,
+                    list(point.bucket_counts),
+                    list(point.explicit_bounds),
+                    _recorded(point, "min", math.inf),
+                    _recorded(point, "max", -math.inf),
+                    (),
+                )
+                for point in metric.histogram.data_points
+            ],
+            AggregationTemporality(metric.histogram.aggregation_temporality),
+        )
+    if kind == "exponential_histogram":
+        return ExponentialHistogram(
+            [
+                ExponentialHistogramDataPoint(
+                    attributes_of(point.attributes),
+                    point.start_time_unix_nano,
+                    point.time_unix_nano,
+                    point.count,
+                    point.sum,
+                    point.scale,
+                    point.zero_count,
+                    Buckets(point.positive.offset, list(point.positive.bucket_counts)),
+                    Buckets(point.negative.offset, list(point.negative.bucket_counts)),
+                    point.flags,
+                    _recorded(point, "min", math.inf),
+                    _recorded(point, "max", -math.inf),
+                    (),
+                )
+                for point in metric.exponential_histogram.data_points
+            ],
+            AggregationTemporality(metric.exponential_histogram.aggregation_temporality),
+        )
+    return None
