@@ -274,5 +274,8 @@ def _add_histogram(
         math.inf if high is None else high,
     )
     fields.update(zip(names[5:], estimates, strict=False))
-    # The min and max are known finite; the average is finite when the sum is.
-    return holds_limits(count) and math.isfinite(total) and all(map(math.isfinite, estimates))
+    # An integer histogram's sum, min, max and estimates may be integers too, of any size;
+    # the average is a float, finite when the sum is.
+    return all(
+        map(holds_limits, (count, total, *estimates, *(v for v in (low, high) if v is not None)))
+    )
