@@ -200,6 +200,7 @@ def test_close_delivers_everything_queued(make_handler, receiver):
     assert handler.stats == {
         "queued": 2_000,
         "dropped_queue_full": 0,
+        "dropped_queue_bytes": 0,
         "dropped_closed": 0,
         "accepted": 2_000,
         "failed": 0,
