@@ -364,10 +364,15 @@ class BatchEncoder:
 
     def bodies(self, encoded: EncodedEvents, positions: Sequence[int]) -> Iterator[Body]:
         """Bodies holding the events at `positions`, each within the body limit, in order."""
-        if positions and len(positions) == len(encoded) and len(encoded.buffer) <= self._raw_budget:
-            # Every event, and they fit in one body: the buffer is that body already.
+        every = tuple(positions)
+        if (
+            every
+            and len(encoded.buffer) <= self._raw_budget
+            and every == tuple(range(len(encoded)))
+        ):
+            # Every event in order, and they fit in one body: the buffer is that body already.
             raw = encoded.buffer
-            yield Body(tuple(positions), self.compress(raw), len(raw))
+            yield Body(every, self.compress(raw), len(raw))
             return
         start = 0
         size = 0
