@@ -105,6 +105,14 @@ class RetryPolicy:
         return ceiling / 2 + draw() * ceiling / 2
 
 
+def tls_verification(settings: Settings) -> ssl.SSLContext | bool:
+    """httpx's `verify`: certificates are always verified, against the configured CA bundle,
+    else the system's (httpx's default)."""
+    if settings.ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=settings.ca_bundle)
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a `Retry-After` header (seconds or an HTTP date), if usable."""
     if not value:
@@ -437,13 +445,6 @@ class _BaseTransport(Generic[_HttpT]):
             f"{type(self).__name__}(endpoint={self._endpoint!r}, api_key={self.settings.api_key!r})"
         )
 
-    def _tls_verification(self) -> ssl.SSLContext | bool:
-        """Certificates are always verified: against the configured CA bundle, else the
-        system's (httpx's default)."""
-        if self.settings.ca_bundle is None:
-            return True
-        return ssl.create_default_context(cafile=self.settings.ca_bundle)
-
     def _url(self, kind: str, dataset: str) -> str:
         return f"{self._endpoint}/1/{kind}/{quote(validate_dataset(dataset), safe='')}"
 
@@ -538,7 +539,7 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
                     http = self._http = httpx.Client(
                         transport=self._http_transport,
                         follow_redirects=False,
-                        verify=self._tls_verification(),
+                        verify=tls_verification(self.settings),
                     )
         return http
 
@@ -713,7 +714,7 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
             self._http = httpx.AsyncClient(
                 transport=self._http_transport,
                 follow_redirects=False,
-                verify=self._tls_verification(),
+                verify=tls_verification(self.settings),
             )
         return self._http
 

@@ -18,7 +18,6 @@ import random
 import re
 import signal
 import sqlite3
-import ssl
 import stat
 import sys
 import threading
@@ -42,7 +41,7 @@ from ._model import (
     normalize_time,
     parse_rfc3339_ns,
 )
-from ._transport import _USER_AGENT, NO_RESPONSE, RetryPolicy
+from ._transport import _USER_AGENT, NO_RESPONSE, RetryPolicy, tls_verification
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -650,12 +649,6 @@ def _queue(sender: BufferedSender, event: BatchEvent, tally: _Tally) -> None:
 # check ---------------------------------------------------------------------------------------
 
 
-def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
-    if settings.ca_bundle is None:
-        return True
-    return ssl.create_default_context(cafile=settings.ca_bundle)
-
-
 def _printable(value: object) -> str:
     text = str(value)
     return "".join(c if c.isprintable() else "?" for c in text)[:200]
@@ -691,7 +684,7 @@ def check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | Non
     out.flush()
     try:
         with httpx.Client(
-            verify=_tls_verification(settings), timeout=settings.timeout, trust_env=True
+            verify=tls_verification(settings), timeout=settings.timeout, trust_env=True
         ) as http:
             response = http.get(
                 f"{settings.endpoint}/1/auth",
