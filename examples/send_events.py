@@ -25,10 +25,14 @@ def send_sync() -> None:
         results = client.events.send_batch("example", events)
         print(f"batch: {sum(r.ok for r in results)}/{len(results)} accepted")
 
+        # The buffered sender sends from a background thread; on_result sees every result.
         failures: list[EventResult] = []
-        with client.events.buffered(
-            "example", batch_size=50, on_result=lambda event, r: r.ok or failures.append(r)
-        ) as sender:
+
+        def on_result(event: BatchEvent, result: EventResult) -> None:
+            if not result.ok:
+                failures.append(result)
+
+        with client.events.buffered("example", batch_size=50, on_result=on_result) as sender:
             for n in range(100):
                 sender.send({"kind": "buffered", "n": n})
         print(f"buffered: {sender.stats['accepted']} accepted, {len(failures)} failed")
