@@ -59,18 +59,27 @@ def stored(receiver: Receiver, dataset: str):
     )
 
 
-def test_spans_over_otlp_are_stored_as_the_events_exporter_stores_them():
-    spans = varied_spans()
+def stored_both_ways(ours_class, otlp_class, signal: str, data, dataset: str):
+    """What two receivers store of `data`: one got it through this package's exporter, the
+    other through the SDK's OTLP/HTTP exporter."""
     with Receiver() as ours, Receiver() as otlp:
-        exporter = HoneycombEventsExporter(api_key=API_KEY, endpoint=ours.url, retry=FAST_RETRY)
-        assert exporter.export(spans).name == "SUCCESS"
-        sdk_exporter = OTLPSpanExporter(endpoint=f"{otlp.url}/v1/traces", headers=HEADERS)
-        assert sdk_exporter.export(spans).name == "SUCCESS"
-        expected = stored(ours, "shop")
-        assert len(expected) == 5  # two spans, two span events (one an exception), a link
-        assert stored(otlp, "shop") == expected
-        exporter.shutdown()
-        sdk_exporter.shutdown()
+        exporter = ours_class(api_key=API_KEY, endpoint=ours.url, retry=FAST_RETRY)
+        sdk_exporter = otlp_class(endpoint=f"{otlp.url}/v1/{signal}", headers=HEADERS)
+        try:
+            assert exporter.export(data).name == "SUCCESS"
+            assert sdk_exporter.export(data).name == "SUCCESS"
+            return stored(ours, dataset), stored(otlp, dataset)
+        finally:
+            exporter.shutdown()
+            sdk_exporter.shutdown()
+
+
+def test_spans_over_otlp_are_stored_as_the_events_exporter_stores_them():
+    ours, theirs = stored_both_ways(
+        HoneycombEventsExporter, OTLPSpanExporter, "traces", varied_spans(), "shop"
+    )
+    assert len(ours) == 5  # two spans, two span events (one an exception), a link
+    assert theirs == ours
 
 
 @pytest.mark.filterwarnings("ignore:.*LoggingHandler.*:DeprecationWarning")
@@ -145,14 +154,12 @@ def test_metrics_over_otlp_are_stored_as_the_metric_exporter_stores_them():
         size.record(n * 10, attributes)
         requests.add(1, attributes)
         active.add(1 if n % 2 else -1, attributes)
-    data = reader.get_metrics_data()
-    with Receiver() as ours, Receiver() as otlp:
-        exporter = HoneycombMetricExporter(api_key=API_KEY, endpoint=ours.url, retry=FAST_RETRY)
-        assert exporter.export(data).name == "SUCCESS"
-        sdk_exporter = OTLPMetricExporter(endpoint=f"{otlp.url}/v1/metrics", headers=HEADERS)
-        assert sdk_exporter.export(data).name == "SUCCESS"
-        expected = stored(ours, "unknown_metrics")
-        assert len(expected) == 6  # one event per attribute set
-        assert stored(otlp, "unknown_metrics") == expected
-        exporter.shutdown()
-        sdk_exporter.shutdown()
+    ours, theirs = stored_both_ways(
+        HoneycombMetricExporter,
+        OTLPMetricExporter,
+        "metrics",
+        reader.get_metrics_data(),
+        "unknown_metrics",
+    )
+    assert len(ours) == 6  # one event per attribute set
+    assert theirs == ours
