@@ -172,3 +172,22 @@ def test_events_failing_per_event_are_spooled_and_only_they(tmp_path, monkeypatc
     assert len(receiver.events("shop")) == 11
     assert exporter.stats["events_unspooled"] == 5
     exporter.shutdown()
+
+
+def test_a_spool_that_cannot_be_written_leaves_the_results_and_says_why(
+    tmp_path, monkeypatch, closed_port, caplog
+):
+    monkeypatch.setenv("HONEYCOMB_SPOOL_DIR", str(tmp_path / "spool"))
+    exporter = HoneycombEventsExporter(
+        api_key=API_KEY, endpoint=f"http://127.0.0.1:{closed_port}", timeout=0.5, retry=FAST_RETRY
+    )
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Spool, "write", disk_full)
+    assert exporter.export(make_spans(3)).name == "FAILURE"
+    exporter.shutdown()
+    assert "could not spool 3 undelivered events to 'shop'" in caplog.text
+    assert "No space left on device" in caplog.text
+    assert API_KEY not in caplog.text

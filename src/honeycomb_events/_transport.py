@@ -595,11 +595,21 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
         if spool is None:
             return results
         if delivery.unsettled:
-            written = spool.write(
-                dataset,
-                self.encoder.encoding.value,
-                [encoded[position] for position in delivery.unsettled],
-            )
+            try:
+                written = spool.write(
+                    dataset,
+                    self.encoder.encoding.value,
+                    [encoded[position] for position in delivery.unsettled],
+                )
+            except OSError as error:  # a full disk, a directory gone: the send's results stand
+                _logger.warning(
+                    "could not spool %d undelivered events to %r in %s: %s",
+                    len(delivery.unsettled),
+                    dataset,
+                    spool.directory,
+                    error,
+                )
+                return results
             if written:
                 results = list(results)
                 for position in delivery.unsettled:
