@@ -27,6 +27,8 @@ from honeycomb_events._errors import AuthenticationError
 from honeycomb_events._model import ACCEPTED, BatchEvent, EventResult
 from honeycomb_events._transport import RetryPolicy, Transport
 
+from ._self_metrics import internal_metrics_enabled, report_stats, weak_stats
+
 logger = logging.getLogger("honeycomb_events")
 
 
@@ -70,6 +72,8 @@ class EventsExporter:
             http_transport=http_transport,
         )
         self._key_rejection_logged = False
+        if internal_metrics_enabled():
+            report_stats(f"honeycomb_events_{self._signal}_exporter", weak_stats(self))
 
     def __repr__(self) -> str:
         return (
