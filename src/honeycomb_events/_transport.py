@@ -581,19 +581,17 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
         url, delivery, encoded = self._plan_batch(dataset, events, timeout)
         results = self._deliver(url, self._batch_headers, delivery)
         if self.spool is not None:
-            results = self._spool_and_drain(dataset, encoded, delivery, results)
+            results = self._spool_and_drain(self.spool, dataset, encoded, delivery, results)
         return results
 
     def _spool_and_drain(
         self,
+        spool: Spool,
         dataset: str,
         encoded: EncodedEvents,
         delivery: _Delivery,
         results: list[EventResult],
     ) -> list[EventResult]:
-        spool = self.spool
-        if spool is None:
-            return results
         if delivery.unsettled:
             try:
                 written = spool.write(

@@ -190,9 +190,10 @@ class HoneycombLoggingHandler(logging.Handler):
 
     @property
     def stats(self) -> dict[str, int]:
-        """The sender's counts (queued, dropped_queue_full, dropped_closed, accepted, failed),
-        plus ``ignored`` (records the recursion guard kept out) and ``errors`` (records that
-        could not be turned into an event, reported through `handleError`)."""
+        """The sender's counts (queued, dropped_queue_full, dropped_queue_bytes, dropped_closed,
+        accepted, failed), plus ``ignored`` (records the recursion guard kept out) and
+        ``errors`` (records that could not be turned into an event, reported through
+        `handleError`)."""
         with self._counts_lock:
             own = {"ignored": self._counts["ignored"], "errors": self._counts["errors"]}
         return self._sender.stats | own

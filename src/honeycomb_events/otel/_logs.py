@@ -10,7 +10,7 @@ the resource: both are read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk.resources import Resource
@@ -29,9 +29,6 @@ from ._common import (
     service_dataset,
 )
 from ._spans import span_id_hex, trace_id_hex
-
-if TYPE_CHECKING:
-    pass
 
 UNKNOWN_LOG_SOURCE: Final = "unknown_log_source"
 """The dataset of logs whose resource has no usable ``service.name`` and no dataset is set."""
