@@ -405,10 +405,8 @@ class BatchEncoder:
         return writer.finish()
 
     def frame(self, parts: Sequence[bytes]) -> bytes:
-        """Encoded events joined into one array in the body's encoding."""
-        if self.encoding is Encoding.JSON:
-            return b"[" + b",".join(parts) + b"]"
-        return _msgpack_array_header(len(parts)) + b"".join(parts)
+        """Encoded events (in this encoder's encoding) joined into one array."""
+        return bytes(self.encoded(parts, self.encoding.value).buffer)
 
     def compress(self, raw: bytes | bytearray) -> bytes:
         if self.compression is Compression.ZSTD:
@@ -419,11 +417,3 @@ class BatchEncoder:
         if self.compression is Compression.GZIP:
             return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
         return bytes(raw)
-
-
-def _msgpack_array_header(count: int) -> bytes:
-    if count < 16:
-        return bytes((0x90 | count,))
-    if count < 2**16:
-        return b"\xdc" + count.to_bytes(2, "big")
-    return b"\xdd" + count.to_bytes(4, "big")
