@@ -102,6 +102,23 @@ def test_an_existing_dropped_fields_count_is_added_to():
     assert out[DROPPED_FIELDS] == 5 + 2005 - 1999
 
 
+@pytest.mark.parametrize(
+    ("existing", "count"),
+    [
+        (2**64 - 1, 2**64 - 1),  # the sum stops at the largest 64-bit value
+        (2**64 - 3, 2**64 - 1),
+        (2**64 - 10, 2**64 - 4),
+        (2**70, 6),  # out of range: replaced
+        (-3, 6),
+        ("5", 6),
+    ],
+)
+def test_an_existing_dropped_fields_count_stays_a_64_bit_count(existing, count):
+    data = {DROPPED_FIELDS: existing} | {f"f{i}": i for i in range(2005)}
+    out = sanitize_fields(data, LimitTally())
+    assert out[DROPPED_FIELDS] == count
+
+
 def test_shrink_drops_largest_unprotected_fields_first():
     tally = LimitTally()
     fields = {"trace.id": "t" * 500, "small": "s", "big1": "b" * 900, "big2": "c" * 800}

@@ -176,17 +176,19 @@ def text_of(key: Any) -> str:
 
 
 def _cap_fields(out: dict[str, Any], tally: LimitTally) -> dict[str, Any]:
-    already_dropped = _count(out.pop(DROPPED_FIELDS, 0))
+    already_dropped = out.pop(DROPPED_FIELDS, 0)
     dropped = len(out) - (MAX_FIELDS - 1)
     kept = dict(itertools.islice(out.items(), MAX_FIELDS - 1))
-    kept[DROPPED_FIELDS] = already_dropped + dropped
+    kept[DROPPED_FIELDS] = _dropped_count(already_dropped, dropped)
     tally.fields_dropped += dropped
     return kept
 
 
-def _count(value: Any) -> int:
-    """An existing ``meta.dropped_fields`` value as a count: anything but an int is 0."""
-    return value if type(value) is int else 0
+def _dropped_count(existing: Any, dropped: int) -> int:
+    """``meta.dropped_fields`` after `dropped` more: an existing value counts only when it is
+    an int from 0 to the largest 64-bit one, and the sum stops there."""
+    earlier = existing if type(existing) is int and 0 <= existing <= MAX_INT else 0
+    return min(earlier + dropped, MAX_INT)
 
 
 def shrink_to_fit(
@@ -219,6 +221,6 @@ def shrink_to_fit(
         drop.add(key)
         remaining -= sizes[key]
     kept = {key: value for key, value in fields_.items() if key not in drop}
-    kept[DROPPED_FIELDS] = _count(kept.pop(DROPPED_FIELDS, 0)) + len(drop)
+    kept[DROPPED_FIELDS] = _dropped_count(kept.pop(DROPPED_FIELDS, 0), len(drop))
     tally.fields_dropped += len(drop)
     return kept
