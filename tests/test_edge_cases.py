@@ -445,8 +445,48 @@ def test_a_non_ascii_api_key_is_refused_up_front_and_never_carried_by_an_excepti
 
 
 def test_a_key_with_a_lone_surrogate_is_repaired_not_raised():
-    [encoded] = BatchEncoder().encode_events([BatchEvent({"k\ud800": 1})], LimitTally())
-    assert msgspec.json.decode(encoded)["data"] == {"k?": 1}
+    tally = LimitTally()
+    [encoded] = BatchEncoder().encode_events([BatchEvent({"k\ud800": 1})], tally)
+    # U+FFFD, as Go (and so Honeycomb) writes for each invalid UTF-8 sequence; counted.
+    assert msgspec.json.decode(encoded)["data"] == {"k\ufffd": 1}
+    assert tally.surrogates_replaced == 1
+
+
+def test_a_lone_surrogate_nested_in_a_list_is_replaced_and_counted_once():
+    tally = LimitTally()
+    [encoded] = BatchEncoder().encode_events([BatchEvent({"list": ["a\udc80", "b"]})], tally)
+    assert msgspec.json.decode(encoded)["data"] == {"list": ["a\ufffd", "b"]}
+    assert tally.surrogates_replaced == 1
+
+
+def test_a_mapping_whose_items_raise_costs_its_event_only_its_fields():
+    class Hostile(dict):
+        def items(self):
+            raise RuntimeError("no")
+
+        def __len__(self):
+            return 1
+
+    tally = LimitTally()
+    events = [BatchEvent({"ok": 1}), BatchEvent(Hostile(a=1)), BatchEvent({"ok": 2})]
+    encoded = BatchEncoder().encode_events(events, tally)
+    assert [msgspec.json.decode(part)["data"] for part in encoded] == [
+        {"ok": 1},
+        {"meta.dropped_fields": 1},
+        {"ok": 2},
+    ]
+    assert tally.values_dropped == 1
+
+
+def test_a_value_whose_str_raises_costs_only_its_field():
+    class NoText:
+        def __str__(self):
+            raise RuntimeError("no text")
+
+    tally = LimitTally()
+    [encoded] = BatchEncoder().encode_events([BatchEvent({"bad": NoText(), "ok": 1})], tally)
+    assert msgspec.json.decode(encoded)["data"] == {"ok": 1, "meta.dropped_fields": 1}
+    assert tally.values_dropped == 1
 
 
 def test_a_single_field_over_the_event_limit_is_dropped_and_counted():

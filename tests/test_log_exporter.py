@@ -274,12 +274,23 @@ def test_a_backend_that_is_down_fails_the_export_within_its_deadline(environment
     assert exporter.stats["requests_failed"] >= 2
 
 
-def test_an_export_that_cannot_be_mapped_fails_without_raising(environment, receiver, caplog):
-    with caplog.at_level(logging.ERROR, logger="honeycomb_events"):
-        result = HoneycombLogExporter().export([object()])  # type: ignore[list-item]
-    assert result is LogRecordExportResult.FAILURE
-    assert "exporting 1 log records to Honeycomb failed" in caplog.text
-    assert len(receiver.requests) == 0
+def test_an_item_that_is_no_log_record_costs_its_parts_not_the_export(
+    environment, receiver, caplog
+):
+    exporter = HoneycombLogExporter()
+    with caplog.at_level(logging.WARNING, logger="honeycomb_events"):
+        result = exporter.export([object(), *records_of("svc")])  # type: ignore[list-item]
+    # Sent with what could be read of it (nothing: a time and its losses), and said once.
+    assert result is LogRecordExportResult.SUCCESS
+    assert exporter.stats["items_salvaged"] == 1
+    assert "items with parts that could not be read" in caplog.text
+    assert len(receiver.events("svc")) == 1
+    [salvaged] = [
+        event.data for dataset in receiver.datasets() for event in receiver.events(dataset)
+        if dataset != "svc"
+    ]
+    assert salvaged["severity"] == "unspecified"
+    assert salvaged["meta.dropped_fields"] >= 1
 
 
 def test_the_exporter_repr_hides_the_key(environment):

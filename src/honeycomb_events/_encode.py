@@ -28,6 +28,8 @@ from ._limits import (
     MIN_INT,
     UNKNOWN,
     LimitTally,
+    has_surrogates,
+    replace_surrogates,
     sanitize_fields,
     shrink_to_fit,
     text_of,
@@ -172,27 +174,32 @@ def _stringify(value: Any) -> str:
     return str(value)
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, tally: LimitTally | None) -> Any:  # noqa: PLR0911 - one per kind
     """A deep copy of `value` that any encoder takes: string keys, valid text, no odd types.
 
-    Only for events msgspec refused (a lone surrogate, say): known types are converted as
-    msgspec would have written them, so the rest of the event keeps its usual form.
+    Only for events msgspec refused (a lone surrogate inside a list, say): known types are
+    converted as msgspec would have written them, so the rest of the event keeps its usual
+    form. Lone surrogates become U+FFFD, counted in `tally` when one is given.
     """
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        if has_surrogates(value):
+            if tally is not None:
+                tally.surrogates_replaced += 1
+            return replace_surrogates(value)
+        return str.__str__(value)
     if isinstance(value, Mapping):
         return {
-            _jsonable(key if type(key) is str else text_of(key)): _jsonable(item)
+            _jsonable(key if type(key) is str else text_of(key), tally): _jsonable(item, tally)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(item) for item in value]
+        return [_jsonable(item, tally) for item in value]
     if value is None or isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):
         return value if MIN_INT <= value <= MAX_INT else str(value)
     builtin = to_builtin(value)
-    return str(value) if builtin is UNKNOWN else _jsonable(builtin)
+    return str(value) if builtin is UNKNOWN else _jsonable(builtin, tally)
 
 
 _ENCODE_ERRORS: Final = (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError)
@@ -202,11 +209,11 @@ _ENCODE_ERRORS: Final = (msgspec.EncodeError, TypeError, UnicodeEncodeError, Ove
 _JSON_PER_MSGPACK_BYTE: Final = 6
 
 
-def _safely(encode: Callable[[Any], bytes], value: Any) -> bytes:
+def _safely(encode: Callable[[Any], bytes], value: Any, tally: LimitTally | None = None) -> bytes:
     try:
         return encode(value)
     except _ENCODE_ERRORS:
-        return encode(_jsonable(value))
+        return encode(_jsonable(value, tally))
 
 
 def _wire(data: Mapping[str, Any], event: BatchEvent) -> dict[str, Any]:
@@ -290,12 +297,18 @@ class BatchEncoder:
         return writer.finish()
 
     def _encode_event(self, event: BatchEvent, tally: LimitTally) -> bytes:
-        if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
-            clean = self._encode_if_clean(event)
-            if clean is not None:
-                return clean
-        fields = sanitize_fields(event.data, tally)
-        return self._fit(fields, lambda kept: _wire(kept, event), self._encode, tally)
+        try:
+            if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
+                clean = self._encode_if_clean(event)
+                if clean is not None:
+                    return clean
+            fields = sanitize_fields(event.data, tally)
+            return self._fit(fields, lambda kept: _wire(kept, event), self._encode, tally)
+        except Exception:
+            # Its fields cannot even be read (a mapping whose items() raises): the event keeps
+            # its place in the batch as the record of that loss, and no other event pays.
+            tally.values_dropped += 1
+            return self._encode(_wire({DROPPED_FIELDS: 1}, event))
 
     def _fit(
         self,
@@ -309,9 +322,11 @@ class BatchEncoder:
         Honeycomb counts the limit in bytes of JSON, whatever encoding carries the event.
         """
         shrunk = False
+        counting: LimitTally | None = tally  # what the fallback replaces counts once
         while True:
             wire = wire_of(fields)
-            encoded = _safely(encode, wire)
+            encoded = _safely(encode, wire, counting)
+            counting = None
             size = len(encoded)
             if (
                 encode is not self._json.encode

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
@@ -34,18 +35,36 @@ NON_FINITE_TEXT: Final = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 @dataclass(slots=True)
 class LimitTally:
-    """How many values, fields and events the limits changed; one per batch, then summed."""
+    """How many values, fields and events the limits changed; one per batch, then summed.
+
+    Besides the encoder's changes: strings whose lone surrogates became U+FFFD; and, made by
+    the OpenTelemetry mappings (limits.md, "Attribute values"), nested values cut at a
+    self-reference or too deep, fields dropped because their value or key could not be
+    converted, items (spans, span events, links, log records, metric points) with parts that
+    could not be read, sent with the fields that could, and items that could not be mapped at
+    all (which the mappings are built never to meet).
+    """
 
     strings_truncated: int = 0
     non_finite_floats: int = 0
     values_converted: int = 0
     fields_dropped: int = 0
     events_shrunk: int = 0
+    surrogates_replaced: int = 0
+    values_cut: int = 0
+    values_dropped: int = 0
+    items_salvaged: int = 0
+    items_dropped: int = 0
 
     def add(self, other: LimitTally) -> None:
         for field in fields(self):
             name = field.name
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def add_counts(self, counts: Mapping[str, int]) -> None:
+        """Add counts kept by name (a mapping's per-item `collections.Counter`)."""
+        for name, count in counts.items():
+            setattr(self, name, getattr(self, name) + count)
 
     def __bool__(self) -> bool:
         return any(getattr(self, field.name) for field in fields(self))
@@ -57,6 +76,22 @@ def truncate_utf8(text: str, max_bytes: int = MAX_STRING_BYTES) -> str:
     if len(encoded) <= max_bytes:
         return text
     return encoded[:max_bytes].decode("utf-8", "ignore")
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+REPLACEMENT_CHARACTER: Final = "\ufffd"
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether `text` holds a lone surrogate, which UTF-8 (and so JSON and msgpack) cannot
+    carry: Python makes them for undecodable bytes (``surrogateescape``)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def replace_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD, as Go (and so Honeycomb) replaces
+    each invalid UTF-8 sequence."""
+    return _SURROGATE.sub(REPLACEMENT_CHARACTER, text)
 
 
 def non_finite_text(value: float) -> str:
@@ -78,19 +113,30 @@ def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any
       msgspec's JSON encoder writes for them (base64, RFC3339, text, value, list, object);
       values of any other type become their `str()`. Lists and dicts are kept, as nested
       JSON that Honeycomb can unpack.
+    - A key or value whose conversion raises (a `__str__` that fails, say) is dropped and
+      counted in ``meta.dropped_fields``: one bad value never costs its event.
     - Past 2,000 fields, the first 1,999 are kept in order and ``meta.dropped_fields`` counts
       the rest.
     """
     out: dict[str, Any] = {}
+    unconvertible = 0
     for key, value in data.items():
         if value is None:
             continue
         if type(key) is not str:
-            key = text_of(key)  # noqa: PLW2901 - the normalized key replaces the given one
+            try:
+                key = text_of(key)  # noqa: PLW2901 - the normalized key replaces the given one
+            except Exception:  # a key whose text cannot be made costs its own field only
+                unconvertible += 1
+                continue
         if not key:
             continue
+        if not key.isascii() and has_surrogates(key):
+            key = _without_surrogates(key, tally)  # noqa: PLW2901
         cls = type(value)
         if cls is str:
+            if not value.isascii() and has_surrogates(value):
+                value = _without_surrogates(value, tally)  # noqa: PLW2901
             if len(value) > _ALWAYS_SHORT_CHARS:
                 value = _limit_string(value, tally)  # noqa: PLW2901
         elif cls is float:
@@ -104,11 +150,23 @@ def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any
                 value = str(value)  # noqa: PLW2901
                 tally.values_converted += 1
         else:
-            value = _convert(value, tally)  # noqa: PLW2901
+            try:
+                value = _convert(value, tally)  # noqa: PLW2901
+            except Exception:  # str() raised, say: the field goes, the event stays
+                unconvertible += 1
+                continue
         out[key] = value
+    if unconvertible:
+        tally.values_dropped += unconvertible
+        out[DROPPED_FIELDS] = dropped_count(out.pop(DROPPED_FIELDS, 0), unconvertible)
     if len(out) > MAX_FIELDS:
         return _cap_fields(out, tally)
     return out
+
+
+def _without_surrogates(text: str, tally: LimitTally) -> str:
+    tally.surrogates_replaced += 1
+    return replace_surrogates(text)
 
 
 def _limit_string(value: str, tally: LimitTally) -> str:
@@ -121,7 +179,10 @@ def _limit_string(value: str, tally: LimitTally) -> str:
 def _convert(value: Any, tally: LimitTally) -> Any:  # noqa: PLR0911 - one return per kind
     """Values of other types: subclasses of the JSON scalars, containers, and the rest."""
     if isinstance(value, str):
-        return _limit_string(str.__str__(value), tally)
+        text = str.__str__(value)
+        if has_surrogates(text):
+            text = _without_surrogates(text, tally)
+        return _limit_string(text, tally)
     if isinstance(value, int):
         number = int(value)
         if MIN_INT <= number <= MAX_INT:
@@ -179,12 +240,12 @@ def _cap_fields(out: dict[str, Any], tally: LimitTally) -> dict[str, Any]:
     already_dropped = out.pop(DROPPED_FIELDS, 0)
     dropped = len(out) - (MAX_FIELDS - 1)
     kept = dict(itertools.islice(out.items(), MAX_FIELDS - 1))
-    kept[DROPPED_FIELDS] = _dropped_count(already_dropped, dropped)
+    kept[DROPPED_FIELDS] = dropped_count(already_dropped, dropped)
     tally.fields_dropped += dropped
     return kept
 
 
-def _dropped_count(existing: Any, dropped: int) -> int:
+def dropped_count(existing: Any, dropped: int) -> int:
     """``meta.dropped_fields`` after `dropped` more: an existing value counts only when it is
     an int from 0 to the largest 64-bit one, and the sum stops there."""
     earlier = existing if type(existing) is int and 0 <= existing <= MAX_INT else 0
@@ -221,6 +282,6 @@ def shrink_to_fit(
         drop.add(key)
         remaining -= sizes[key]
     kept = {key: value for key, value in fields_.items() if key not in drop}
-    kept[DROPPED_FIELDS] = _dropped_count(kept.pop(DROPPED_FIELDS, 0), len(drop))
+    kept[DROPPED_FIELDS] = dropped_count(kept.pop(DROPPED_FIELDS, 0), len(drop))
     tally.fields_dropped += len(drop)
     return kept

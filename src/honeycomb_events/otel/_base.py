@@ -12,7 +12,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from opentelemetry.sdk.resources import Resource
@@ -24,12 +24,26 @@ from honeycomb_events._config import (
 )
 from honeycomb_events._encode import BatchEncoder, Compression, Encoding
 from honeycomb_events._errors import AuthenticationError
+from honeycomb_events._limits import LimitTally
 from honeycomb_events._model import ACCEPTED, BatchEvent, EventResult
 from honeycomb_events._transport import RetryPolicy, Transport
 
 from ._self_metrics import internal_metrics_enabled, report_stats, weak_stats
 
 logger = logging.getLogger("honeycomb_events")
+
+_LOSSES: Final = (
+    (
+        "values_dropped",
+        "attribute values that could not be converted were dropped, each counted in its "
+        "event's meta.dropped_fields",
+    ),
+    (
+        "items_salvaged",
+        "items with parts that could not be read were sent without those parts",
+    ),
+    ("items_dropped", "items that could not be mapped at all were dropped"),
+)
 
 
 class EventsExporter:
@@ -72,6 +86,7 @@ class EventsExporter:
             http_transport=http_transport,
         )
         self._key_rejection_logged = False
+        self._losses_logged: set[str] = set()
         if internal_metrics_enabled():
             report_stats(f"honeycomb_events_{self._signal}_exporter", weak_stats(self))
 
@@ -142,17 +157,21 @@ class EventsExporter:
         raise NotImplementedError
 
     def _export(
-        self, groups: Callable[[], Iterable[tuple[Resource, Iterable[BatchEvent]]]], what: str
+        self,
+        groups: Callable[[LimitTally], Iterable[tuple[Resource, Iterable[BatchEvent]]]],
+        what: str,
     ) -> bool:
         """Map, route each resource's events to its dataset, send; True only when Honeycomb
         accepted every event. Never raises (an exporter must not raise into the SDK's worker)
         and, after `shutdown`, fails at once without a request. `what` names the items in the
-        error logged if mapping or sending raises ("3 spans")."""
+        error logged if mapping or sending raises ("3 spans"). What the mapping transformed
+        or dropped joins the transport's counters."""
         if self._transport.closed:
             return False
+        tally = LimitTally()
         try:
             by_dataset: dict[str, list[Iterable[BatchEvent]]] = {}
-            for resource, events in groups():
+            for resource, events in groups(tally):
                 by_dataset.setdefault(self.dataset_for(resource), []).append(events)
             return self._deliver(
                 {
@@ -163,6 +182,22 @@ class EventsExporter:
         except Exception:
             logger.exception("exporting %s to Honeycomb failed", what)
             return False
+        finally:
+            self._transport.stats.record_limits(tally)
+            self._warn_of_losses(tally)
+
+    def _warn_of_losses(self, tally: LimitTally) -> None:
+        """Say once, per exporter and kind, that the mapping dropped something; the counters
+        say how much from then on."""
+        for counter, what in _LOSSES:
+            if getattr(tally, counter) and counter not in self._losses_logged:
+                self._losses_logged.add(counter)
+                logger.warning(
+                    "%s: %s (counted in stats[%r]; see limits.md)",
+                    type(self).__name__,
+                    what,
+                    counter,
+                )
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
         """Nothing is held between exports but the spool, if there is one: its batches are

@@ -1,18 +1,19 @@
-"""What every signal's mapping shares: attribute values, resource and scope fields, sample rates
-and dataset routing, as Honeycomb's own OTLP translation does them (see mapping.md).
+"""What every signal's mapping shares: attributes merged into events, resource and scope
+fields, items grouped by resource with each item isolated from the others, and dataset
+routing, as Honeycomb's own OTLP translation does them (see mapping.md).
 
-Everything here is a pure function of SDK objects: no I/O, no global state.
+Everything here is a pure function of SDK objects: no I/O, no global state but a note of
+which kinds of failure were already logged.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
-import decimal
+import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar, cast
 
 import msgspec
 from opentelemetry.attributes import BoundedAttributes
@@ -20,8 +21,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from honeycomb_events._limits import MAX_INT, MIN_INT
-from honeycomb_events._model import MAX_SAMPLERATE, BatchEvent
+from honeycomb_events._limits import DROPPED_FIELDS, MAX_INT, MIN_INT, LimitTally, dropped_count
+from honeycomb_events._model import BatchEvent
+
+from ._values import VALUES_DROPPED, Counts, add_value, key_text, single_value
 
 INSTRUMENTATION_PREFIXES: Final = (
     "opentelemetry.instrumentation",
@@ -37,87 +40,27 @@ INSTRUMENTATION_PREFIXES: Final = (
 """Scope names Honeycomb marks with ``telemetry.instrumentation_library: true``."""
 
 UNKNOWN_SERVICE: Final = "unknown_service"
-SAMPLE_RATE_KEYS: Final = ("sampleRate", "SampleRate")
+ITEMS_SALVAGED: Final = "items_salvaged"
+ITEMS_DROPPED: Final = "items_dropped"
 
-_JSON = msgspec.json.Encoder()
+logger = logging.getLogger("honeycomb_events")
+
 _MSGPACK = msgspec.msgpack.Encoder()
 _Item = TypeVar("_Item")
-_THRESHOLD_DIGITS: Final = 14  # an OTel sampling threshold is 56 bits: 14 hex digits
-_THRESHOLD_SPACE: Final = 1 << 56
 _SCALAR_TYPES: Final = frozenset({str, bool, int, float})
 _NUMBER_TYPES: Final = frozenset({int, float})
 _TEXT_ONLY: Final = {str}
-
-
-def go_float(value: float) -> str:
-    """A float as Go's encoding/json writes it (which Honeycomb's translation uses).
-
-    Go writes the shortest digits that round-trip: positionally from 1e-6 up to 1e21, with no
-    ``.0`` on whole numbers, and with a bare exponent outside that range (``1e-7``,
-    ``1.5e+21``). Python's repr has the same digits and is scientific there too.
-    """
-    if not math.isfinite(value):
-        # JSON has no spelling for these; as top-level values, they travel as these strings.
-        return '"NaN"' if math.isnan(value) else ('"Infinity"' if value > 0 else '"-Infinity"')
-    shortest = repr(value)
-    magnitude = abs(value)
-    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
-        mantissa, _, exponent = shortest.partition("e")
-        power = int(exponent)
-        return f"{mantissa}e{'-' if power < 0 else '+'}{abs(power)}"
-    text = format(decimal.Decimal(shortest), "f")
-    return text[:-2] if text.endswith(".0") else text
-
-
-def json_text(value: Any) -> str:
-    """An array (or a mapping past the flattening depth) as JSON text, as Go writes it:
-    compact, no HTML escaping, floats in Go's form, and a closing newline."""
-    return _go_json(value) + "\n"
-
-
-def _go_json(value: Any) -> str:
-    if isinstance(value, float):
-        return go_float(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_go_json(item) for item in value) + "]"
-    if isinstance(value, Mapping):
-        return (
-            "{"
-            + ",".join(
-                f"{_JSON.encode(str(key)).decode()}:{_go_json(item)}" for key, item in value.items()
-            )
-            + "}"
-        )
-    if isinstance(value, (bytes, bytearray)):
-        return _JSON.encode(base64.b64encode(value).decode("ascii")).decode()
-    return _JSON.encode(value).decode()
-
-
-def attribute_value(value: Any) -> Any:
-    """An OTel attribute value as Honeycomb stores it (None for a value it skips).
-
-    Scalars stay as they are; arrays become their JSON text and bytes the JSON text of their
-    base64 string, each followed by a newline, byte for byte as Honeycomb writes them.
-    """
-    if isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return json_text(bytes(value))
-    if isinstance(value, (list, tuple)):
-        return json_text(value)
-    if value is None:
-        return None
-    return str(value)
+_TEXT_MADE: Final = frozenset({list, tuple, bytes})
+_EMPTY_RESOURCE: Final = Resource.get_empty()
 
 
 def add_attributes(
-    fields: dict[str, Any],
-    attributes: Mapping[str, Any] | None,
-    add_structured: Callable[[dict[str, Any], str, Any], None] | None = None,
+    fields: dict[str, Any], attributes: Mapping[str, Any] | None, counts: Counts
 ) -> bool:
-    """Merge OTel attributes into `fields` (later wins); empty keys and None values skipped,
-    other values as `attribute_value` writes them, or, for arrays, bytes and mappings, as
-    `add_structured` adds them when given (log attributes flatten mappings).
+    """Merge OTel attributes into `fields` (later wins), each value as `add_value` stores it:
+    mappings flattened, arrays and bytes as JSON text. Empty keys and None values skipped.
+    Fields that could not be converted are dropped, counted in `counts` and in the event's
+    ``meta.dropped_fields``; nothing raises.
 
     True when every merged field already holds Honeycomb's per-value limits (a string key; a
     string, bool, 64-bit integer or finite float), so that the encoder need not check each
@@ -128,29 +71,59 @@ def add_attributes(
         return True
     # The SDK's BoundedAttributes only takes non-empty string keys.
     keys_checked = type(attributes) is BoundedAttributes
-    attributes = plain_attributes(attributes) or {}
-    values = attributes.values()
-    value_types = set(map(type, values))
-    if (
-        value_types <= _SCALAR_TYPES
-        and (keys_checked or ("" not in attributes and set(map(type, attributes)) == _TEXT_ONLY))
-        and (not value_types & _NUMBER_TYPES or _numbers_hold_limits(attributes, value_types))
-    ):
-        fields.update(attributes)
-        return True
+    attributes = plain_attributes(attributes)
+    if type(attributes) is not dict and not isinstance(attributes, Mapping):
+        record_dropped(fields, 1, counts)  # not attributes at all: one field's worth lost
+        return False
+    try:
+        values = attributes.values()
+        value_types = set(map(type, values))
+        if (
+            value_types <= _SCALAR_TYPES
+            and (
+                keys_checked or ("" not in attributes and set(map(type, attributes)) == _TEXT_ONLY)
+            )
+            and (not value_types & _NUMBER_TYPES or _numbers_hold_limits(attributes, value_types))
+        ):
+            fields.update(attributes)
+            return True
+        pairs = list(attributes.items())
+    except Exception:  # a mapping whose own methods raise
+        record_dropped(fields, 1, counts)
+        return False
     checked = True
-    for key, value in attributes.items():
-        if not key or value is None:
+    dropped = 0
+    for key, value in pairs:
+        if value is None:
             continue
-        if add_structured is not None and type(value) not in _SCALAR_TYPES:
-            add_structured(fields, key, value)
-            checked = False  # the encoder checks what it made
+        if type(key) is not str:
+            try:
+                key = key_text(key)  # noqa: PLW2901 - the field name replaces the key
+            except Exception:
+                counts[VALUES_DROPPED] += 1
+                dropped += 1
+                continue
+        if not key:
             continue
-        converted = attribute_value(value)
-        if converted is not None:
-            fields[key] = converted
-            checked = checked and type(key) is str and holds_limits(converted)
+        cls = type(value)
+        if cls is str or cls is bool or cls is int or cls is float:
+            fields[key] = value
+            checked = checked and holds_limits(value)
+        else:
+            dropped += add_value(fields, key, value, counts)
+            # An array or bytes becomes one string; what a mapping makes, the encoder checks.
+            checked = checked and cls in _TEXT_MADE
+    if dropped:
+        record_dropped(fields, dropped, None)
     return checked
+
+
+def record_dropped(fields: dict[str, Any], dropped: int, counts: Counts | None) -> None:
+    """Add `dropped` to the event's ``meta.dropped_fields`` (and to `counts`, when given, as
+    values that could not be converted)."""
+    if counts is not None:
+        counts[VALUES_DROPPED] += dropped
+    fields[DROPPED_FIELDS] = dropped_count(fields.get(DROPPED_FIELDS), dropped)
 
 
 def _numbers_hold_limits(attributes: Mapping[str, Any], value_types: set[type]) -> bool:
@@ -183,93 +156,111 @@ def holds_limits(value: Any) -> bool:
 class SharedFields:
     """The fields every event of one resource and scope carries, built once per export.
 
-    `checked` says every field holds Honeycomb's per-value limits (see `add_attributes`).
+    `checked` says every field holds Honeycomb's per-value limits (see `add_attributes`);
+    `unread` how many of an item's resource and scope could not be read (their loss is in
+    the fields' ``meta.dropped_fields``).
     """
 
     fields: dict[str, Any]
     checked: bool
+    unread: int = 0
 
     @classmethod
-    def of(cls, *parts: Mapping[str, Any] | None) -> SharedFields:
+    def of(cls, *parts: Mapping[str, Any] | None, counts: Counts | None = None) -> SharedFields:
         """The fields of `parts` merged in order (later wins), checked once."""
         fields: dict[str, Any] = {}
         checked = True
+        counts = collections.Counter() if counts is None else counts
         for part in parts:
-            checked = add_attributes(fields, part) and checked
+            checked = add_attributes(fields, part, counts) and checked
         return cls(fields, checked)
 
 
-def resource_fields(attributes: Mapping[str, Any] | None, schema_url: str | None) -> dict[str, Any]:
+def resource_fields(
+    attributes: Mapping[str, Any] | None, schema_url: str | None, counts: Counts
+) -> dict[str, Any]:
     """The fields every event of a resource carries."""
     fields: dict[str, Any] = {}
-    add_attributes(fields, attributes)
+    add_attributes(fields, attributes, counts)
     if schema_url:
-        fields["resource.schema_url"] = schema_url
+        add_value(fields, "resource.schema_url", schema_url, counts)
     return fields
 
 
-def scope_fields(
-    name: str | None,
-    version: str | None,
-    schema_url: str | None = None,
-    attributes: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+def scope_fields(scope: InstrumentationScope | None, counts: Counts) -> dict[str, Any]:
     """The fields every event of an instrumentation scope carries."""
     fields: dict[str, Any] = {}
+    if scope is None:
+        return fields
+    name = scope.name
     if name:
         fields["library.name"] = name
-        if name.startswith(INSTRUMENTATION_PREFIXES):
+        if type(name) is str and name.startswith(INSTRUMENTATION_PREFIXES):
             fields["telemetry.instrumentation_library"] = True
-    if version:
-        fields["library.version"] = version
-    if schema_url:
-        fields["scope.schema_url"] = schema_url
-    add_attributes(fields, attributes)
+    if scope.version:
+        fields["library.version"] = scope.version
+    if scope.schema_url:
+        fields["scope.schema_url"] = scope.schema_url
+    checked = add_attributes(fields, getattr(scope, "attributes", None), counts)
+    if not checked or type(name) is not str:
+        # A hand-made scope may hold anything: its fixed fields pass the one conversion too.
+        for key in ("library.name", "library.version", "scope.schema_url"):
+            if key in fields:
+                _convert_field(fields, key, counts)
     return fields
 
 
-_NOTHING_SHARED: Final = SharedFields({}, checked=True)
+def _convert_field(fields: dict[str, Any], key: str, counts: Counts) -> None:
+    try:
+        fields[key] = single_value(fields[key], counts)
+    except Exception:
+        del fields[key]
+        record_dropped(fields, 1, counts)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemMapping(Generic[_Item]):
+    """How one signal maps its items (spans, log records), each isolated from the others.
+
+    `locate` gives an item's resource and scope; `to_events` its events, given the fields its
+    resource and scope share; `salvage` the same events read part by part, each part checked,
+    for an item `to_events` raised on: it is sent with every field that could be read.
+    """
+
+    kind: str
+    locate: Callable[[_Item], tuple[Resource, InstrumentationScope | None]]
+    to_events: Callable[[_Item, SharedFields, Counts], Sequence[BatchEvent]]
+    salvage: Callable[[_Item, SharedFields, Counts], Sequence[BatchEvent]]
 
 
 def group_by_resource(
-    items: Iterable[_Item],
-    locate: Callable[[_Item], tuple[Resource, InstrumentationScope | None]],
-    to_events: Callable[[_Item, SharedFields], Iterable[BatchEvent]],
+    items: Iterable[_Item], mapping: ItemMapping[_Item], tally: LimitTally
 ) -> list[tuple[Resource, Iterator[BatchEvent]]]:
-    """The events of every item (span, log record), grouped by resource in the order of first
-    appearance. `locate` gives an item's resource and scope; their fields are built once per
-    export, not once per item: a batch holds few resources and scopes and many items.
+    """The events of every item, grouped by resource in the order of first appearance.
+    Resource and scope fields are built once per export, not once per item: a batch holds
+    few resources and scopes and many items. What the mapping transformed, dropped or
+    salvaged is added to `tally`.
 
     Each group's events are made as its iterator is consumed: an exporter encodes each event
     right after it is made, while its fields are still in the CPU's caches, and never holds a
-    whole batch of them.
+    whole batch of them. One item's failure costs that item's unreadable parts, never the
+    batch.
     """
     by_resource: dict[int, tuple[Resource, list[_Item], list[SharedFields]]] = {}
-    shared_by_pair: dict[tuple[int, int], SharedFields] = {}
+    shared_by_pair: dict[tuple[int, int, int], SharedFields] = {}
     group_items: list[_Item] = []
     group_shared: list[SharedFields] = []
-    shared = _NOTHING_SHARED  # replaced at the first item, which never matches `last`
-    last: tuple[object, object] = (object(), object())
+    shared = SharedFields({}, checked=True)  # replaced at the first item
+    last: tuple[object, object, int] = (object(), object(), 0)
+    counts: Counts = collections.Counter()
     for item in items:
-        resource, scope = locate(item)
+        resource, scope, unread = _located(mapping, item)
         # Items of one resource and scope usually come in a row: no lookup for those.
-        if resource is not last[0] or scope is not last[1]:
-            last = (resource, scope)
-            pair = (id(resource), id(scope))
+        if resource is not last[0] or scope is not last[1] or unread != last[2]:
+            last = (resource, scope, unread)
+            pair = (id(resource), id(scope), unread)
             if pair not in shared_by_pair:
-                scope_part = (
-                    None
-                    if scope is None
-                    else scope_fields(
-                        scope.name,
-                        scope.version,
-                        scope.schema_url,
-                        getattr(scope, "attributes", None),
-                    )
-                )
-                shared_by_pair[pair] = SharedFields.of(
-                    resource_fields(resource.attributes, resource.schema_url), scope_part
-                )
+                shared_by_pair[pair] = _shared_fields(resource, scope, unread, counts)
             shared = shared_by_pair[pair]
             group = by_resource.get(id(resource))
             if group is None:
@@ -277,19 +268,103 @@ def group_by_resource(
             group_items, group_shared = group[1], group[2]
         group_items.append(item)
         group_shared.append(shared)
+    if counts:
+        tally.add_counts(counts)
     return [
-        (resource, _events_of(group_items, group_shared, to_events))
+        (resource, _events_of(group_items, group_shared, mapping, tally))
         for resource, group_items, group_shared in by_resource.values()
     ]
+
+
+def _located(
+    mapping: ItemMapping[_Item], item: _Item
+) -> tuple[Resource, InstrumentationScope | None, int]:
+    """An item's resource and scope, and how many of the two could not be read (or are not
+    what the SDK makes): an empty resource, or no scope, stands in for those."""
+    try:
+        resource, scope = cast("tuple[object, object]", mapping.locate(item))
+    except Exception:
+        return _EMPTY_RESOURCE, None, 2
+    unread = 0
+    if not isinstance(resource, Resource):
+        resource, unread = _EMPTY_RESOURCE, unread + 1
+    if scope is not None and not isinstance(scope, InstrumentationScope):
+        scope, unread = None, unread + 1
+    return resource, scope, unread
+
+
+def _shared_fields(
+    resource: Resource, scope: InstrumentationScope | None, unread: int, counts: Counts
+) -> SharedFields:
+    parts: list[dict[str, Any]] = []
+    lost = unread
+    # A resource or scope whose properties raise costs one field's worth, counted.
+    try:
+        parts.append(resource_fields(resource.attributes, resource.schema_url, counts))
+    except Exception:
+        lost += 1
+    try:
+        parts.append(scope_fields(scope, counts))
+    except Exception:
+        lost += 1
+    shared = SharedFields.of(*parts, counts=counts)
+    if lost:  # parts that could not be read: each item of theirs is counted as salvaged
+        record_dropped(shared.fields, lost, None)
+        return SharedFields(shared.fields, checked=False, unread=lost)
+    return shared
 
 
 def _events_of(
     items: list[_Item],
     shared: list[SharedFields],
-    to_events: Callable[[_Item, SharedFields], Iterable[BatchEvent]],
+    mapping: ItemMapping[_Item],
+    tally: LimitTally,
 ) -> Iterator[BatchEvent]:
+    # Counts of one item are kept apart and added once it is mapped: an item that fails
+    # half-way is mapped again, carefully, and must not count twice.
+    counts: Counts = collections.Counter()
     for item, fields in zip(items, shared, strict=True):
-        yield from to_events(item, fields)
+        try:
+            events = mapping.to_events(item, fields, counts)
+            if fields.unread:  # its resource or scope could not be read
+                counts[ITEMS_SALVAGED] += 1
+        except Exception:
+            counts.clear()
+            events = _salvaged(mapping, item, fields, counts)
+        if counts:
+            tally.add_counts(counts)
+            counts.clear()
+        yield from events
+
+
+def _salvaged(
+    mapping: ItemMapping[_Item], item: _Item, shared: SharedFields, counts: Counts
+) -> Sequence[BatchEvent]:
+    counts[ITEMS_SALVAGED] += 1
+    try:
+        return mapping.salvage(item, shared, counts)
+    except Exception:  # a bug of ours: said once, counted always, and the batch goes on
+        counts.clear()
+        counts[ITEMS_DROPPED] += 1
+        log_once(
+            f"unmappable {mapping.kind}",
+            "a %s could not be mapped at all and was dropped (counted in stats['items_dropped'])",
+            mapping.kind,
+            exc_info=True,
+        )
+        return ()
+
+
+_LOGGED: set[str] = set()
+
+
+def log_once(kind: str, message: str, *args: object, exc_info: bool = False) -> None:
+    """Log a warning the first time a kind of failure happens in this process; after that,
+    the counters in ``stats`` say how often."""
+    if kind in _LOGGED:
+        return
+    _LOGGED.add(kind)
+    logger.warning(message, *args, exc_info=exc_info)
 
 
 def plain_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -315,70 +390,6 @@ def plain_sequence(items: Sequence[_Item]) -> Sequence[_Item]:
         if type(inner) is collections.deque:
             return tuple(inner)
     return items
-
-
-def pop_sample_rate(fields: dict[str, Any]) -> int | None:
-    """Remove ``sampleRate`` and ``SampleRate`` from `fields`; the rate, read from
-    ``sampleRate`` when both are there.
-
-    A number or numeric string, rounded; 0 or less means 1; capped at 2,147,483,647. None when
-    neither field is there. An unreadable value counts as 1 (Honeycomb's behaviour).
-    """
-    rate = None
-    for key in SAMPLE_RATE_KEYS:
-        if key in fields:
-            value = fields.pop(key)
-            if rate is None:
-                rate = _as_rate(value)
-    return rate
-
-
-def _as_rate(value: Any) -> int:
-    number: float
-    if isinstance(value, bool):
-        return 1
-    if isinstance(value, (int, float)):
-        number = value
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return 1
-    else:
-        return 1
-    if not math.isfinite(number):
-        return MAX_SAMPLERATE if number > 0 else 1
-    rate = round(number)
-    return 1 if rate <= 0 else min(rate, MAX_SAMPLERATE)
-
-
-def tracestate_sample_rate(tracestate: Iterable[tuple[str, str]] | None) -> int | None:
-    """The rate implied by an OTel sampling threshold in the W3C tracestate, if any.
-
-    ``ot=th:<hex>`` (or the older ``th=`` spelling) is the rejection threshold T of 56 bits,
-    written with trailing zeros dropped; a span was kept with probability (2^56 - T) / 2^56.
-    """
-    if not tracestate:
-        return None
-    for vendor, value in tracestate:
-        if vendor != "ot":
-            continue
-        for part in value.split(";"):
-            key, separator, threshold = part.partition(":")
-            if not separator:
-                key, separator, threshold = part.partition("=")
-            if key.strip() != "th" or not threshold:
-                continue
-            threshold = threshold.strip()
-            if len(threshold) > _THRESHOLD_DIGITS:
-                return None
-            try:
-                rejected = int(threshold.ljust(_THRESHOLD_DIGITS, "0"), 16)
-            except ValueError:
-                return None
-            kept = _THRESHOLD_SPACE - rejected
-            return min(round(_THRESHOLD_SPACE / kept), MAX_SAMPLERATE) if kept > 0 else None
-    return None
 
 
 def service_dataset(resource_attributes: Mapping[str, Any] | None) -> str:

@@ -85,5 +85,7 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises."""
-        accepted = self._export(lambda: log_event_groups(batch), f"{len(batch)} log records")
+        accepted = self._export(
+            lambda tally: log_event_groups(batch, tally), f"{len(batch)} log records"
+        )
         return LogRecordExportResult.SUCCESS if accepted else LogRecordExportResult.FAILURE

@@ -30,9 +30,9 @@ from honeycomb_events._encode import BatchEncoder
 from honeycomb_events._model import BatchEvent, epoch_to_ns, format_time_ns
 from honeycomb_events._transport import RetryPolicy, Transport
 
-from ._common import pop_sample_rate
 from ._logs import PROTECTED_FIELDS, log_dataset, severity_name
-from ._spans import span_id_hex, trace_id_hex
+from ._reading import span_id_hex, trace_id_hex
+from ._sampling import pop_sample_rate
 
 OWN_LOGGERS: Final = frozenset({"honeycomb_events", "httpx", "httpcore"})
 """Loggers (with their children) whose records the handler never sends: sending logs to them."""

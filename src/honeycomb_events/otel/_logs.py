@@ -9,26 +9,30 @@ the resource: both are read.
 
 from __future__ import annotations
 
+import collections
+import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeAlias
 
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from honeycomb_events._limits import LimitTally
 from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import (
     UNKNOWN_SERVICE,
+    ItemMapping,
     SharedFields,
     add_attributes,
-    attribute_value,
     group_by_resource,
-    json_text,
-    pop_sample_rate,
+    record_dropped,
     service_dataset,
 )
-from ._spans import span_id_hex, trace_id_hex
+from ._reading import MISSING, read, span_id_hex, span_id_of, time_of, trace_id_hex, trace_id_of
+from ._sampling import pop_sample_rate
+from ._values import VALUES_DROPPED, Counts, add_value, json_text, single_value
 
 UNKNOWN_LOG_SOURCE: Final = "unknown_log_source"
 """The dataset of logs whose resource has no usable ``service.name`` and no dataset is set."""
@@ -87,16 +91,19 @@ class LogItem(Protocol):
     def instrumentation_scope(self) -> InstrumentationScope | None: ...
 
 
-def map_logs(records: Iterable[LogItem]) -> list[tuple[Resource, list[BatchEvent]]]:
-    """One event per log record, grouped by resource in the order of their first record."""
-    return [(resource, list(events)) for resource, events in log_event_groups(records)]
+def map_logs(
+    records: Iterable[LogItem], tally: LimitTally | None = None
+) -> list[tuple[Resource, list[BatchEvent]]]:
+    """One event per log record, grouped by resource in the order of their first record.
+    What the mapping transformed or dropped is added to `tally`, when given."""
+    return [(resource, list(events)) for resource, events in log_event_groups(records, tally)]
 
 
-def log_event_groups(records: Iterable[LogItem]) -> list[tuple[Resource, Iterator[BatchEvent]]]:
+def log_event_groups(
+    records: Iterable[LogItem], tally: LimitTally | None = None
+) -> list[tuple[Resource, Iterator[BatchEvent]]]:
     """What `map_logs` gives, each resource's events made as they are read."""
-    return group_by_resource(
-        records, _locate, lambda item, shared: (_log_event(item.log_record, shared),)
-    )
+    return group_by_resource(records, _LOGS, LimitTally() if tally is None else tally)
 
 
 def _locate(item: LogItem) -> tuple[Resource, InstrumentationScope | None]:
@@ -112,99 +119,185 @@ def log_to_event(
 
     `resource` and `scope` are the fields its resource and its scope contribute.
     """
-    return _log_event(record, SharedFields.of(resource, scope))
+    counts: Counts = collections.Counter()
+    shared = SharedFields.of(resource, scope, counts=counts)
+    try:
+        return _event_of(_record_parts(record), shared, counts, 0)
+    except Exception:
+        parts, dropped = _salvaged_parts(record)
+        return _event_of(parts, shared, counts, dropped)
 
 
-def _log_event(record: LogRecord, shared: SharedFields) -> BatchEvent:
-    severity = record.severity_number
-    number = 0 if severity is None else int(severity.value)
+_LogParts: TypeAlias = tuple[
+    int,  # severity number
+    "int | None",  # trace id
+    "int | None",  # span id
+    int,  # flags
+    Any,  # severity text
+    Any,  # event name
+    Any,  # body
+    "Mapping[str, Any] | None",  # attributes
+    "int | None",  # timestamp
+    "int | None",  # observed timestamp
+]
+
+
+def _record_parts(record: LogRecord) -> _LogParts:
+    severity: Any = record.severity_number
+    return (
+        # OTLP allows numbers past the enum's: a received record may hold a plain int.
+        0 if severity is None else severity if type(severity) is int else int(severity.value),
+        record.trace_id,
+        record.span_id,
+        int(record.trace_flags or 0),
+        record.severity_text,
+        getattr(record, "event_name", None),  # only newer SDKs have it
+        record.body,
+        record.attributes,
+        record.timestamp,
+        record.observed_timestamp,
+    )
+
+
+def _salvaged_parts(record: Any) -> tuple[_LogParts, int]:
+    """The record's parts read one by one, each checked, and how many could not be read:
+    those are left out (a record without a readable time is placed at the time it is
+    mapped, as Honeycomb places an event without a time at its arrival)."""
+    dropped = 0
+
+    def part(name: str, check: Any) -> Any:
+        nonlocal dropped
+        value = read(record, name)
+        if value is None:
+            return None
+        checked = MISSING if value is MISSING else check(value)
+        if checked is MISSING:
+            dropped += 1
+            return None
+        return checked
+
+    number = part("severity_number", _severity)
+    timestamp = part("timestamp", time_of)
+    observed = part("observed_timestamp", time_of)
+    if timestamp is None and observed is None:
+        observed = time.time_ns()
+    parts: _LogParts = (
+        number or 0,
+        part("trace_id", trace_id_of),
+        part("span_id", span_id_of),
+        part("trace_flags", _flags) or 0,
+        part("severity_text", _any),
+        part("event_name", _any),
+        part("body", _any),
+        part("attributes", _mapping),
+        timestamp,
+        observed,
+    )
+    return parts, dropped
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+def _severity(value: Any) -> Any:
+    number = value if isinstance(value, int) else read(value, "value")
+    if isinstance(number, int) and not isinstance(number, bool) and 0 <= number <= 255:
+        return int(number)
+    return MISSING
+
+
+def _flags(value: Any) -> Any:
+    return int(value) if isinstance(value, int) and 0 <= value <= 0xFFFFFFFF else MISSING
+
+
+def _mapping(value: Any) -> Any:
+    return value if isinstance(value, Mapping) else MISSING
+
+
+def _log_event(item: LogItem, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
+    return (_event_of(_record_parts(item.log_record), shared, counts, 0),)
+
+
+def _salvaged_log_event(item: Any, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
+    parts, dropped = _salvaged_parts(read(item, "log_record"))
+    return (_event_of(parts, shared, counts, dropped),)
+
+
+_LOGS: Final = ItemMapping("log record", _locate, _log_event, _salvaged_log_event)
+
+
+def _event_of(parts: _LogParts, shared: SharedFields, counts: Counts, dropped: int) -> BatchEvent:
+    (number, trace_id, span_id, flags, severity_text, event_name, body, attributes, timestamp,
+     observed) = parts  # fmt: skip
     fields: dict[str, Any] = {
         "severity": severity_name(number),
         "severity_code": number,
         "meta.signal_type": "log",
-        "flags": int(record.trace_flags or 0),
+        "flags": flags,
     }
     # OTLP leaves out an all-zero id, and Honeycomb then adds neither the id nor the annotation.
-    if record.trace_id:
-        fields["trace.trace_id"] = trace_id_hex(record.trace_id)
+    if trace_id:
+        fields["trace.trace_id"] = trace_id_hex(trace_id)
         fields["meta.annotation_type"] = "span_event"
-    if record.span_id:
-        fields["trace.parent_id"] = span_id_hex(record.span_id)
-    if record.severity_text:
-        fields["severity_text"] = record.severity_text
-    event_name = getattr(record, "event_name", None)  # only newer SDKs have it
+    if span_id:
+        fields["trace.parent_id"] = span_id_hex(span_id)
+    if severity_text:
+        fields["severity_text"] = severity_text
     if event_name:
         fields["event.name"] = event_name
-    body = record.body
     if type(body) is str:  # the usual body, which needs no more than this
         fields["body"] = body
         checked = shared.checked
     else:
-        add_body(fields, body)
+        dropped += add_body(fields, body, counts)
         checked = False  # the encoder checks whatever the body became
     fields.update(shared.fields)
-    checked = add_log_attributes(fields, record.attributes) and checked
+    checked = add_attributes(fields, attributes, counts) and checked
+    # The fixed fields are ints and text, but a hand-made record may hold anything.
+    if type(severity_text or "") is not str or type(event_name or "") is not str:
+        dropped += _texts(fields, ("severity_text", "event.name"), counts)
+        checked = False
+    if dropped:
+        record_dropped(fields, dropped, None)
+        checked = False
 
     samplerate = pop_sample_rate(fields)
     if samplerate == 1:
         samplerate = None  # Honeycomb's default: no need to send it
     # Honeycomb would write a record without a timestamp at 1970: the observed time is better.
-    nanos = record.timestamp or record.observed_timestamp
-    # The fixed fields are ints and text, but a hand-made record may hold anything.
-    checked = checked and type(record.severity_text or "") is str and type(event_name or "") is str
+    nanos = timestamp or observed
     return BatchEvent.trusted(
         fields, format_time_ns(nanos) if nanos else None, samplerate, fields_checked=checked
     )
 
 
-def add_body(fields: dict[str, Any], body: Any) -> None:
+def _texts(fields: dict[str, Any], keys: tuple[str, ...], counts: Counts) -> int:
+    """The fields at `keys` through the one value conversion; how many had to be dropped."""
+    dropped = 0
+    for key in keys:
+        if key in fields:
+            try:
+                fields[key] = single_value(fields[key], counts)
+            except Exception:
+                del fields[key]
+                counts[VALUES_DROPPED] += 1
+                dropped += 1
+    return dropped
+
+
+def add_body(fields: dict[str, Any], body: Any, counts: Counts) -> int:
     """A record's body as Honeycomb stores it: a string as is; a mapping flattened to
     ``body.<key>`` fields and also kept whole, as JSON text, in ``body``; any other value by the
-    attribute value rules."""
+    attribute value rules. How many fields had to be dropped (see `add_value`)."""
     if body is None:
-        return
+        return 0
+    dropped = add_value(fields, "body", body, counts)
     if isinstance(body, Mapping):
-        fields["body"] = json_text(go_ordered(body))
-    add_any_value(fields, "body", body)
-
-
-def add_log_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None) -> bool:
-    """Merge a log record's attributes into `fields` (later wins), as `add_attributes` does,
-    with one addition: log attributes may be mappings, which are flattened like bodies.
-    True when every merged field holds Honeycomb's per-value limits (see `add_attributes`)."""
-    return add_attributes(fields, attributes, add_any_value)
-
-
-def add_any_value(fields: dict[str, Any], key: str, value: Any, depth: int = 0) -> None:
-    """Store an OTel ``AnyValue`` under `key`: a mapping as one ``key.sub`` field per entry,
-    nested to `MAX_FLATTEN_DEPTH`, below which each entry is stored as its JSON text (even a
-    scalar, as Honeycomb does); arrays and bytes as JSON text; scalars as they are."""
-    if isinstance(value, Mapping):
-        for sub_key, sub_value in value.items():
-            if sub_value is None:
-                continue
-            nested = f"{key}.{sub_key}"
-            if depth < MAX_FLATTEN_DEPTH:
-                add_any_value(fields, nested, sub_value, depth + 1)
-            else:
-                fields[nested] = json_text(go_ordered(sub_value))
-    elif isinstance(value, (list, tuple)):
-        fields[key] = json_text(go_ordered(value))
-    else:
-        converted = attribute_value(value)
-        if converted is not None:
-            fields[key] = converted
-
-
-def go_ordered(value: Any) -> Any:
-    """`value` with every mapping's keys sorted, as Go's JSON encoder writes a map."""
-    if isinstance(value, Mapping):
-        return {
-            key: go_ordered(item)
-            for key, item in sorted(
-                ((str(key), item) for key, item in value.items()), key=lambda pair: pair[0]
-            )
-        }
-    if isinstance(value, (list, tuple)):
-        return [go_ordered(item) for item in value]
-    return value
+        try:
+            fields["body"] = json_text(body, counts)
+        except Exception:  # its entries could not be read: add_value counted that already
+            if not dropped:
+                counts[VALUES_DROPPED] += 1
+                dropped = 1
+    return dropped

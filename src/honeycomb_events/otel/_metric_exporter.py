@@ -103,5 +103,5 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         """Send the data points; SUCCESS only when Honeycomb accepted every event."""
-        accepted = self._export(lambda: map_metrics(metrics_data), "metrics")
+        accepted = self._export(lambda tally: map_metrics(metrics_data, tally), "metrics")
         return MetricExportResult.SUCCESS if accepted else MetricExportResult.FAILURE

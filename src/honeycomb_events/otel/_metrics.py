@@ -2,280 +2,375 @@
 
 Honeycomb's own metrics translation is not public: this follows its documented grouping. Data
 points of one export that share the second they fall in, the resource and the point attributes
-become one event, with a field per metric: gauges and sums by value, histograms as count, sum,
-average, min, max and eleven percentiles estimated from the buckets.
+become one event, with a field per metric: gauges and sums by value, histograms and summaries
+as count, sum, average, min, max and percentiles.
 
-Pure functions of SDK objects: no I/O, no global state.
+Pure functions of SDK objects: no I/O, no global state. One point's failure costs that point's
+unreadable parts, never the export: each part is read on its own.
 """
 
 from __future__ import annotations
 
-import bisect
-import functools
-import itertools
+import collections
+import decimal
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from opentelemetry.sdk.metrics.export import (
     ExponentialHistogram,
-    ExponentialHistogramDataPoint,
     Gauge,
     Histogram,
-    HistogramDataPoint,
     MetricsData,
-    NumberDataPoint,
     Sum,
 )
 from opentelemetry.sdk.resources import Resource
 
-from honeycomb_events._model import BatchEvent, format_time_ns
-from honeycomb_events.otel._common import (
+from honeycomb_events._limits import LimitTally
+from honeycomb_events._model import MAX_TIME_NS, BatchEvent, format_time_ns
+
+from ._common import (
+    ITEMS_DROPPED,
+    ITEMS_SALVAGED,
     SharedFields,
     add_attributes,
     holds_limits,
+    log_once,
+    record_dropped,
     resource_fields,
 )
-
-PERCENTILES: Final = (
-    ("p001", 0.001),
-    ("p01", 0.01),
-    ("p05", 0.05),
-    ("p10", 0.10),
-    ("p25", 0.25),
-    ("p50", 0.50),
-    ("p75", 0.75),
-    ("p90", 0.90),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p999", 0.999),
+from ._histograms import (
+    PERCENTILES,
+    Buckets,
+    explicit_buckets,
+    exponential_buckets,
+    histogram_field_names,
+    known,
+    percentiles,
 )
-"""Field suffix and quantile of each percentile a histogram gets."""
+from ._reading import MISSING, read, time_of
+from ._values import Counts, key_text, single_value
 
 _NANOS_PER_SECOND: Final = 1_000_000_000
-
-Buckets = tuple[Sequence[float], Sequence[float], Sequence[int]]
-"""Buckets as parallel (lower bounds, upper bounds, counts): bucket i holds the values in
-(lower[i], upper[i]], ascending."""
-
-_QUANTILES: Final = tuple(quantile for _, quantile in PERCENTILES)
+_EMPTY_RESOURCE: Final = Resource.get_empty()
 
 
-def percentiles(
-    buckets: Buckets, total: int, floor: float = -math.inf, ceiling: float = math.inf
-) -> list[float]:
-    """The value at each quantile of `PERCENTILES`, by linear interpolation inside the bucket
-    holding its rank, clamped to [`floor`, `ceiling`]; empty when there is nothing to estimate.
+@dataclass(frozen=True, slots=True)
+class SummaryDataPoint:
+    """An OTLP summary point, which the Python SDK never makes but other SDKs and Prometheus
+    bridges send: `quantile_values` holds (quantile, value) pairs."""
 
-    The rank is ``quantile * total``; the bucket holding it is the first whose cumulative count
-    reaches the rank (a bisection of the cumulative counts), and the value lies as far into
-    that bucket's range as the rank lies into its count. A rank past every bucket (counts that
-    add up to less than the total) takes the last bound. Bounds must be finite (the caller
-    closes open-ended buckets with min and max).
-    """
-    lowers, uppers, counts = buckets
-    if total <= 0 or not counts:
-        return []
-    if min(counts) < 0:
-        counts = [max(count, 0) for count in counts]
-    cumulative = list(itertools.accumulate(counts))
-    # A last, empty-width bucket at the last bound takes every rank past the real ones.
-    past = max(total, cumulative[-1]) + 1
-    lowers = [*lowers, uppers[-1]]
-    uppers = [*uppers, uppers[-1]]
-    counts = [*counts, past - cumulative[-1]]
-    cumulative.append(past)
-    ranks = [quantile * total for quantile in _QUANTILES]
-    estimates: list[float] = []
-    for index, rank in zip(
-        map(bisect.bisect_left, itertools.repeat(cumulative), ranks), ranks, strict=True
-    ):
-        # cumulative[index] >= rank > 0 while the bucket before fell short: its count is > 0.
-        count, lower = counts[index], lowers[index]
-        value = lower + (uppers[index] - lower) * ((rank - (cumulative[index] - count)) / count)
-        # Clamped by comparisons: cheaper than min() and max(), eleven times a point.
-        estimates.append(floor if value < floor else ceiling if value > ceiling else value)
-    return estimates
+    attributes: Mapping[str, Any] | None
+    start_time_unix_nano: int
+    time_unix_nano: int
+    count: int
+    sum: float
+    quantile_values: Sequence[tuple[float, float]]
 
 
-def _known(value: float | None) -> float | None:
-    """A recorded min or max; the SDK reports an unrecorded one as an infinity."""
-    return value if value is not None and math.isfinite(value) else None
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """OTLP summary data: its points."""
+
+    data_points: Sequence[SummaryDataPoint]
 
 
-def explicit_buckets(point: HistogramDataPoint) -> Buckets:
-    """The buckets of an explicit-bucket histogram, closed with the recorded min and max.
-
-    The first bucket is (-inf, b0]: it starts at the min, else at 0 (or b0 if b0 <= 0). The
-    last is (b_n, +inf): it ends at the max, else at b_n.
-    """
-    bounds = list(point.explicit_bounds)
-    low, high = _known(point.min), _known(point.max)
-    if not bounds:
-        first = low if low is not None else 0.0
-        return [first], [high if high is not None else first], [int(point.count)]
-    edges = [
-        low if low is not None else min(0.0, bounds[0]),
-        *bounds,
-        high if high is not None else bounds[-1],
-    ]
-    # An empty first bucket may start above its end (a min above the first bound): it is
-    # never interpolated in, and the estimates are clamped to [min, max] anyway.
-    return edges[:-1], edges[1:], list(map(int, point.bucket_counts))
-
-
-def exponential_buckets(point: ExponentialHistogramDataPoint) -> Buckets:
-    """The buckets of an exponential histogram, in ascending order of value.
-
-    With base = 2^(2^-scale), positive bucket i holds (base^i, base^(i+1)], negative bucket i
-    holds [-base^(i+1), -base^i), and the zero bucket holds 0.
-    """
-    base = 2.0 ** (2.0**-point.scale)
-    lowers: list[float] = []
-    uppers: list[float] = []
-    counts: list[int] = []
-    negative = point.negative
-    for position in reversed(range(len(negative.bucket_counts))):
-        index = negative.offset + position
-        lowers.append(-(base ** (index + 1)))
-        uppers.append(-(base**index))
-        counts.append(int(negative.bucket_counts[position]))
-    if point.zero_count:
-        lowers.append(0.0)
-        uppers.append(0.0)
-        counts.append(int(point.zero_count))
-    positive = point.positive
-    for position, count in enumerate(positive.bucket_counts):
-        index = positive.offset + position
-        lowers.append(base**index)
-        uppers.append(base ** (index + 1))
-        counts.append(int(count))
-    return lowers, uppers, counts
-
-
-@functools.lru_cache(maxsize=1024)
-def _histogram_field_names(name: str) -> tuple[str, ...]:
-    """``name.count .sum .avg .min .max`` and the percentile fields, made once per metric."""
-    return tuple(
-        f"{name}.{suffix}"
-        for suffix in ("count", "sum", "avg", "min", "max", *(suffix for suffix, _ in PERCENTILES))
-    )
-
-
-def map_metrics(metrics_data: MetricsData) -> list[tuple[Resource, list[BatchEvent]]]:
+def map_metrics(
+    metrics_data: MetricsData, tally: LimitTally | None = None
+) -> list[tuple[Resource, list[BatchEvent]]]:
     """One event per (second, resource, point attributes), grouped by resource.
 
     Fields: ``meta.signal_type: "metric"``, ``meta.annotation_type: "metric_event"``, the
     point attributes, then the resource attributes (later wins), then each metric's fields.
-    The event's time is the points' time truncated to the second.
+    The event's time is the points' time truncated to the second. What the mapping
+    transformed, dropped or salvaged is added to `tally`, when given.
     """
+    counts: Counts = collections.Counter()
     grouped: list[tuple[Resource, list[BatchEvent]]] = []
-    for resource_metrics in metrics_data.resource_metrics:
-        resource = resource_metrics.resource
-        shared = SharedFields.of(resource_fields(resource.attributes, resource.schema_url))
-        # Per event: its fields, and whether they all hold Honeycomb's per-value limits.
-        events: dict[tuple[int, frozenset[tuple[str, Any]]], _MetricEvent] = {}
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                data = metric.data
-                add_point = _point_adder(data)
-                if add_point is None:
-                    continue
-                for point in data.data_points:
-                    attributes = point.attributes
-                    key = (
-                        point.time_unix_nano // _NANOS_PER_SECOND,
-                        frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES,
-                    )
-                    event = events.get(key)
-                    if event is None:
-                        fields = {
-                            "meta.signal_type": "metric",
-                            "meta.annotation_type": "metric_event",
-                        }
-                        checked = add_attributes(fields, attributes)
-                        fields.update(shared.fields)
-                        event = events[key] = _MetricEvent(fields, checked and shared.checked)
-                    if not add_point(event.fields, metric.name, point):
-                        event.checked = False
-        grouped.append(
-            (
-                resource,
-                [
-                    BatchEvent.trusted(
-                        event.fields,
-                        format_time_ns(second * _NANOS_PER_SECOND),
-                        None,
-                        fields_checked=event.checked,
-                    )
-                    for (second, _), event in events.items()
-                ],
-            )
+    for resource_metrics in _parts(metrics_data, "resource_metrics", counts):
+        resource = read(resource_metrics, "resource")
+        if not isinstance(resource, Resource):
+            resource = _EMPTY_RESOURCE
+            counts[ITEMS_SALVAGED] += 1
+        shared = SharedFields.of(
+            resource_fields(resource.attributes, resource.schema_url, counts), counts=counts
         )
+        events: dict[tuple[Any, ...], _MetricEvent] = {}
+        for scope_metrics in _parts(resource_metrics, "scope_metrics", counts):
+            for metric in _parts(scope_metrics, "metrics", counts):
+                _add_metric(events, metric, shared, counts)
+        grouped.append((resource, [event.batch_event() for event in events.values()]))
+    if counts:
+        (LimitTally() if tally is None else tally).add_counts(counts)
     return grouped
 
 
-_NO_ATTRIBUTES: Final = frozenset[tuple[str, Any]]()
+def _parts(owner: Any, name: str, counts: Counts) -> Sequence[Any]:
+    """``owner.name`` as a sequence; empty (and counted) when it cannot be read."""
+    value = read(owner, name)
+    try:
+        return () if value is None else tuple(value)
+    except Exception:
+        counts[ITEMS_SALVAGED] += 1
+        return ()
 
 
 @dataclass(slots=True)
 class _MetricEvent:
+    """One event's fields, whether they all hold Honeycomb's per-value limits, and its
+    second (None for points without a readable time: Honeycomb then stamps the arrival)."""
+
     fields: dict[str, Any]
     checked: bool
+    second: int | None
+
+    def batch_event(self) -> BatchEvent:
+        time = None if self.second is None else format_time_ns(self.second * _NANOS_PER_SECOND)
+        return BatchEvent.trusted(self.fields, time, None, fields_checked=self.checked)
 
 
-_PointAdder: TypeAlias = Callable[[dict[str, Any], str, Any], bool]
+_NO_ATTRIBUTES: Final = frozenset[tuple[str, Any]]()
+
+_PointAdder: TypeAlias = Callable[[dict[str, Any], str, Any, Counts], bool]
+
+
+def _add_metric(
+    events: dict[tuple[Any, ...], _MetricEvent], metric: Any, shared: SharedFields, counts: Counts
+) -> None:
+    data = read(metric, "data")
+    points = _parts(data, "data_points", counts)
+    add_point = _point_adder(data)
+    if add_point is None:
+        if points:
+            counts[ITEMS_DROPPED] += len(points)
+            log_once(
+                f"metric data {type(data).__name__}",
+                "metric data of type %s cannot be mapped: its points were dropped "
+                "(counted in stats['items_dropped'])",
+                type(data).__name__,
+            )
+        return
+    try:
+        name: str | None = key_text(read(metric, "name"))
+    except Exception:
+        name = None
+    if not name:
+        name = None
+    for point in points:
+        try:
+            event = _event_for(events, point, shared, counts)
+        except Exception:
+            counts[ITEMS_SALVAGED] += 1
+            event = _salvaged_event_for(events, point, shared, counts)
+        if name is None:  # a metric without a usable name: its fields have nowhere to go
+            record_dropped(event.fields, 1, counts)
+            event.checked = False
+        elif not add_point(event.fields, name, point, counts):
+            event.checked = False
+
+
+def _event_for(
+    events: dict[tuple[Any, ...], _MetricEvent], point: Any, shared: SharedFields, counts: Counts
+) -> _MetricEvent:
+    """The event a point joins: the one of its second and attributes, made if new."""
+    attributes = point.attributes
+    nanos = point.time_unix_nano
+    if type(nanos) is not int or not 0 <= nanos <= MAX_TIME_NS:
+        raise ValueError(nanos)  # read as Honeycomb reads it, by the salvage
+    second = nanos // _NANOS_PER_SECOND
+    try:
+        key: tuple[Any, ...] = (
+            second,
+            frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES,
+        )
+        event = events.get(key)
+    except TypeError:  # arrays or maps among the attributes: grouped by the fields they make
+        return _event_by_fields(events, second, attributes, shared, counts, dropped=0)
+    if event is None:
+        fields, checked = _point_fields(attributes, shared, counts)
+        event = events[key] = _MetricEvent(fields, checked and shared.checked, second)
+    return event
+
+
+def _salvaged_event_for(
+    events: dict[tuple[Any, ...], _MetricEvent], point: Any, shared: SharedFields, counts: Counts
+) -> _MetricEvent:
+    """The event of a point read part by part: without attributes or time where they
+    cannot be read (each counted in its ``meta.dropped_fields``)."""
+    dropped = 0
+    attributes = read(point, "attributes")
+    if attributes is not None and not isinstance(attributes, Mapping):
+        attributes, dropped = None, dropped + 1
+    nanos = time_of(read(point, "time_unix_nano"))
+    if nanos is MISSING:
+        dropped += 1
+    second = None if nanos is MISSING else nanos // _NANOS_PER_SECOND
+    return _event_by_fields(events, second, attributes, shared, counts, dropped=dropped)
+
+
+def _event_by_fields(
+    events: dict[tuple[Any, ...], _MetricEvent],
+    second: int | None,
+    attributes: Mapping[str, Any] | None,
+    shared: SharedFields,
+    counts: Counts,
+    *,
+    dropped: int,
+) -> _MetricEvent:
+    fields, _ = _point_fields(attributes, shared, counts)
+    if dropped:
+        record_dropped(fields, dropped, None)
+    key = (second, _BY_FIELDS, frozenset(fields.items()))
+    event = events.get(key)
+    if event is None:
+        event = events[key] = _MetricEvent(fields, False, second)
+    return event
+
+
+_BY_FIELDS: Final = object()  # keys made of converted fields never equal raw attribute keys
+
+
+def _point_fields(
+    attributes: Mapping[str, Any] | None, shared: SharedFields, counts: Counts
+) -> tuple[dict[str, Any], bool]:
+    """A new event's fields, and whether its attributes hold Honeycomb's per-value limits."""
+    fields: dict[str, Any] = {"meta.signal_type": "metric", "meta.annotation_type": "metric_event"}
+    checked = add_attributes(fields, attributes, counts)
+    fields.update(shared.fields)
+    return fields, checked
 
 
 def _point_adder(data: Any) -> _PointAdder | None:
     """How a point of `data` adds its fields to its event, by kind of data (None for kinds not
-    mapped). Each adder says whether the fields it added hold Honeycomb's per-value limits."""
+    mapped). Each adder says whether the fields it added hold Honeycomb's per-value limits;
+    none raises."""
     if isinstance(data, (Gauge, Sum)):
         return _add_value
     if isinstance(data, Histogram):
-        return lambda fields, name, point: _add_histogram(
-            fields, name, point, explicit_buckets(point)
+        return lambda fields, name, point, counts: _add_histogram(
+            fields, name, point, explicit_buckets, counts
         )
     if isinstance(data, ExponentialHistogram):
-        return lambda fields, name, point: _add_histogram(
-            fields, name, point, exponential_buckets(point)
+        return lambda fields, name, point, counts: _add_histogram(
+            fields, name, point, exponential_buckets, counts
         )
+    if isinstance(data, Summary):
+        return _add_summary
     return None
 
 
-def _add_value(fields: dict[str, Any], name: str, point: NumberDataPoint) -> bool:
-    value = fields[name] = point.value
-    return holds_limits(value)
+def _add_value(fields: dict[str, Any], name: str, point: Any, counts: Counts) -> bool:
+    return _number(fields, name, read(point, "value"), counts)
+
+
+def _number(fields: dict[str, Any], key: str, value: Any, counts: Counts) -> bool:
+    """A number field; another value through the one conversion; one that cannot be read
+    or converted is dropped and counted. True when the field holds Honeycomb's limits."""
+    cls = type(value)
+    if cls is int or cls is float:
+        fields[key] = value
+        return holds_limits(value)
+    if value is None:
+        return True
+    try:
+        if value is MISSING:
+            raise ValueError
+        fields[key] = single_value(value, counts)
+    except Exception:
+        record_dropped(fields, 1, counts)
+    return False
 
 
 def _add_histogram(
     fields: dict[str, Any],
     name: str,
-    point: HistogramDataPoint | ExponentialHistogramDataPoint,
-    buckets: Buckets,
+    point: Any,
+    buckets_of: Callable[[Any], Buckets],
+    counts: Counts,
 ) -> bool:
     """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
-    names = _histogram_field_names(name)
-    count, total = point.count, point.sum
-    low, high = _known(point.min), _known(point.max)
-    fields[names[0]] = count
-    fields[names[1]] = total
-    if count:
-        fields[names[2]] = total / count
-    if low is not None:
-        fields[names[3]] = low
-    if high is not None:
-        fields[names[4]] = high
-    estimates = percentiles(
-        buckets,
-        count,
-        -math.inf if low is None else low,
-        math.inf if high is None else high,
-    )
+    names = histogram_field_names(name)
+    count, total = read(point, "count"), read(point, "sum")
+    low, high = _recorded(read(point, "min")), _recorded(read(point, "max"))
+    checked = _number(fields, names[0], count, counts)
+    checked = _number(fields, names[1], total, counts) and checked
+    checked = _number(fields, names[3], low, counts) and checked
+    checked = _number(fields, names[4], high, counts) and checked
+    checked = _average(fields, names[2], total, count, counts) and checked
+    try:
+        estimates = percentiles(
+            buckets_of(point),
+            count,
+            -math.inf if low is None else low,
+            math.inf if high is None else high,
+        )
+    except Exception:  # buckets that cannot be read or make no sense: no estimates
+        record_dropped(fields, len(PERCENTILES), counts)
+        return False
     fields.update(zip(names[5:], estimates, strict=False))
     # An integer histogram's sum, min, max and estimates may be integers too, of any size;
     # the average is a float, finite when the sum is.
-    return all(
-        map(holds_limits, (count, total, *estimates, *(v for v in (low, high) if v is not None)))
-    )
+    return checked and all(map(holds_limits, estimates))
+
+
+def _average(fields: dict[str, Any], key: str, total: Any, count: Any, counts: Counts) -> bool:
+    """The sum over the count, when both are numbers and there is a count."""
+    if type(total) not in _NUMBERS or type(count) not in _NUMBERS or not count:
+        return True
+    try:
+        average = fields[key] = total / count
+    except (ArithmeticError, ValueError):  # sums past the float range
+        record_dropped(fields, 1, counts)
+        return False
+    return holds_limits(average)
+
+
+_NUMBERS: Final = (int, float)
+
+
+def _recorded(value: Any) -> Any:
+    """A point's min or max: None when the SDK reports it unrecorded (an infinity)."""
+    try:
+        return known(value) if type(value) in (int, float) else value
+    except Exception:
+        return value
+
+
+def _add_summary(fields: dict[str, Any], name: str, point: Any, counts: Counts) -> bool:
+    """`.count .sum .avg`, quantile 0 as `.min`, 1 as `.max`, and each other quantile q as
+    ``.p`` and the digits of q (0.5 `.p50`, 0.99 `.p99`, 0.999 `.p999`)."""
+    count, total = read(point, "count"), read(point, "sum")
+    checked = _number(fields, f"{name}.count", count, counts)
+    checked = _number(fields, f"{name}.sum", total, counts) and checked
+    checked = _average(fields, f"{name}.avg", total, count, counts) and checked
+    for pair in _parts(point, "quantile_values", counts):
+        try:
+            quantile, value = _quantile(pair)
+            checked = _number(fields, f"{name}.{_quantile_suffix(quantile)}", value, counts) and (
+                checked
+            )
+        except Exception:  # a quantile outside [0, 1], or a pair that cannot be read
+            record_dropped(fields, 1, counts)
+            checked = False
+    return checked
+
+
+def _quantile(pair: Any) -> tuple[float, Any]:
+    quantile = read(pair, "quantile")
+    if quantile is MISSING:
+        quantile, value = pair
+    else:
+        value = read(pair, "value")
+    if type(quantile) not in (int, float) or not 0 <= quantile <= 1:
+        raise ValueError(quantile)
+    return float(quantile), value
+
+
+def _quantile_suffix(quantile: float) -> str:
+    if quantile == 0:
+        return "min"
+    if quantile == 1:
+        return "max"
+    digits = format(decimal.Decimal(repr(quantile)), "f").partition(".")[2]
+    return "p" + digits.ljust(2, "0")

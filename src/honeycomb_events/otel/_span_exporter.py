@@ -87,5 +87,7 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send `spans`; SUCCESS only when Honeycomb accepted every event. Never raises."""
-        accepted = self._export(lambda: span_event_groups(spans), f"{len(spans)} spans")
+        accepted = self._export(
+            lambda tally: span_event_groups(spans, tally), f"{len(spans)} spans"
+        )
         return SpanExportResult.SUCCESS if accepted else SpanExportResult.FAILURE

@@ -2,29 +2,29 @@
 (mapping.md, "Spans"): the span itself, one event per span event, one per link.
 
 Pure functions of SDK objects. Resource and scope fields are built once per export, not once
-per span: a batch holds few resources and scopes and many spans.
+per span: a batch holds few resources and scopes and many spans. A span the fast path cannot
+map is mapped again from its parts read one by one (`salvaged_parts`), and sent with every
+field that could be read.
 """
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NamedTuple
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, StatusCode
 
+from honeycomb_events._limits import LimitTally
 from honeycomb_events._model import BatchEvent, format_time_ns
 
-from ._common import (
-    SAMPLE_RATE_KEYS,
-    SharedFields,
-    add_attributes,
-    group_by_resource,
-    plain_sequence,
-    pop_sample_rate,
-    tracestate_sample_rate,
-)
+from ._common import ItemMapping, SharedFields, add_attributes, group_by_resource, record_dropped
+from ._reading import span_id_hex, trace_id_hex
+from ._sampling import SAMPLE_RATE_KEYS, pop_sample_rate, tracestate_sample_rate
+from ._span_parts import SpanParts, salvaged_parts, span_parts
+from ._values import Counts, single_value
 
 # Keyed by member name: hashing an enum member is a Python-level call, its `_name_` is a str.
 _KIND_NAMES: Final = {kind.name: kind.name.lower() for kind in SpanKind}
@@ -58,34 +58,19 @@ PROTECTED_FIELDS: Final = frozenset(
 _NANOS_PER_MILLI: Final = 1e6
 
 
-def trace_id_hex(trace_id: int) -> str:
-    """Lowercase hex; a 128-bit id whose upper 64 bits are zero is written as 16 characters."""
-    width = 8 if trace_id >> 64 == 0 else 16
-    try:
-        return trace_id.to_bytes(width, "big").hex()  # twice as fast as format()
-    except OverflowError:  # negative, or wider than 128 bits: no SDK makes such an id
-        return format(trace_id, f"0{width * 2}x")
-
-
-def span_id_hex(span_id: int) -> str:
-    try:
-        return span_id.to_bytes(8, "big").hex()
-    except OverflowError:
-        return format(span_id, "016x")
-
-
-def map_spans(spans: Iterable[ReadableSpan]) -> list[tuple[Resource, list[BatchEvent]]]:
-    """Each span's events (its span events, its links, then the span), grouped by resource."""
-    return [(resource, list(events)) for resource, events in span_event_groups(spans)]
+def map_spans(
+    spans: Iterable[ReadableSpan], tally: LimitTally | None = None
+) -> list[tuple[Resource, list[BatchEvent]]]:
+    """Each span's events (its span events, its links, then the span), grouped by resource.
+    What the mapping transformed or dropped is added to `tally`, when given."""
+    return [(resource, list(events)) for resource, events in span_event_groups(spans, tally)]
 
 
 def span_event_groups(
-    spans: Iterable[ReadableSpan],
+    spans: Iterable[ReadableSpan], tally: LimitTally | None = None
 ) -> list[tuple[Resource, Iterator[BatchEvent]]]:
     """What `map_spans` gives, each resource's events made as they are read."""
-    return group_by_resource(
-        spans, lambda span: (span.resource, span.instrumentation_scope), _span_events
-    )
+    return group_by_resource(spans, _SPANS, LimitTally() if tally is None else tally)
 
 
 def span_to_events(
@@ -95,113 +80,67 @@ def span_to_events(
 
     `resource` and `scope` are the fields its resource and its scope contribute.
     """
-    return _span_events(span, SharedFields.of(resource, scope))
+    counts: Counts = collections.Counter()
+    shared = SharedFields.of(resource, scope, counts=counts)
+    try:
+        return _span_events(span, shared, counts)
+    except Exception:
+        return _salvaged_span_events(span, shared, counts)
 
 
-_READ_PROPERTIES: Final = (
-    "name",
-    "context",
-    "kind",
-    "parent",
-    "start_time",
-    "end_time",
-    "status",
-    "attributes",
-    "events",
-    "links",
+def _span_events(span: ReadableSpan, shared: SharedFields, counts: Counts) -> list[BatchEvent]:
+    return _events_of(span_parts(span), _Unread(0, (), ()), shared, counts)
+
+
+def _salvaged_span_events(span: Any, shared: SharedFields, counts: Counts) -> list[BatchEvent]:
+    parts, dropped, events_dropped, links_dropped = salvaged_parts(span)
+    return _events_of(parts, _Unread(dropped, events_dropped, links_dropped), shared, counts)
+
+
+_SPANS: Final = ItemMapping(
+    "span",
+    lambda span: (span.resource, span.instrumentation_scope),
+    _span_events,
+    _salvaged_span_events,
 )
-_SDK_LAYOUT: dict[type, bool] = {}
 
 
-def _keeps_sdk_layout(cls: type) -> bool:
-    """Whether spans of `cls` are the SDK's own, read through the SDK's own properties.
+class _Unread(NamedTuple):
+    """How many parts could not be read: of the span, and of each span event and link (by
+    position; empty when none was read one by one)."""
 
-    What those properties return is then read from the span's fields directly: `events` and
-    `links` copy a list under a lock on every read, `attributes` wraps a mapping whose
-    iteration runs Python code per key, and the rest cost a call each; together more than
-    the rest of the mapping. A class overriding any of them is read through its properties.
-    """
-    known = _SDK_LAYOUT.get(cls)
-    if known is None:
-        known = _SDK_LAYOUT[cls] = issubclass(cls, ReadableSpan) and all(
-            getattr(cls, name, None) is getattr(ReadableSpan, name) for name in _READ_PROPERTIES
-        )
-    return known
+    span: int
+    events: Sequence[int]
+    links: Sequence[int]
 
 
-_SpanParts: TypeAlias = tuple[
-    str,
-    "SpanContext | None",
-    SpanKind,
-    "SpanContext | None",
-    "int | None",
-    "int | None",
-    Status,
-    "Mapping[str, Any] | None",
-    Sequence[Event],
-    Sequence[Link],
-]
+class _Annotations(NamedTuple):
+    """What each of a span's span events and links takes from the span."""
+
+    ids: dict[str, str]  # the trace id, and the span's id as their parent's
+    span_name: Any
+    start: int
+    start_text: str
+    samplerate: int | None
+    is_error: bool
+    shared: SharedFields
+    counts: Counts
 
 
-def _span_parts(span: ReadableSpan) -> _SpanParts:
-    """What `_READ_PROPERTIES` return, in that order."""
-    if _keeps_sdk_layout(type(span)):
-        try:
-            return (
-                span._name,
-                span._context,
-                span._kind,
-                span._parent,
-                span._start_time,
-                span._end_time,
-                span._status,
-                span._attributes,  # add_attributes reads the dict inside
-                # Most spans have no events and no links: an empty list needs no snapshot.
-                plain_sequence(span._events) if span._events else (),
-                plain_sequence(span._links) if span._links else (),
-            )
-        except AttributeError:  # an SDK that renamed them: the public properties still work
-            pass
-    return (
-        span.name,
-        span.context,
-        span.kind,
-        span.parent,
-        span.start_time,
-        span.end_time,
-        span.status,
-        span.attributes,
-        span.events,
-        span.links,
-    )
-
-
-def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
-    (
-        name,
-        context,
-        kind_enum,
-        parent,
-        start_time,
-        end_time,
-        status,
-        attributes,
-        span_events,
-        links,
-    ) = _span_parts(span)
-    if context is None:
-        return []
-    trace_id = trace_id_hex(context.trace_id)
-    span_id = span_id_hex(context.span_id)
+def _events_of(
+    parts: SpanParts, unread: _Unread, shared: SharedFields, counts: Counts
+) -> list[BatchEvent]:
+    """The span's events: its span events, its links, then the span."""
+    (name, context, kind_enum, parent, start_time, end_time, status, attributes, span_events,
+     links) = parts  # fmt: skip
     start = start_time or 0
     end = end_time if end_time is not None else start
     code = status.status_code
-    is_error = code is StatusCode.ERROR
     kind = _KIND_NAMES.get(getattr(kind_enum, "_name_", ""), "unspecified")
-
     fields: dict[str, Any] = {
-        "trace.trace_id": trace_id,
-        "trace.span_id": span_id,
+        # The ids first, so that the field cap keeps them; filled in just below.
+        "trace.trace_id": None,
+        "trace.span_id": None,
         "type": kind,
         "span.kind": kind,
         "name": name,
@@ -211,107 +150,162 @@ def _span_events(span: ReadableSpan, shared: SharedFields) -> list[BatchEvent]:
         "span.num_events": len(span_events),
         "meta.signal_type": "trace",
     }
+    ids: dict[str, str] = {}
+    header = ""
+    if context is not None:
+        ids["trace.trace_id"] = fields["trace.trace_id"] = trace_id_hex(context.trace_id)
+        ids["trace.parent_id"] = fields["trace.span_id"] = span_id_hex(context.span_id)
+        trace_state = context.trace_state
+        if trace_state:
+            header = fields["trace.trace_state"] = trace_state.to_header()
+    else:  # a hand-built span without a context: sent without ids
+        del fields["trace.trace_id"], fields["trace.span_id"]
     if end < start:
         fields["meta.invalid_duration"] = True
     if parent is not None:
         fields["trace.parent_id"] = span_id_hex(parent.span_id)
-    if is_error:
+    if code is StatusCode.ERROR:
         fields["error"] = True
     if status.description:
         fields["status_message"] = status.description
-    trace_state = context.trace_state
-    if trace_state:
-        fields["trace.trace_state"] = trace_state.to_header()
-    fields.update(shared.fields)
-    checked = add_attributes(fields, attributes) and shared.checked
-    if span_events:
-        checked = _copy_exception_fields(span_events, fields) and checked
+    checked = _merge_span_fields(
+        fields, shared, attributes, span_events, unread=unread.span, counts=counts
+    )
 
     samplerate = pop_sample_rate(fields)
-    if samplerate is None and trace_state:
-        samplerate = tracestate_sample_rate(trace_state.items())
+    if samplerate is None and header:
+        samplerate = tracestate_sample_rate(header)
     if samplerate == 1:
         samplerate = None  # Honeycomb's default: no need to send it
     start_text = format_time_ns(start)
-    # The SDK takes a name of any type; the encoder then has to check it.
-    name_checked = type(name) is str
-    checked = checked and name_checked
-
-    events: list[BatchEvent] = []
-    for span_event in span_events:
-        since_start = (span_event.timestamp - start) / _NANOS_PER_MILLI
-        annotation: dict[str, Any] = {
-            "trace.trace_id": trace_id,
-            "trace.parent_id": span_id,
-            "name": span_event.name,
-            "parent_name": name,
-            "meta.annotation_type": "span_event",
-            "meta.signal_type": "trace",
-            "meta.time_since_span_start_ms": max(since_start, 0.0),
-        }
-        if since_start < 0:
-            annotation["meta.invalid_time_since_span_start"] = True
-        annotation_checked = _finish_annotation(annotation, shared, span_event.attributes, is_error)
-        events.append(
-            BatchEvent.trusted(
-                annotation,
-                format_time_ns(span_event.timestamp),
-                samplerate,
-                fields_checked=(
-                    annotation_checked and name_checked and type(span_event.name) is str
-                ),
-            )
-        )
-    for link in links:
-        annotation = {
-            "trace.trace_id": trace_id,
-            "trace.parent_id": span_id,
-            "trace.link.trace_id": trace_id_hex(link.context.trace_id),
-            "trace.link.span_id": span_id_hex(link.context.span_id),
-            "parent_name": name,
-            "meta.annotation_type": "link",
-            "meta.signal_type": "trace",
-        }
-        annotation_checked = _finish_annotation(annotation, shared, link.attributes, is_error)
-        events.append(
-            BatchEvent.trusted(
-                annotation,
-                start_text,
-                samplerate,
-                fields_checked=annotation_checked and name_checked,
-            )
-        )
+    along = _Annotations(
+        ids, name, start, start_text, samplerate, code is StatusCode.ERROR, shared, counts
+    )
+    events = [
+        _span_event_event(span_event, along, unread.events[index] if unread.events else 0)
+        for index, span_event in enumerate(span_events)
+    ]
+    events.extend(
+        _link_event(link, along, unread.links[index] if unread.links else 0)
+        for index, link in enumerate(links)
+    )
     events.append(BatchEvent.trusted(fields, start_text, samplerate, fields_checked=checked))
     return events
 
 
-def _finish_annotation(
+def _merge_span_fields(
     fields: dict[str, Any],
     shared: SharedFields,
     attributes: Mapping[str, Any] | None,
-    is_error: bool,
+    span_events: Sequence[Event],
+    *,
+    unread: int,
+    counts: Counts,
 ) -> bool:
-    """Add a span event's or link's shared fields; it carries the span's rate, not its own.
-    True when every field holds Honeycomb's per-value limits (see `add_attributes`)."""
+    """Resource, scope and span attributes, then exception fields, merged into the span's
+    fields. True when every field holds Honeycomb's per-value limits."""
     fields.update(shared.fields)
-    checked = add_attributes(fields, attributes) and shared.checked
-    if is_error:
-        fields["error"] = True
-    for key in SAMPLE_RATE_KEYS:
-        fields.pop(key, None)
+    checked = add_attributes(fields, attributes, counts) and shared.checked
+    if span_events:
+        checked = _copy_exception_fields(span_events, fields, counts) and checked
+    # The SDK takes a name (or a status message) of any type; the encoder then has to check.
+    if type(fields["name"]) is not str or type(fields.get("status_message", "")) is not str:
+        _convert_texts(fields, ("name", "status_message"), counts)
+        checked = False
+    if unread:
+        record_dropped(fields, unread, None)
+        checked = False
     return checked
 
 
-def _copy_exception_fields(span_events: Sequence[Event], fields: dict[str, Any]) -> bool:
+def _span_event_event(span_event: Event, along: _Annotations, unread: int) -> BatchEvent:
+    since_start = (span_event.timestamp - along.start) / _NANOS_PER_MILLI
+    fields: dict[str, Any] = {
+        **along.ids,
+        "name": span_event.name,
+        "parent_name": along.span_name,
+        "meta.annotation_type": "span_event",
+        "meta.signal_type": "trace",
+        "meta.time_since_span_start_ms": max(since_start, 0.0),
+    }
+    if since_start < 0:
+        fields["meta.invalid_time_since_span_start"] = True
+    checked = _finish_annotation(fields, span_event.attributes, along, unread)
+    return BatchEvent.trusted(
+        fields, format_time_ns(span_event.timestamp), along.samplerate, fields_checked=checked
+    )
+
+
+def _link_event(link: Link, along: _Annotations, unread: int) -> BatchEvent:
+    fields: dict[str, Any] = {
+        **along.ids,
+        "parent_name": along.span_name,
+        "meta.annotation_type": "link",
+        "meta.signal_type": "trace",
+    }
+    linked = link.context
+    if linked is not None:
+        fields["trace.link.trace_id"] = trace_id_hex(linked.trace_id)
+        fields["trace.link.span_id"] = span_id_hex(linked.span_id)
+    checked = _finish_annotation(fields, link.attributes, along, unread)
+    return BatchEvent.trusted(fields, along.start_text, along.samplerate, fields_checked=checked)
+
+
+def _finish_annotation(
+    fields: dict[str, Any],
+    attributes: Mapping[str, Any] | None,
+    along: _Annotations,
+    unread: int,
+) -> bool:
+    """Add a span event's or link's shared fields; it carries the span's rate, not its own.
+    True when every field holds Honeycomb's per-value limits (see `add_attributes`)."""
+    fields.update(along.shared.fields)
+    checked = add_attributes(fields, attributes, along.counts) and along.shared.checked
+    if along.is_error:
+        fields["error"] = True
+    for key in SAMPLE_RATE_KEYS:
+        fields.pop(key, None)
+    if type(fields.get("name", "")) is not str or type(fields["parent_name"]) is not str:
+        _convert_texts(fields, ("name", "parent_name"), along.counts)
+        checked = False
+    if unread:
+        record_dropped(fields, unread, None)
+        checked = False
+    return checked
+
+
+def _convert_texts(fields: dict[str, Any], keys: Sequence[str], counts: Counts) -> None:
+    """The fields at `keys` through the one value conversion: the SDK takes a span's name,
+    and a status message, of any type. A None is left out, as for any attribute."""
+    for key in keys:
+        if key not in fields:
+            continue
+        value = fields[key]
+        if value is None:
+            del fields[key]
+            continue
+        try:
+            fields[key] = single_value(value, counts)
+        except Exception:
+            del fields[key]
+            record_dropped(fields, 1, counts)
+
+
+def _copy_exception_fields(
+    span_events: Sequence[Event], fields: dict[str, Any], counts: Counts
+) -> bool:
     """The first ``exception`` span event's fields, where the span does not have them.
     True when each one copied holds Honeycomb's per-value limits (see `add_attributes`)."""
     for span_event in span_events:
         if span_event.name == "exception":
-            attributes = span_event.attributes or {}
-            found = {
-                key: value
-                for key in EXCEPTION_FIELDS
-                if key not in fields and (value := attributes.get(key)) is not None
-            }
-            return add_attributes(fields, found)
+            try:
+                attributes = span_event.attributes or {}
+                found = {
+                    key: value
+                    for key in EXCEPTION_FIELDS
+                    if key not in fields and (value := attributes.get(key)) is not None
+                }
+            except Exception:  # the span event itself still carries whatever it can
+                return True
+            return add_attributes(fields, found, counts)
     return True

@@ -9,17 +9,10 @@ default; JSON-encoded OTLP is refused with 415.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 from opentelemetry._logs import LogRecord, SeverityNumber
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourceMessage
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     Buckets,
@@ -48,36 +41,48 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-_SPAN_KINDS = {
+from honeycomb_events.otel._metrics import Summary, SummaryDataPoint
+
+from ._otlp_wire import LogsRequest, MetricsRequest, TraceRequest, any_value, attributes_of
+
+_SPAN_KINDS: Final = {
     1: SpanKind.INTERNAL,
     2: SpanKind.SERVER,
     3: SpanKind.CLIENT,
     4: SpanKind.PRODUCER,
     5: SpanKind.CONSUMER,
 }
+_STATUS_CODES: Final = {code.value: code for code in StatusCode}
+_UINT64: Final = 1 << 64
+_INT64_MAX: Final = (1 << 63) - 1
 
 
-def any_value(value: AnyValue) -> Any:
-    """An OTLP `AnyValue` as the Python value the SDK would have held."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return tuple(any_value(item) for item in value.array_value.values)
-    if kind == "kvlist_value":
-        return attributes_of(value.kvlist_value.values)
-    return getattr(value, kind)
+class WireTraceState(TraceState):
+    """A tracestate header exactly as it came: Honeycomb stores (and reads a sampling
+    threshold from) the header as sent, whatever the W3C rules, which `TraceState` applies,
+    would make of it."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__()
+        self._header = header
+
+    def to_header(self) -> str:
+        return self._header
+
+    def __bool__(self) -> bool:
+        return bool(self._header)
 
 
-def attributes_of(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    return {pair.key: any_value(pair.value) for pair in pairs}
+def _signed(nanos: int) -> int:
+    """An OTLP time (unsigned 64 bits) as Honeycomb reads it: as a signed count."""
+    return nanos - _UINT64 if nanos > _INT64_MAX else nanos
 
 
-def _resource(message: ResourceMessage, schema_url: str) -> Resource:
+def _resource(message: Any, schema_url: str) -> Resource:
     return Resource(attributes_of(message.attributes), schema_url or None)
 
 
-def _scope(message: InstrumentationScope, schema_url: str) -> SdkScope:
+def _scope(message: Any, schema_url: str) -> SdkScope:
     return SdkScope(
         message.name,
         message.version or None,
@@ -92,14 +97,13 @@ def _span_context(trace_id: bytes, span_id: bytes, flags: int = 0, state: str = 
         int.from_bytes(span_id, "big"),
         is_remote=False,
         trace_flags=TraceFlags(flags & 0xFF),
-        trace_state=TraceState.from_header([state]) if state else None,
+        trace_state=WireTraceState(state) if state else None,
     )
 
 
 def spans_of(body: bytes) -> list[ReadableSpan]:
-    """The spans of an `ExportTraceServiceRequest`."""
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
+    """The spans of an ``ExportTraceServiceRequest``."""
+    request: Any = TraceRequest.FromString(body)
     spans: list[ReadableSpan] = []
     for resource_spans in request.resource_spans:
         resource = _resource(resource_spans.resource, resource_spans.schema_url)
@@ -113,7 +117,7 @@ def _span(span: Any, resource: Resource, scope: SdkScope) -> ReadableSpan:
     context = _span_context(span.trace_id, span.span_id, span.flags, span.trace_state)
     parent = _span_context(span.trace_id, span.parent_span_id) if span.parent_span_id else None
     events: Sequence[Event] = [
-        Event(event.name, attributes_of(event.attributes), event.time_unix_nano)
+        Event(event.name, attributes_of(event.attributes), _signed(event.time_unix_nano))
         for event in span.events
     ]
     links: Sequence[Link] = [
@@ -123,6 +127,9 @@ def _span(span: Any, resource: Resource, scope: SdkScope) -> ReadableSpan:
         )
         for link in span.links
     ]
+    # Kind 0 (unspecified) or one unknown: no SpanKind, which Honeycomb shows "unspecified".
+    kind: Any = _SPAN_KINDS.get(span.kind)
+    code = _STATUS_CODES.get(span.status.code, StatusCode.UNSET)
     return ReadableSpan(
         name=span.name,
         context=context,
@@ -131,10 +138,10 @@ def _span(span: Any, resource: Resource, scope: SdkScope) -> ReadableSpan:
         attributes=attributes_of(span.attributes),
         events=events,
         links=links,
-        kind=_SPAN_KINDS.get(span.kind, SpanKind.INTERNAL),
-        status=Status(StatusCode(span.status.code), span.status.message or None),
-        start_time=span.start_time_unix_nano,
-        end_time=span.end_time_unix_nano,
+        kind=kind,
+        status=Status(code, span.status.message or None),
+        start_time=_signed(span.start_time_unix_nano),
+        end_time=_signed(span.end_time_unix_nano),
         instrumentation_scope=scope,
     )
 
@@ -152,8 +159,7 @@ class ReceivedLogRecord:
 
 def log_records_of(body: bytes) -> list[ReceivedLogRecord]:
     """The log records of an `ExportLogsServiceRequest`."""
-    request = ExportLogsServiceRequest()
-    request.ParseFromString(body)
+    request: Any = LogsRequest.FromString(body)
     records: list[ReceivedLogRecord] = []
     for resource_logs in request.resource_logs:
         resource = _resource(resource_logs.resource, resource_logs.schema_url)
@@ -161,15 +167,13 @@ def log_records_of(body: bytes) -> list[ReceivedLogRecord]:
             scope = _scope(scope_logs.scope, scope_logs.schema_url)
             for record in scope_logs.log_records:
                 api_record = LogRecord(
-                    timestamp=record.time_unix_nano or None,
-                    observed_timestamp=record.observed_time_unix_nano or None,
+                    timestamp=_signed(record.time_unix_nano) or None,
+                    observed_timestamp=_signed(record.observed_time_unix_nano) or None,
                     trace_id=int.from_bytes(record.trace_id, "big") if record.trace_id else None,
                     span_id=int.from_bytes(record.span_id, "big") if record.span_id else None,
                     trace_flags=TraceFlags(record.flags & 0xFF),
                     severity_text=record.severity_text or None,
-                    severity_number=SeverityNumber(record.severity_number)
-                    if record.severity_number
-                    else None,
+                    severity_number=_severity(record.severity_number),
                     body=any_value(record.body) if record.HasField("body") else None,
                     attributes=attributes_of(record.attributes),
                 )
@@ -179,11 +183,20 @@ def log_records_of(body: bytes) -> list[ReceivedLogRecord]:
     return records
 
 
+def _severity(number: int) -> Any:
+    """The record's `SeverityNumber`; a number OTLP allows but the enum lacks stays an int."""
+    if not number:
+        return None
+    return _SEVERITIES.get(number, number)
+
+
+_SEVERITIES: Final = {severity.value: severity for severity in SeverityNumber}
+
+
 def metrics_of(body: bytes) -> MetricsData:
-    """The metrics of an `ExportMetricsServiceRequest`, as the SDK's reader would give them
-    (summary points, which the SDK never makes, are left out)."""
-    request = ExportMetricsServiceRequest()
-    request.ParseFromString(body)
+    """The metrics of an `ExportMetricsServiceRequest`, as the SDK's reader would give them,
+    and summaries (which the SDK never makes) as `Summary`."""
+    request: Any = MetricsRequest.FromString(body)
     return MetricsData(
         [
             ResourceMetrics(
@@ -192,7 +205,8 @@ def metrics_of(body: bytes) -> MetricsData:
                     ScopeMetrics(
                         _scope(scope_metrics.scope, scope_metrics.schema_url),
                         [
-                            Metric(metric.name, metric.description, metric.unit, data)
+                            # A summary goes where the SDK's kinds go: the mapping reads it.
+                            Metric(metric.name, metric.description, metric.unit, data)  # type: ignore[arg-type]
                             for metric in scope_metrics.metrics
                             if (data := _metric_data(metric)) is not None
                         ],
@@ -211,10 +225,28 @@ def _number(point: Any) -> NumberDataPoint:
     value = point.as_int if point.WhichOneof("value") == "as_int" else point.as_double
     return NumberDataPoint(
         attributes_of(point.attributes),
-        point.start_time_unix_nano,
-        point.time_unix_nano,
+        _signed(point.start_time_unix_nano),
+        _signed(point.time_unix_nano),
         value,
         (),
+    )
+
+
+def _temporality(value: int) -> AggregationTemporality:
+    try:
+        return AggregationTemporality(value)
+    except ValueError:  # a value newer than this SDK knows
+        return AggregationTemporality.UNSPECIFIED
+
+
+def _summary(point: Any) -> SummaryDataPoint:
+    return SummaryDataPoint(
+        attributes_of(point.attributes),
+        _signed(point.start_time_unix_nano),
+        _signed(point.time_unix_nano),
+        point.count,
+        point.sum,
+        [(pair.quantile, pair.value) for pair in point.quantile_values],
     )
 
 
@@ -224,12 +256,14 @@ def _recorded(point: Any, name: str, missing: float) -> float:
     return value
 
 
-def _metric_data(metric: Any) -> Sum | Gauge | Histogram | ExponentialHistogram | None:
+def _metric_data(
+    metric: Any,
+) -> Sum | Gauge | Histogram | ExponentialHistogram | Summary | None:
     kind = metric.WhichOneof("data")
     if kind == "sum":
         return Sum(
             [_number(point) for point in metric.sum.data_points],
-            AggregationTemporality(metric.sum.aggregation_temporality),
+            _temporality(metric.sum.aggregation_temporality),
             metric.sum.is_monotonic,
         )
     if kind == "gauge":
@@ -239,8 +273,8 @@ def _metric_data(metric: Any) -> Sum | Gauge | Histogram | ExponentialHistogram 
             [
                 HistogramDataPoint(
                     attributes_of(point.attributes),
-                    point.start_time_unix_nano,
-                    point.time_unix_nano,
+                    _signed(point.start_time_unix_nano),
+                    _signed(point.time_unix_nano),
                     point.count,
                     point.sum,
                     list(point.bucket_counts),
@@ -251,15 +285,15 @@ def _metric_data(metric: Any) -> Sum | Gauge | Histogram | ExponentialHistogram 
                 )
                 for point in metric.histogram.data_points
             ],
-            AggregationTemporality(metric.histogram.aggregation_temporality),
+            _temporality(metric.histogram.aggregation_temporality),
         )
     if kind == "exponential_histogram":
         return ExponentialHistogram(
             [
                 ExponentialHistogramDataPoint(
                     attributes_of(point.attributes),
-                    point.start_time_unix_nano,
-                    point.time_unix_nano,
+                    _signed(point.start_time_unix_nano),
+                    _signed(point.time_unix_nano),
                     point.count,
                     point.sum,
                     point.scale,
@@ -273,6 +307,8 @@ def _metric_data(metric: Any) -> Sum | Gauge | Histogram | ExponentialHistogram 
                 )
                 for point in metric.exponential_histogram.data_points
             ],
-            AggregationTemporality(metric.exponential_histogram.aggregation_temporality),
+            _temporality(metric.exponential_histogram.aggregation_temporality),
         )
+    if kind == "summary":
+        return Summary([_summary(point) for point in metric.summary.data_points])
     return None
