@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 from opentelemetry.attributes import BoundedAttributes
@@ -69,11 +69,16 @@ def add_attributes(
     """
     if not attributes:
         return True
-    # The SDK's BoundedAttributes only takes non-empty string keys.
+    # The SDK's BoundedAttributes only takes non-empty string keys. Inlined from
+    # `plain_attributes`: this runs for every span, span event and log record.
     keys_checked = type(attributes) is BoundedAttributes
-    attributes = plain_attributes(attributes)
+    if keys_checked:
+        inner = getattr(attributes, "_dict", None)
+        if type(inner) is dict:
+            attributes = inner
     if type(attributes) is not dict and not isinstance(attributes, Mapping):
-        record_dropped(fields, 1, counts)  # not attributes at all: one field's worth lost
+        # A hand-built item's attributes may be anything: not attributes, one field lost.
+        record_dropped(fields, 1, counts)  # type: ignore[unreachable]
         return False
     try:
         values = attributes.values()
@@ -91,6 +96,13 @@ def add_attributes(
     except Exception:  # a mapping whose own methods raise
         record_dropped(fields, 1, counts)
         return False
+    return _convert_attributes(fields, pairs, counts)
+
+
+def _convert_attributes(
+    fields: dict[str, Any], pairs: list[tuple[Any, Any]], counts: Counts
+) -> bool:
+    """`add_attributes` for attributes that are not all plain: each through `add_value`."""
     checked = True
     dropped = 0
     for key, value in pairs:
@@ -251,13 +263,19 @@ def group_by_resource(
     group_items: list[_Item] = []
     group_shared: list[SharedFields] = []
     shared = SharedFields({}, checked=True)  # replaced at the first item
-    last: tuple[object, object, int] = (object(), object(), 0)
+    last: tuple[object, object] = (object(), object())
     counts: Counts = collections.Counter()
+    locate = mapping.locate
     for item in items:
-        resource, scope, unread = _located(mapping, item)
+        located: tuple[object, object]
+        try:
+            located = locate(item)
+        except Exception:
+            located = _UNREADABLE
         # Items of one resource and scope usually come in a row: no lookup for those.
-        if resource is not last[0] or scope is not last[1] or unread != last[2]:
-            last = (resource, scope, unread)
+        if located[0] is not last[0] or located[1] is not last[1]:
+            last = located
+            resource, scope, unread = _checked_location(*located)
             pair = (id(resource), id(scope), unread)
             if pair not in shared_by_pair:
                 shared_by_pair[pair] = _shared_fields(resource, scope, unread, counts)
@@ -276,15 +294,14 @@ def group_by_resource(
     ]
 
 
-def _located(
-    mapping: ItemMapping[_Item], item: _Item
+_UNREADABLE: Final = (object(), object())  # where an item's resource and scope cannot be read
+
+
+def _checked_location(
+    resource: object, scope: object
 ) -> tuple[Resource, InstrumentationScope | None, int]:
     """An item's resource and scope, and how many of the two could not be read (or are not
     what the SDK makes): an empty resource, or no scope, stands in for those."""
-    try:
-        resource, scope = cast("tuple[object, object]", mapping.locate(item))
-    except Exception:
-        return _EMPTY_RESOURCE, None, 2
     unread = 0
     if not isinstance(resource, Resource):
         resource, unread = _EMPTY_RESOURCE, unread + 1

@@ -32,7 +32,7 @@ from honeycomb_events._transport import RetryPolicy, Transport
 
 from ._logs import PROTECTED_FIELDS, log_dataset, severity_name
 from ._reading import span_id_hex, trace_id_hex
-from ._sampling import pop_sample_rate
+from ._sampling import event_sample_rate
 
 OWN_LOGGERS: Final = frozenset({"honeycomb_events", "httpx", "httpcore"})
 """Loggers (with their children) whose records the handler never sends: sending logs to them."""
@@ -110,9 +110,7 @@ def logging_record_to_event(
         ):
             fields[key] = value
 
-    samplerate = pop_sample_rate(fields)
-    if samplerate == 1:
-        samplerate = None
+    samplerate = event_sample_rate(fields)
     return BatchEvent.trusted(fields, format_time_ns(epoch_to_ns(record.created)), samplerate)
 
 

@@ -31,7 +31,7 @@ from ._common import (
     service_dataset,
 )
 from ._reading import MISSING, read, span_id_hex, span_id_of, time_of, trace_id_hex, trace_id_of
-from ._sampling import pop_sample_rate
+from ._sampling import event_sample_rate
 from ._values import VALUES_DROPPED, Counts, add_value, json_text, single_value
 
 UNKNOWN_LOG_SOURCE: Final = "unknown_log_source"
@@ -262,9 +262,7 @@ def _event_of(parts: _LogParts, shared: SharedFields, counts: Counts, dropped: i
         record_dropped(fields, dropped, None)
         checked = False
 
-    samplerate = pop_sample_rate(fields)
-    if samplerate == 1:
-        samplerate = None  # Honeycomb's default: no need to send it
+    samplerate = event_sample_rate(fields)
     # Honeycomb would write a record without a timestamp at 1970: the observed time is better.
     nanos = timestamp or observed
     return BatchEvent.trusted(

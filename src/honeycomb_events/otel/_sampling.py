@@ -23,13 +23,15 @@ _RANDOMIZED_UP_TO: Final = 100
 this floor; above it, it takes the floor."""
 
 
-def pop_sample_rate(fields: dict[str, Any]) -> int | None:
-    """Remove ``sampleRate`` and ``SampleRate`` from `fields`; the rate, read from
-    ``sampleRate`` when both are there. None when neither is.
+def event_sample_rate(fields: dict[str, Any], tracestate: str = "") -> int | None:
+    """The sample rate an event is sent with, ``sampleRate`` and ``SampleRate`` removed from
+    its `fields`: read from ``sampleRate`` when both are there, else from the `tracestate`
+    header (see `tracestate_sample_rate`). None for Honeycomb's default of 1, which need not
+    be sent.
 
-    An integer as it is, a float rounded half up, a string read as Go reads a float (no
-    surrounding spaces; ``1e3``, ``inf`` and hex floats allowed); 0, less, or anything
-    unreadable means 1; capped at 2,147,483,647.
+    A field's value: an integer as it is, a float rounded half up, a string read as Go reads
+    a float (no surrounding spaces; ``1e3``, ``inf`` and hex floats allowed); 0, less, or
+    anything unreadable means 1; capped at 2,147,483,647.
     """
     rate = None
     for key in SAMPLE_RATE_KEYS:
@@ -37,7 +39,9 @@ def pop_sample_rate(fields: dict[str, Any]) -> int | None:
             value = fields.pop(key)
             if rate is None:
                 rate = rate_of(value)
-    return rate
+    if rate is None and tracestate:
+        rate = tracestate_sample_rate(tracestate)
+    return None if rate == 1 else rate
 
 
 def rate_of(value: Any) -> int:

@@ -73,7 +73,8 @@ def _keeps_sdk_layout(cls: type) -> bool:
 
 def span_parts(span: ReadableSpan) -> SpanParts:
     """What `READ_PROPERTIES` return, in that order, as the span holds them."""
-    if _keeps_sdk_layout(type(span)):
+    sdk_layout = _SDK_LAYOUT.get(type(span))  # known after the first span of each class
+    if sdk_layout or (sdk_layout is None and _keeps_sdk_layout(type(span))):
         try:
             return (
                 span._name,

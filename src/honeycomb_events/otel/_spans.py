@@ -10,8 +10,8 @@ field that could be read.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, NamedTuple, TypeVar
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -22,8 +22,8 @@ from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import ItemMapping, SharedFields, add_attributes, group_by_resource, record_dropped
 from ._reading import span_id_hex, trace_id_hex
-from ._sampling import SAMPLE_RATE_KEYS, pop_sample_rate, tracestate_sample_rate
-from ._span_parts import SpanParts, salvaged_parts, span_parts
+from ._sampling import SAMPLE_RATE_KEYS, event_sample_rate
+from ._span_parts import Salvaged, salvaged_parts, span_parts
 from ._values import Counts, single_value
 
 # Keyed by member name: hashing an enum member is a Python-level call, its `_name_` is a str.
@@ -56,6 +56,7 @@ PROTECTED_FIELDS: Final = frozenset(
 """Fields kept longest when an event is over the size limit: what the trace view needs."""
 
 _NANOS_PER_MILLI: Final = 1e6
+_Annotated = TypeVar("_Annotated", Event, Link)
 
 
 def map_spans(
@@ -88,49 +89,12 @@ def span_to_events(
         return _salvaged_span_events(span, shared, counts)
 
 
-def _span_events(span: ReadableSpan, shared: SharedFields, counts: Counts) -> list[BatchEvent]:
-    return _events_of(span_parts(span), _Unread(0, (), ()), shared, counts)
-
-
-def _salvaged_span_events(span: Any, shared: SharedFields, counts: Counts) -> list[BatchEvent]:
-    parts, dropped, events_dropped, links_dropped = salvaged_parts(span)
-    return _events_of(parts, _Unread(dropped, events_dropped, links_dropped), shared, counts)
-
-
-_SPANS: Final = ItemMapping(
-    "span",
-    lambda span: (span.resource, span.instrumentation_scope),
-    _span_events,
-    _salvaged_span_events,
-)
-
-
-class _Unread(NamedTuple):
-    """How many parts could not be read: of the span, and of each span event and link (by
-    position; empty when none was read one by one)."""
-
-    span: int
-    events: Sequence[int]
-    links: Sequence[int]
-
-
-class _Annotations(NamedTuple):
-    """What each of a span's span events and links takes from the span."""
-
-    ids: dict[str, str]  # the trace id, and the span's id as their parent's
-    span_name: Any
-    start: int
-    start_text: str
-    samplerate: int | None
-    is_error: bool
-    shared: SharedFields
-    counts: Counts
-
-
-def _events_of(
-    parts: SpanParts, unread: _Unread, shared: SharedFields, counts: Counts
+def _span_events(
+    span: ReadableSpan, shared: SharedFields, counts: Counts, salvaged: Salvaged | None = None
 ) -> list[BatchEvent]:
-    """The span's events: its span events, its links, then the span."""
+    """The span's events: its span events, its links, then the span. Its parts are read
+    from the span, or given as `salvaged` (read one by one, with what could not be read)."""
+    parts, unread, events_unread, links_unread = salvaged or (span_parts(span), 0, (), ())
     (name, context, kind_enum, parent, start_time, end_time, status, attributes, span_events,
      links) = parts  # fmt: skip
     start = start_time or 0
@@ -150,11 +114,10 @@ def _events_of(
         "span.num_events": len(span_events),
         "meta.signal_type": "trace",
     }
-    ids: dict[str, str] = {}
     header = ""
     if context is not None:
-        ids["trace.trace_id"] = fields["trace.trace_id"] = trace_id_hex(context.trace_id)
-        ids["trace.parent_id"] = fields["trace.span_id"] = span_id_hex(context.span_id)
+        trace_id = fields["trace.trace_id"] = trace_id_hex(context.trace_id)
+        span_id = fields["trace.span_id"] = span_id_hex(context.span_id)
         trace_state = context.trace_state
         if trace_state:
             header = fields["trace.trace_state"] = trace_state.to_header()
@@ -166,56 +129,75 @@ def _events_of(
         fields["trace.parent_id"] = span_id_hex(parent.span_id)
     if code is StatusCode.ERROR:
         fields["error"] = True
-    if status.description:
-        fields["status_message"] = status.description
-    checked = _merge_span_fields(
-        fields, shared, attributes, span_events, unread=unread.span, counts=counts
-    )
-
-    samplerate = pop_sample_rate(fields)
-    if samplerate is None and header:
-        samplerate = tracestate_sample_rate(header)
-    if samplerate == 1:
-        samplerate = None  # Honeycomb's default: no need to send it
-    start_text = format_time_ns(start)
-    along = _Annotations(
-        ids, name, start, start_text, samplerate, code is StatusCode.ERROR, shared, counts
-    )
-    events = [
-        _span_event_event(span_event, along, unread.events[index] if unread.events else 0)
-        for index, span_event in enumerate(span_events)
-    ]
-    events.extend(
-        _link_event(link, along, unread.links[index] if unread.links else 0)
-        for index, link in enumerate(links)
-    )
-    events.append(BatchEvent.trusted(fields, start_text, samplerate, fields_checked=checked))
-    return events
-
-
-def _merge_span_fields(
-    fields: dict[str, Any],
-    shared: SharedFields,
-    attributes: Mapping[str, Any] | None,
-    span_events: Sequence[Event],
-    *,
-    unread: int,
-    counts: Counts,
-) -> bool:
-    """Resource, scope and span attributes, then exception fields, merged into the span's
-    fields. True when every field holds Honeycomb's per-value limits."""
+    description = status.description
+    if description:
+        fields["status_message"] = description
+    # The SDK takes a name (or a status message) of any type: made text as any value is.
+    texts_checked = type(name) is str and type(description or "") is str
+    if not texts_checked:
+        _convert_texts(fields, ("name", "status_message"), counts)
     fields.update(shared.fields)
-    checked = add_attributes(fields, attributes, counts) and shared.checked
+    checked = add_attributes(fields, attributes, counts) and shared.checked and texts_checked
     if span_events:
         checked = _copy_exception_fields(span_events, fields, counts) and checked
-    # The SDK takes a name (or a status message) of any type; the encoder then has to check.
-    if type(fields["name"]) is not str or type(fields.get("status_message", "")) is not str:
-        _convert_texts(fields, ("name", "status_message"), counts)
-        checked = False
     if unread:
         record_dropped(fields, unread, None)
         checked = False
-    return checked
+
+    samplerate = event_sample_rate(fields, header)
+    start_text = format_time_ns(start)
+    the_span = BatchEvent.trusted(fields, start_text, samplerate, fields_checked=checked)
+    if not span_events and not links:  # most spans
+        return [the_span]
+    # The span's ids, its own as its annotations' parent (its attributes may have replaced
+    # them among its own fields).
+    ids = {"trace.trace_id": trace_id, "trace.parent_id": span_id} if context is not None else {}
+    along = _Annotations(
+        ids, name, start, start_text, samplerate, code is StatusCode.ERROR, shared, counts
+    )
+    return [
+        *_annotations(span_events, events_unread, along, _span_event_event),
+        *_annotations(links, links_unread, along, _link_event),
+        the_span,
+    ]
+
+
+def _annotations(
+    items: Sequence[_Annotated],
+    unread: Sequence[int],
+    along: _Annotations,
+    event_of: Callable[[_Annotated, _Annotations, int], BatchEvent],
+) -> list[BatchEvent]:
+    """The events of a span's span events or links; `unread` counts, by position, the parts
+    of each that could not be read (empty when none was read one by one)."""
+    return [
+        event_of(item, along, unread[index] if unread else 0) for index, item in enumerate(items)
+    ]
+
+
+def _salvaged_span_events(span: Any, shared: SharedFields, counts: Counts) -> list[BatchEvent]:
+    return _span_events(span, shared, counts, salvaged_parts(span))
+
+
+_SPANS: Final = ItemMapping(
+    "span",
+    lambda span: (span.resource, span.instrumentation_scope),
+    _span_events,
+    _salvaged_span_events,
+)
+
+
+class _Annotations(NamedTuple):
+    """What each of a span's span events and links takes from the span."""
+
+    ids: dict[str, str]  # the trace id, and the span's id as their parent's
+    span_name: Any
+    start: int
+    start_text: str
+    samplerate: int | None
+    is_error: bool
+    shared: SharedFields
+    counts: Counts
 
 
 def _span_event_event(span_event: Event, along: _Annotations, unread: int) -> BatchEvent:
