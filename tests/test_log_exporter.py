@@ -286,7 +286,9 @@ def test_an_item_that_is_no_log_record_costs_its_parts_not_the_export(
     assert "items with parts that could not be read" in caplog.text
     assert len(receiver.events("svc")) == 1
     [salvaged] = [
-        event.data for dataset in receiver.datasets() for event in receiver.events(dataset)
+        event.data
+        for dataset in receiver.datasets()
+        for event in receiver.events(dataset)
         if dataset != "svc"
     ]
     assert salvaged["severity"] == "unspecified"

@@ -422,8 +422,6 @@ def test_an_exception_event_with_odd_values_is_still_mapped():
     assert span_event.data["exception.message"] == '["a","b"]\n'
 
 
-
-
 def test_both_sample_rate_spellings_are_removed_when_both_are_there():
     tracer, exporter = tracer_and_spans()
     span = tracer.start_span("s", attributes={"SampleRate": 4, "sampleRate": 8})

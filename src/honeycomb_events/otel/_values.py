@@ -188,8 +188,9 @@ def json_text(value: Any, counts: Counts) -> str:
     itself is written ``"[recursive]"`` where it recurs, one nested deeper than
     `MAX_JSON_DEPTH` ``"[too deep]"`` (each counted). Writing stops once the text is over
     65,535 bytes, where Honeycomb cuts it (the encoder then truncates it). Raises for a value
-    with no faithful text.
+    with no faithful text; one inside it is written ``null`` (and counted).
     """
+    value = plain(value)
     if type(value) is list or type(value) is tuple:
         # The usual array, of strings and integers: one encode, which refuses a surrogate.
         types = set(map(type, value))
@@ -230,7 +231,11 @@ class _JsonWriter:
         self._value(root)
         while stack and len(out) <= MAX_STRING_BYTES:
             frame = stack[-1]
-            item = next(frame.items, _END)
+            try:
+                item = next(frame.items, _END)
+            except Exception:  # a container whose iteration fails: closed where it failed
+                self._counts[VALUES_DROPPED] += 1
+                item = _END
             if item is _END:
                 out += b"}" if frame.is_map else b"]"
                 stack.pop()
@@ -250,7 +255,7 @@ class _JsonWriter:
     def _value(self, value: Any) -> None:
         try:
             value = plain(value)
-        except _Unconvertible:
+        except Exception:  # no faithful text, or its own methods raise: written null
             self._counts[VALUES_DROPPED] += 1
             value = None
         out = self._out
@@ -281,13 +286,18 @@ class _JsonWriter:
             self._out += self._string(TOO_DEEP)
             return
         is_map = isinstance(value, Mapping)
-        if is_map:
-            # Go writes a map with its keys sorted (by bytes of UTF-8: code point order).
-            entries = cast("Mapping[Any, Any]", value).items()
-            pairs = sorted(((key_text(key), item) for key, item in entries), key=_first)
-            items: Iterator[Any] = iter(pairs)
-        else:
-            items = iter(value)
+        try:
+            if is_map:
+                # Go writes a map with its keys sorted (by bytes of UTF-8: code point order).
+                entries = cast("Mapping[Any, Any]", value).items()
+                pairs = sorted(((key_text(key), item) for key, item in entries), key=_first)
+                items: Iterator[Any] = iter(pairs)
+            else:
+                items = iter(value)
+        except Exception:  # its entries cannot be read: written null
+            self._counts[VALUES_DROPPED] += 1
+            self._out += b"null"
+            return
         self._out += b"{" if is_map else b"["
         self._open.add(identity)
         self._stack.append(_Frame(items, is_map, identity))
