@@ -78,16 +78,41 @@ def _signed(nanos: int) -> int:
     return nanos - _UINT64 if nanos > _INT64_MAX else nanos
 
 
+class WireResource(Resource):
+    """A resource whose attributes are kept as they came. The SDK's `Resource` cleans them,
+    walking nested values by recursion (a kvlist 1,000 deep raises) and changing what
+    Honeycomb keeps; the mapping reads only `attributes` and `schema_url`."""
+
+    def __init__(self, attributes: dict[str, Any], schema_url: str | None) -> None:
+        super().__init__({}, schema_url)
+        self._wire_attributes = attributes
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        return self._wire_attributes
+
+
+class WireScope(SdkScope):
+    """An instrumentation scope whose attributes are kept as they came (see `WireResource`)."""
+
+    def __init__(
+        self, name: str, version: str | None, schema_url: str | None, attributes: dict[str, Any]
+    ) -> None:
+        super().__init__(name, version, schema_url)
+        self._wire_attributes = attributes
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        return self._wire_attributes
+
+
 def _resource(message: Any, schema_url: str) -> Resource:
-    return Resource(attributes_of(message.attributes), schema_url or None)
+    return WireResource(attributes_of(message.attributes), schema_url or None)
 
 
 def _scope(message: Any, schema_url: str) -> SdkScope:
-    return SdkScope(
-        message.name,
-        message.version or None,
-        schema_url or None,
-        attributes_of(message.attributes) or None,
+    return WireScope(
+        message.name, message.version or None, schema_url or None, attributes_of(message.attributes)
     )
 
 
