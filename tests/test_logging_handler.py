@@ -69,7 +69,9 @@ def test_a_logging_call_becomes_an_event_with_every_field(make_handler, receiver
                 "amount": 19.99,
                 "retry": 2,
                 "vip": True,
-                "items": ["a"],  # not a JSON scalar: left out
+                "items": ["a"],  # as an array attribute: JSON text
+                "customer": {"id": 7, "tier": "gold"},  # as a map attribute: flattened
+                "handle": object(),  # no text of its own: dropped, counted
                 "_private": "x",  # private by convention: left out
             },
         )
@@ -95,7 +97,11 @@ def test_a_logging_call_becomes_an_event_with_every_field(make_handler, receiver
     assert data["exception.stacktrace"].startswith("Traceback (most recent call last):")
     assert data["exception.stacktrace"].endswith("ValueError: bad card\n")
     assert (data["order.id"], data["amount"], data["retry"], data["vip"]) == ("A-1", 19.99, 2, True)
-    assert "items" not in data
+    assert data["items"] == '["a"]\n'
+    assert (data["customer.id"], data["customer.tier"]) == (7, "gold")
+    assert "handle" not in data
+    assert data["meta.dropped_fields"] == 1
+    assert handler.stats["values_dropped"] == 1
     assert "_private" not in data
     assert data["flags"] == 0
     for field in ("trace.trace_id", "trace.parent_id", "meta.annotation_type"):
@@ -206,6 +212,9 @@ def test_close_delivers_everything_queued(make_handler, receiver):
         "failed": 0,
         "ignored": 0,
         "errors": 0,
+        "values_dropped": 0,
+        "values_cut": 0,
+        "surrogates_replaced": 0,
     }
     assert all(r.event_count <= 100 for r in receiver.requests)
     logger.info("after close")

@@ -30,9 +30,11 @@ from honeycomb_events._encode import BatchEncoder
 from honeycomb_events._model import BatchEvent, epoch_to_ns, format_time_ns
 from honeycomb_events._transport import RetryPolicy, Transport
 
+from ._common import record_dropped
 from ._logs import PROTECTED_FIELDS, log_dataset, severity_name
 from ._reading import span_id_hex, trace_id_hex
 from ._sampling import event_sample_rate
+from ._values import Counts, add_value
 
 OWN_LOGGERS: Final = frozenset({"honeycomb_events", "httpx", "httpcore"})
 """Loggers (with their children) whose records the handler never sends: sending logs to them."""
@@ -65,12 +67,15 @@ def logging_record_to_event(
     body: str,
     span_context: trace.SpanContext | None,
     shared: Mapping[str, Any],
+    counts: Counts | None = None,
 ) -> BatchEvent:
     """The event of one Python log record: `body` is its formatted message, `span_context`
     the span current where it was logged, `shared` the handler's own fields (service.name).
 
     Merge order, later wins: fixed fields, `shared`, the record's standard attributes, then
-    its extra attributes.
+    its extra attributes, converted as any attribute value is (`add_value`: a dict flattened,
+    a list as JSON text; what has no text dropped, counted in `counts` and in
+    ``meta.dropped_fields``).
     """
     number = level_severity(record.levelno)
     fields: dict[str, Any] = {
@@ -102,16 +107,20 @@ def logging_record_to_event(
         fields["exception.type"] = exc_info[0].__name__
         fields["exception.message"] = str(exc_info[1])
         fields["exception.stacktrace"] = "".join(traceback.format_exception(*exc_info))
+    dropped = 0
     for key, value in vars(record).items():
-        if (
-            key not in STANDARD_ATTRIBUTES
-            and not key.startswith("_")
-            and isinstance(value, (str, bool, int, float))
-        ):
-            fields[key] = value
+        if key not in STANDARD_ATTRIBUTES and not key.startswith("_"):
+            dropped += add_value(
+                fields, key, value, collections.Counter() if counts is None else counts
+            )
+    if dropped:
+        record_dropped(fields, dropped, None)
 
     samplerate = event_sample_rate(fields)
     return BatchEvent.trusted(fields, format_time_ns(epoch_to_ns(record.created)), samplerate)
+
+
+_OWN_COUNTS: Final = ("ignored", "errors", "values_dropped", "values_cut", "surrogates_replaced")
 
 
 class HoneycombLoggingHandler(logging.Handler):
@@ -189,11 +198,12 @@ class HoneycombLoggingHandler(logging.Handler):
     @property
     def stats(self) -> dict[str, int]:
         """The sender's counts (queued, dropped_queue_full, dropped_queue_bytes, dropped_closed,
-        accepted, failed), plus ``ignored`` (records the recursion guard kept out) and
+        accepted, failed), plus ``ignored`` (records the recursion guard kept out),
         ``errors`` (records that could not be turned into an event, reported through
-        `handleError`)."""
+        `handleError`), and what converting extra attributes did (``values_dropped``,
+        ``values_cut``, ``surrogates_replaced``; limits.md, "Attribute values")."""
         with self._counts_lock:
-            own = {"ignored": self._counts["ignored"], "errors": self._counts["errors"]}
+            own = {name: self._counts[name] for name in _OWN_COUNTS}
         return self._sender.stats | own
 
     def _count(self, name: str) -> None:
@@ -234,9 +244,13 @@ class HoneycombLoggingHandler(logging.Handler):
         try:
             body = self.format(record) if self.formatter else record.getMessage()
             span_context = trace.get_current_span().get_span_context()
+            counts: Counts = collections.Counter()
             self._sender.send_event(
-                logging_record_to_event(record, body, span_context, self._shared)
+                logging_record_to_event(record, body, span_context, self._shared, counts)
             )
+            if counts:
+                with self._counts_lock:
+                    self._counts.update(counts)
         except RecursionError:  # as logging's own handlers do: this one is the caller's
             raise
         except Exception:
