@@ -108,23 +108,16 @@ def key_values(number: int, pairs: Iterable[tuple[str, Any]]) -> bytes:
     )
 
 
-def _resource_and_scope(
-    resource: Sequence[tuple[str, Any]], scope_name: str
-) -> tuple[bytes, bytes]:
-    return length_delimited(1, key_values(1, resource)), length_delimited(1, text(1, scope_name))
-
-
-def trace_request(
+def export_request(
     resource: Sequence[tuple[str, Any]],
-    spans: Sequence[bytes],
-    scope_name: str = "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp",
+    items: Sequence[bytes],
+    scope_name: str = "io.opentelemetry",
 ) -> bytes:
-    """An ``ExportTraceServiceRequest`` of one resource and scope."""
-    resource_part, scope_part = _resource_and_scope(resource, scope_name)
-    scope_spans = length_delimited(
-        2, scope_part + b"".join(length_delimited(2, span) for span in spans)
-    )
-    return length_delimited(1, resource_part + scope_spans)
+    """An ``Export{Trace,Logs,Metrics}ServiceRequest`` of one resource and scope holding
+    `items` (spans, log records or metrics): the three nest alike, field for field."""
+    scope = length_delimited(1, text(1, scope_name))
+    by_scope = length_delimited(2, scope + b"".join(length_delimited(2, item) for item in items))
+    return length_delimited(1, length_delimited(1, key_values(1, resource)) + by_scope)
 
 
 def span(
@@ -156,18 +149,6 @@ def span(
     return b"".join(parts)
 
 
-def logs_request(
-    resource: Sequence[tuple[str, Any]],
-    records: Sequence[bytes],
-    scope_name: str = "io.opentelemetry.log4j",
-) -> bytes:
-    resource_part, scope_part = _resource_and_scope(resource, scope_name)
-    scope_logs = length_delimited(
-        2, scope_part + b"".join(length_delimited(2, record) for record in records)
-    )
-    return length_delimited(1, resource_part + scope_logs)
-
-
 def log_record(
     *,
     time: int,
@@ -186,14 +167,6 @@ def log_record(
         length_delimited(10, span_id) if span_id else b"",
     ]
     return b"".join(parts)
-
-
-def metrics_request(resource: Sequence[tuple[str, Any]], metrics: Sequence[bytes]) -> bytes:
-    resource_part, scope_part = _resource_and_scope(resource, "io.opentelemetry.runtime")
-    scope_metrics = length_delimited(
-        2, scope_part + b"".join(length_delimited(2, metric) for metric in metrics)
-    )
-    return length_delimited(1, resource_part + scope_metrics)
 
 
 def gauge(name: str, points: Sequence[tuple[Sequence[tuple[str, Any]], int, float]]) -> bytes:

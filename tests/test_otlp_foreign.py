@@ -35,6 +35,7 @@ TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
 SPAN_ID = bytes.fromhex("eee19b7ec3c1b174")
 START = 1_700_000_000_123_456_789
 SERVICE = [("service.name", "foreign")]
+GO_HTTP = "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 PROPERTY_SETTINGS: dict[str, Any] = {
     "deadline": None,
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -83,7 +84,7 @@ def assert_holds(stored: dict[str, Any], expected: dict[str, Any]) -> None:
 def test_the_hand_written_requests_are_what_the_official_classes_read():
     attributes = [("k", KvList([("a", [1, 2.5, True, b"\x01"]), ("b", None)]))]
     trace = ExportTraceServiceRequest.FromString(
-        wire.trace_request(
+        wire.export_request(
             SERVICE,
             [
                 wire.span(
@@ -115,7 +116,7 @@ def test_the_hand_written_requests_are_what_the_official_classes_read():
     assert entries[1].value.WhichOneof("value") is None
 
     logs = ExportLogsServiceRequest.FromString(
-        wire.logs_request(SERVICE, [wire.log_record(time=START, body="b", span_id=SPAN_ID)])
+        wire.export_request(SERVICE, [wire.log_record(time=START, body="b", span_id=SPAN_ID)])
     )
     [record] = logs.resource_logs[0].scope_logs[0].log_records
     assert (record.time_unix_nano, record.body.string_value, record.span_id) == (
@@ -125,7 +126,7 @@ def test_the_hand_written_requests_are_what_the_official_classes_read():
     )
 
     metrics = ExportMetricsServiceRequest.FromString(
-        wire.metrics_request(
+        wire.export_request(
             SERVICE,
             [
                 wire.summary(
@@ -153,7 +154,7 @@ def test_span_attributes_of_any_shape_are_stored_as_honeycomb_stores_them(
     receiver, resource, attributes
 ):
     receiver.reset()
-    body = wire.trace_request(
+    body = wire.export_request(
         [*resource, *SERVICE],
         [
             wire.span(
@@ -189,7 +190,7 @@ def test_log_bodies_and_attributes_of_any_shape_are_stored_as_honeycomb_stores_t
     receiver, body, attributes
 ):
     receiver.reset()
-    request = wire.logs_request(
+    request = wire.export_request(
         SERVICE, [wire.log_record(time=START, body=body, attributes=attributes, span_id=SPAN_ID)]
     )
     assert post(receiver, "/v1/logs", request).status_code == 200
@@ -213,7 +214,7 @@ def test_metric_point_attributes_of_any_shape_are_stored_as_honeycomb_stores_the
         "load",
         [(attributes, (second + index) * 10**9, 0.5) for index, attributes in enumerate(points)],
     )
-    assert post(receiver, "/v1/metrics", wire.metrics_request(SERVICE, [metric])).status_code == 200
+    assert post(receiver, "/v1/metrics", wire.export_request(SERVICE, [metric])).status_code == 200
     stored = {event.time_ns // 10**9: event.data for event in receiver.events("unknown_metrics")}
     assert len(stored) == len(points)
     for index, attributes in enumerate(points):
@@ -235,7 +236,7 @@ def test_a_go_sdks_kvlist_and_array_attributes_are_flattened_as_at_honeycomb(rec
         ("deep", chain("1234567", "x")),
         ("dup", KvList([("k", 1), ("k", 2)])),
     ]
-    body = wire.trace_request(
+    body = wire.export_request(
         SERVICE,
         [
             wire.span(
@@ -248,6 +249,7 @@ def test_a_go_sdks_kvlist_and_array_attributes_are_flattened_as_at_honeycomb(rec
                 attributes=attributes,
             )
         ],
+        GO_HTTP,
     )
     assert post(receiver, "/v1/traces", body).status_code == 200
     data = only(receiver, "foreign")
@@ -261,7 +263,7 @@ def test_a_go_sdks_kvlist_and_array_attributes_are_flattened_as_at_honeycomb(rec
     # Flattened to depth 5; the entries below are JSON text.
     assert data["deep.1.2.3.4.5.6"] == '{"7":"x"}\n'
     assert data["dup.k"] == 2
-    assert data["library.name"] == "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+    assert data["library.name"] == GO_HTTP
     assert data["telemetry.instrumentation_library"] is True
     assert data["duration_ms"] == 2.0
 
@@ -271,7 +273,7 @@ def test_a_java_log_with_a_kvlist_body_nested_10_000_deep_is_stored(receiver):
     for _ in range(10_000):
         nested = KvList([("k", nested)])
     body = KvList([("message", "order failed"), ("context", nested)])
-    request = wire.logs_request(
+    request = wire.export_request(
         SERVICE,
         [
             wire.log_record(
@@ -303,7 +305,7 @@ def test_array_valued_metric_attributes_and_a_summary_are_stored(receiver):
             quantiles=[(0.0, 0.1), (0.5, 0.4), (0.99, 0.9), (0.999, 0.95), (1.0, 1.0)],
         ),
     ]
-    assert post(receiver, "/v1/metrics", wire.metrics_request(SERVICE, metrics)).status_code == 200
+    assert post(receiver, "/v1/metrics", wire.export_request(SERVICE, metrics)).status_code == 200
     data = only(receiver, "unknown_metrics")
     assert data["states"] == '["RUNNABLE","WAITING"]\n'
     assert data["jvm.threads"] == 12.0
@@ -334,7 +336,7 @@ def test_array_valued_metric_attributes_and_a_summary_are_stored(receiver):
     ],
 )
 def test_a_tracestate_is_read_and_stored_as_it_came(receiver, trace_state, rate):
-    body = wire.trace_request(
+    body = wire.export_request(
         SERVICE,
         [
             wire.span(
@@ -359,7 +361,7 @@ def test_spans_without_names_ids_or_times_are_stored_not_refused(receiver):
         wire.span(trace_id=TRACE_ID, span_id=SPAN_ID, kind=0, status_code=7),  # unknowns
         wire.span(trace_id=TRACE_ID[8:], span_id=SPAN_ID, start=2**64 - 1, end=2**63),
     ]
-    assert post(receiver, "/v1/traces", wire.trace_request(SERVICE, spans)).status_code == 200
+    assert post(receiver, "/v1/traces", wire.export_request(SERVICE, spans)).status_code == 200
     stored = [event.data for event in receiver.events("foreign")]
     assert len(stored) == 3
     unknown = next(data for data in stored if data.get("span.kind") == "unspecified")
@@ -371,5 +373,5 @@ def test_spans_without_names_ids_or_times_are_stored_not_refused(receiver):
 def test_a_nested_value_that_is_not_protobuf_is_refused_with_400(receiver):
     broken = wire.length_delimited(5, b"\xff\xff\xff")  # an array_value of garbage
     attribute = wire.length_delimited(9, wire.text(1, "k") + wire.length_delimited(2, broken))
-    body = wire.trace_request(SERVICE, [wire.span(trace_id=TRACE_ID, span_id=SPAN_ID) + attribute])
+    body = wire.export_request(SERVICE, [wire.span(trace_id=TRACE_ID, span_id=SPAN_ID) + attribute])
     assert post(receiver, "/v1/traces", body).status_code == 400
