@@ -260,3 +260,22 @@ def stored_fields(
             dropped += flatten(key, value, 0, raw, counts)
     counts["values_dropped"] += dropped
     return {fix_text(key): stored_value(value) for key, value in raw.items()}, dropped
+
+
+def assert_within_limits(data: Mapping[str, Any]) -> None:
+    """What Honeycomb stores holds its limits: at most 2,000 fields, no string over 65,535
+    bytes of UTF-8, no event over 1,000,000 bytes of JSON, no NaN or infinity, no integer
+    outside 64 bits."""
+    assert len(data) <= 2_000
+    size = 2
+    for key, value in data.items():
+        assert isinstance(key, str), key
+        assert key
+        if isinstance(value, str):
+            assert len(value.encode()) <= MAX_STRING_BYTES, key
+        elif isinstance(value, float):
+            assert math.isfinite(value), key
+        elif isinstance(value, int) and not isinstance(value, bool):
+            assert MIN_INT <= value <= MAX_INT, key
+        size += len(json_string(key)) + len(str(value)) + 2
+    assert size <= 2 * 1_000_000  # a generous bound on the JSON; the encoder checks exactly

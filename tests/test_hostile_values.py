@@ -42,7 +42,15 @@ from honeycomb_events.otel._common import add_attributes
 
 from .conftest import FAST_RETRY
 from .hostile import attribute_maps, texts, trees
-from .reference import MAX_STRING_BYTES, Opaque, Raising, new_counts, stored_fields, stored_value
+from .reference import (
+    MAX_STRING_BYTES,
+    Opaque,
+    Raising,
+    assert_within_limits,
+    new_counts,
+    stored_fields,
+    stored_value,
+)
 from .reference import json_text as reference_json_text
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -140,6 +148,8 @@ def test_spans_with_any_values_arrive_once_each_as_predicted(environment, receiv
     assert exporter.export(spans) is SpanExportResult.SUCCESS
     stored = [event.data for event in receiver.events(SERVICE)]
     assert len(stored) == 3 * len(spans)
+    for data in stored:
+        assert_within_limits(data)
     by_kind: dict[Any, list[dict[str, Any]]] = collections.defaultdict(list)
     for data in stored:
         by_kind[data.get("meta.annotation_type")].append(data)
@@ -201,6 +211,8 @@ def test_log_records_with_any_values_arrive_once_each_as_predicted(environment, 
     assert exporter.export(items).name == "SUCCESS"
     stored = [event.data for event in receiver.events(SERVICE)]
     assert len(stored) == len(items)
+    for data in stored:
+        assert_within_limits(data)
     for index, (body, attributes) in enumerate(specs):
         [data] = [data for data in stored if data["trace.parent_id"] == f"{index + 1:016x}"]
         expected_body, body_dropped = body_fields(body)
@@ -239,6 +251,8 @@ def test_metric_points_with_any_attributes_arrive_once_each_as_predicted(
     assert exporter.export(data) is MetricExportResult.SUCCESS
     stored = {event.time_ns // 10**9: event.data for event in receiver.events("unknown_metrics")}
     assert len(stored) == len(points)
+    for event in stored.values():
+        assert_within_limits(event)
     for index, (attributes, value) in enumerate(specs):
         event = stored[seconds + index]
         assert _same(event["m"], stored_value(value))

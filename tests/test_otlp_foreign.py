@@ -27,8 +27,8 @@ from honeycomb_events.receiver import Receiver
 from . import otlp_wire as wire
 from .conftest import API_KEY
 from .hostile import KvList, as_python, otlp_attribute_lists, otlp_values
+from .reference import assert_within_limits, stored_fields, stored_value
 from .reference import json_text as reference_json_text
-from .reference import stored_fields, stored_value
 
 HEADERS = {"x-honeycomb-team": API_KEY, "content-type": "application/x-protobuf"}
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
@@ -48,7 +48,9 @@ def post(receiver: Receiver, path: str, body: bytes) -> httpx.Response:
 
 
 def only(receiver: Receiver, dataset: str) -> dict[str, Any]:
+    """The one event stored in `dataset`, which holds Honeycomb's limits."""
     [event] = receiver.events(dataset)
+    assert_within_limits(event.data)
     return event.data
 
 
@@ -220,6 +222,7 @@ def test_metric_point_attributes_of_any_shape_are_stored_as_honeycomb_stores_the
     for index, attributes in enumerate(points):
         expected, _ = predicted(attributes)
         data = stored[second + index]
+        assert_within_limits(data)
         assert_holds(data, {key: value for key, value in expected.items() if key != "load"})
         assert data["load"] == 0.5
 
