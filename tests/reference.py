@@ -213,21 +213,13 @@ def flatten(key: str, value: Any, depth: int, out: dict[str, Any], counts: dict[
     if isinstance(value, (bool, int, float, str)):
         out[key] = value
         return 0
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping) and depth < MAX_FLATTEN_DEPTH:
         dropped = 0
         for sub_key, sub_value in value.items():
-            if sub_value is None:
-                continue
-            nested = f"{key}.{key_text(sub_key)}"
-            if depth < MAX_FLATTEN_DEPTH:
-                dropped += flatten(nested, sub_value, depth + 1, out, counts)
-            else:
-                try:
-                    out[nested] = json_text(sub_value, counts)
-                except Dropped:
-                    dropped += 1
+            if sub_value is not None:
+                dropped += flatten(f"{key}.{key_text(sub_key)}", sub_value, depth + 1, out, counts)
         return dropped
-    out[key] = json_text(value, counts)
+    out[key] = json_text(value, counts)  # an array, bytes, or a mapping at the fifth level
     return 0
 
 

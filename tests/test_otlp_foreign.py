@@ -263,12 +263,32 @@ def test_a_go_sdks_kvlist_and_array_attributes_are_flattened_as_at_honeycomb(rec
     assert data["mixed"] == '[1,"a",{"b":true}]\n'
     assert data["maps"] == '[{"id":1},{"id":2.5}]\n'
     assert data["bytes"] == '"AQIDBA=="\n'
-    # Flattened to depth 5; the entries below are JSON text.
-    assert data["deep.1.2.3.4.5.6"] == '{"7":"x"}\n'
+    # Flattened five levels below the key, where a kvlist is one field of JSON text.
+    assert data["deep.1.2.3.4.5"] == '{"6":{"7":"x"}}\n'
     assert data["dup.k"] == 2
     assert data["library.name"] == GO_HTTP
     assert data["telemetry.instrumentation_library"] is True
     assert data["duration_ms"] == 2.0
+
+
+def levels(depth: int, leaf: Any) -> Any:
+    """husky's createNestedMap: ``level<depth>`` down to ``level1``, holding `leaf`."""
+    return chain("".join(str(level) for level in range(depth, 0, -1)), leaf)
+
+
+def test_kvlist_attributes_flatten_five_levels_as_in_honeycombs_own_test(receiver):
+    # husky's TestTranslateTraceRequest nested-map cases (otlp/traces_direct_test.go).
+    attributes = [(f"map{depth}", levels(depth, f"value{depth}")) for depth in range(1, 8)]
+    body = wire.export_request(
+        SERVICE, [wire.span(trace_id=TRACE_ID, span_id=SPAN_ID, attributes=attributes)]
+    )
+    assert post(receiver, "/v1/traces", body).status_code == 200
+    data = only(receiver, "foreign")
+    assert data["map1.1"] == "value1"
+    assert data["map5.5.4.3.2.1"] == "value5"
+    assert data["map6.6.5.4.3.2"] == '{"1":"value6"}\n'
+    assert data["map7.7.6.5.4.3"] == '{"2":{"1":"value7"}}\n'
+    assert not any(key.startswith(("map6.6.5.4.3.2.", "map7.7.6.5.4.3.")) for key in data)
 
 
 def test_a_java_log_with_a_kvlist_body_nested_10_000_deep_is_stored(receiver):
@@ -287,10 +307,11 @@ def test_a_java_log_with_a_kvlist_body_nested_10_000_deep_is_stored(receiver):
     assert post(receiver, "/v1/logs", request).status_code == 200
     data = only(receiver, "foreign")
     assert data["body.message"] == "order failed"
-    below_the_fifth = as_python(nested)
-    for _ in range(5):
-        below_the_fifth = below_the_fifth["k"]
-    assert data["body.context.k.k.k.k.k"] == stored_value(reference_json_text(below_the_fifth))
+    at_the_fifth = as_python(nested)
+    for _ in range(4):
+        at_the_fifth = at_the_fifth["k"]
+    assert data["body.context.k.k.k.k"] == stored_value(reference_json_text(at_the_fifth))
+    assert not any(key.startswith("body.context.k.k.k.k.") for key in data)
     assert data["body"].startswith('{"context":{"k":{"k":')
     assert data["severity"] == "error"
     assert data["meta.annotation_type"] == "span_event"

@@ -31,7 +31,8 @@ from honeycomb_events._limits import (
 )
 
 MAX_FLATTEN_DEPTH: Final = 5
-"""Mapping values nest this deep as ``key.a.b...`` fields; the entries below are JSON text."""
+"""Mappings are flattened into ``key.a.b...`` fields down to this depth below the key; a
+mapping found at it is one field, its JSON text (Honeycomb's rule since husky 0.37)."""
 
 MAX_JSON_DEPTH: Final = 10_000
 """Containers nest this deep in JSON text; deeper ones are written as ``"[too deep]"``. It is
@@ -115,8 +116,8 @@ def key_text(key: Any) -> str:
 
 def add_value(fields: dict[str, Any], key: str, value: Any, counts: Counts, depth: int = 0) -> int:
     """Store `value` under `key` as Honeycomb stores an OTLP attribute value: scalars as they
-    are, a mapping as one ``key.sub`` field per entry (entries nested deeper than
-    `MAX_FLATTEN_DEPTH` as their JSON text, scalars included, as Honeycomb writes them), and
+    are, a mapping as one ``key.sub`` field per entry, flattened the same way down to
+    `MAX_FLATTEN_DEPTH` levels below the top key, where a mapping becomes its JSON text, and
     arrays, bytes and everything else as JSON text with a closing newline. `None` is skipped.
 
     Returns how many fields were dropped because a value (or a key) could not be converted;
@@ -130,7 +131,7 @@ def add_value(fields: dict[str, Any], key: str, value: Any, counts: Counts, dept
         return 0
     try:
         value = plain(value)
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and depth < MAX_FLATTEN_DEPTH:
             return _flatten(fields, key, value, counts, depth)
         fields[key] = (
             value
@@ -156,14 +157,7 @@ def _flatten(
             counts[VALUES_DROPPED] += 1
             dropped += 1
             continue
-        if depth < MAX_FLATTEN_DEPTH:
-            dropped += add_value(fields, nested, sub_value, counts, depth + 1)
-            continue
-        try:
-            fields[nested] = json_text(sub_value, counts)
-        except Exception:
-            counts[VALUES_DROPPED] += 1
-            dropped += 1
+        dropped += add_value(fields, nested, sub_value, counts, depth + 1)
     return dropped
 
 
