@@ -22,6 +22,15 @@ MAX_FLATTEN_DEPTH = 5
 MAX_JSON_DEPTH = 10_000
 MAX_STRING_BYTES = 65_535
 MIN_INT, MAX_INT = -(2**63), 2**64 - 1
+MAX_INT_DIGITS = 4_300  # sys.int_info.default_max_str_digits
+
+
+def digits(value: int) -> int:
+    """How many decimal digits `value` has (more than MAX_INT_DIGITS: Python refuses to say)."""
+    try:
+        return len(str(abs(value)))
+    except ValueError:
+        return MAX_INT_DIGITS + 1
 
 
 @contextlib.contextmanager
@@ -141,7 +150,7 @@ def _scalar_json(value: Any) -> str | None:  # noqa: PLR0911 - one return per ki
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        return str(value) if digits(value) <= MAX_INT_DIGITS else None
     if isinstance(value, float):
         return go_float(value)
     if isinstance(value, str):
@@ -160,7 +169,10 @@ def _json(value: Any, open_ids: set[int], counts: dict[str, int], out: list[str]
         out.append("null")
         return
     scalar = _scalar_json(value)
-    if scalar is not None:
+    if scalar is None and isinstance(value, int):  # too many digits to write: null
+        counts["values_dropped"] += 1
+        out.append("null")
+    elif scalar is not None:
         out.append(scalar)
     elif id(value) in open_ids:
         counts["values_cut"] += 1
@@ -210,6 +222,8 @@ def flatten(key: str, value: Any, depth: int, out: dict[str, Any], counts: dict[
         value = plain(value)
     except Dropped:
         return 1
+    if isinstance(value, int) and digits(value) > MAX_INT_DIGITS:
+        return 1  # Python writes no integer of more digits: no text, dropped
     if isinstance(value, (bool, int, float, str)):
         out[key] = value
         return 0

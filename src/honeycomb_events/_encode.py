@@ -197,12 +197,29 @@ def _jsonable(value: Any, tally: LimitTally | None) -> Any:  # noqa: PLR0911 - o
     if value is None or isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):
-        return value if MIN_INT <= value <= MAX_INT else str(value)
+        return value if MIN_INT <= value <= MAX_INT else _big_int_text(value, tally)
     builtin = to_builtin(value)
     return str(value) if builtin is UNKNOWN else _jsonable(builtin, tally)
 
 
-_ENCODE_ERRORS: Final = (msgspec.EncodeError, TypeError, UnicodeEncodeError, OverflowError)
+def _big_int_text(value: int, tally: LimitTally | None) -> str | None:
+    """An integer past 64 bits as its digits; past Python's 4,300 digits, None (null)."""
+    try:
+        return str(value)
+    except ValueError:
+        if tally is not None:
+            tally.values_dropped += 1
+        return None
+
+
+# ValueError: an integer past Python's 4,300 digits, which msgspec will not write either.
+_ENCODE_ERRORS: Final = (
+    msgspec.EncodeError,
+    TypeError,
+    UnicodeEncodeError,
+    OverflowError,
+    ValueError,
+)
 
 # JSON is at most this many times longer than msgpack for the same event: an escaped control
 # character is 6 bytes of JSON for 1 of msgpack, and nothing else expands more.

@@ -147,7 +147,11 @@ def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any
             pass
         elif cls is int:
             if not MIN_INT <= value <= MAX_INT:
-                value = str(value)  # noqa: PLW2901
+                try:
+                    value = str(value)  # noqa: PLW2901
+                except ValueError:  # past Python's 4,300 digits: no text to send
+                    unconvertible += 1
+                    continue
                 tally.values_converted += 1
         else:
             try:

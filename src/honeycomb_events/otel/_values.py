@@ -191,8 +191,8 @@ def json_text(value: Any, counts: Counts) -> str:
         if types <= _SCALAR_TYPES:
             try:
                 return _JSON.encode(value).decode() + "\n"
-            except (UnicodeEncodeError, msgspec.EncodeError):
-                pass
+            except (UnicodeEncodeError, ValueError, msgspec.EncodeError):
+                pass  # a lone surrogate, or an integer past 4,300 digits: written carefully
     return _JsonWriter(counts).write(value) + "\n"
 
 
@@ -259,7 +259,11 @@ class _JsonWriter:
         elif cls is bool:
             out += b"true" if value else b"false"
         elif cls is int:
-            out += b"%d" % value
+            try:
+                out += b"%d" % value
+            except ValueError:  # past Python's 4,300 digits: no text to write
+                self._counts[VALUES_DROPPED] += 1
+                out += b"null"
         elif cls is float:
             out += go_float(value).encode()
         elif value is None:
