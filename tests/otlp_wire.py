@@ -132,6 +132,7 @@ def span(
     trace_state: str = "",
     parent_span_id: bytes = b"",
     status_code: int = 0,
+    status_message: str = "",
 ) -> bytes:
     """A ``Span``'s bytes; fields at their zero value are left out, as protobuf does."""
     parts = [
@@ -144,7 +145,11 @@ def span(
         fixed64(7, start) if start else b"",
         fixed64(8, end) if end else b"",
         key_values(9, attributes),
-        length_delimited(15, varint(3, status_code)) if status_code else b"",
+        length_delimited(
+            15, (text(2, status_message) if status_message else b"") + varint(3, status_code)
+        )
+        if status_code or status_message
+        else b"",
     ]
     return b"".join(parts)
 
@@ -195,3 +200,16 @@ def summary(
         + key_values(7, attributes)
     )
     return text(1, name) + length_delimited(11, length_delimited(1, point))
+
+
+def histogram(
+    name: str, *, time: int, count: int, bounds: Sequence[float], counts: Sequence[int]
+) -> bytes:
+    """A histogram metric of one point without a sum (which OTLP makes optional)."""
+    point = (
+        fixed64(3, time)
+        + fixed64(4, count)
+        + length_delimited(6, b"".join(struct.pack("<Q", n) for n in counts))
+        + length_delimited(7, b"".join(struct.pack("<d", b) for b in bounds))
+    )
+    return text(1, name) + length_delimited(9, length_delimited(1, point) + varint(2, 1))

@@ -121,8 +121,8 @@ def json_string(text: str) -> str:
             out.append('\\"')
         elif char == "\\":
             out.append("\\\\")
-        elif char in "\n\r\t\b\f":
-            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}[char])
+        elif char in "\n\r\t":  # jsoniter, as Go's encoder before 1.22: no \b or \f
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[char])
         elif code < 0x20:
             out.append(f"\\u{code:04x}")
         else:

@@ -394,6 +394,25 @@ def test_spans_without_names_ids_or_times_are_stored_not_refused(receiver):
     assert short["trace.span_id"] == SPAN_ID.hex()
 
 
+def test_a_status_message_is_kept_whatever_the_status_as_at_honeycomb(receiver):
+    span = wire.span(
+        trace_id=TRACE_ID, span_id=SPAN_ID, name="s", status_code=1, status_message="all good"
+    )
+    assert post(receiver, "/v1/traces", wire.export_request(SERVICE, [span])).status_code == 200
+    data = only(receiver, "foreign")
+    assert (data["status_code"], data["status_message"]) == (1, "all good")
+
+
+def test_a_histogram_without_a_sum_has_no_sum_or_average(receiver):
+    metric = wire.histogram("lat", time=START, count=4, bounds=[1.0, 2.0], counts=[1, 2, 1])
+    assert post(receiver, "/v1/metrics", wire.export_request(SERVICE, [metric])).status_code == 200
+    data = only(receiver, "unknown_metrics")
+    assert data["lat.count"] == 4
+    assert "lat.sum" not in data
+    assert "lat.avg" not in data
+    assert data["lat.p50"] == 1.5
+
+
 def test_a_nested_value_that_is_not_protobuf_is_refused_with_400(receiver):
     broken = wire.length_delimited(5, b"\xff\xff\xff")  # an array_value of garbage
     attribute = wire.length_delimited(9, wire.text(1, "k") + wire.length_delimited(2, broken))

@@ -9,6 +9,7 @@ import math
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.sdk.metrics.export import (
     Gauge,
@@ -25,9 +26,11 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 
-from honeycomb_events import LimitTally
+from honeycomb_events import BatchEncoder, LimitTally
 from honeycomb_events.otel import map_logs, map_metrics, map_spans
 from honeycomb_events.otel._metrics import Summary, SummaryDataPoint
+
+from .reference import Opaque
 
 START = 1_700_000_000_000_000_000
 RESOURCE = Resource({"service.name": "salvage"})
@@ -213,3 +216,142 @@ def test_metric_data_of_an_unknown_kind_is_counted_and_said_once(caplog):
         map_metrics(_metrics(Metric("m", "", "", Unknown())), tally)  # type: ignore[arg-type]
     assert tally.items_dropped == 6
     assert caplog.text.count("metric data of type Unknown cannot be mapped") == 1
+
+
+# --- found in review --------------------------------------------------------------------------
+
+
+def _span(**overrides: Any) -> ReadableSpan:
+    parts: dict[str, Any] = {
+        "name": "s",
+        "context": SpanContext(1, 2, is_remote=False),
+        "resource": RESOURCE,
+        "start_time": START,
+        "end_time": START + 1_000,
+    }
+    return ReadableSpan(**(parts | overrides))
+
+
+def test_an_integer_past_4300_digits_costs_its_field_only():
+    tally = LimitTally()
+    [event] = events_of(
+        map_spans([_span(attributes={"huge": 10**5000, "list": [10**5000, 1]})], tally)
+    )
+    [encoded] = BatchEncoder().encode_events([event], tally)
+    data = msgspec.json.decode(encoded)["data"]
+    assert data["name"] == "s"
+    assert data["list"] == "[null,1]\n"
+    assert "huge" not in data
+    assert data["meta.dropped_fields"] == 1
+    assert tally.values_dropped == 2
+
+
+def test_fixed_fields_the_sdk_never_makes_are_read_part_by_part():
+    spans = [
+        _span(end_time=math.inf),  # duration would be null on the wire
+        _span(context=SpanContext(-5, 2**70, is_remote=False)),  # ids past their widths
+        _span(kind="sideways"),
+    ]
+    tally = LimitTally()
+    finite, no_ids, no_kind = (event.data for event in events_of(map_spans(spans, tally)))
+    assert finite["duration_ms"] == 0.0
+    assert finite["meta.dropped_fields"] == 1
+    assert "trace.trace_id" not in no_ids
+    assert "trace.span_id" not in no_ids
+    assert no_kind["span.kind"] == "unspecified"
+    assert tally.items_salvaged == 3
+
+
+def test_a_salvaged_span_event_without_a_time_is_placed_at_its_spans_start():
+    span = _span(events=[Event("e", {}, "soon")], start_time="noon", end_time=START)  # type: ignore[arg-type]
+    span_event, _ = events_of(map_spans([span]))
+    assert span_event.time == the_time(START)
+    assert span_event.data["meta.time_since_span_start_ms"] == 0.0
+
+
+def the_time(nanos: int) -> str:
+    from honeycomb_events._model import format_time_ns
+
+    return format_time_ns(nanos)
+
+
+def test_log_severity_and_flags_past_their_widths_are_read_part_by_part():
+    class Item:
+        resource = RESOURCE
+        instrumentation_scope = None
+        log_record = LogRecord(timestamp=START, severity_number=2**70, trace_flags=2**65, body="x")  # type: ignore[arg-type]
+
+    [event] = events_of(map_logs([Item()]))
+    assert (event.data["severity_code"], event.data["flags"]) == (0, 0)
+    assert event.data["meta.dropped_fields"] == 2
+
+
+def test_losses_of_a_resource_and_of_a_scope_add_up_on_each_event():
+    resource = Resource({"service.name": "s", "bad": Opaque()})
+    resource._attributes._dict["bad"] = Opaque()  # the SDK would have replaced it
+    scope = InstrumentationScope("lib", attributes={"worse": None})
+    scope._attributes._dict["worse"] = Opaque()
+    [event] = events_of(map_spans([_span(resource=resource, instrumentation_scope=scope)]))
+    assert event.data["meta.dropped_fields"] == 2
+
+
+def test_a_resource_whose_attributes_raise_costs_its_fields_not_the_export(environment, receiver):
+    class Broken(Resource):
+        @property
+        def attributes(self):
+            raise RuntimeError("no attributes")
+
+    from honeycomb_events.otel import HoneycombEventsExporter
+
+    good = _span(resource=Resource({"service.name": "svc"}))
+    bad = _span(resource=Broken({}), context=SpanContext(1, 3, is_remote=False))
+    assert HoneycombEventsExporter().export([good, bad]).name == "SUCCESS"
+    assert len(receiver.events("svc")) == 1
+    [salvaged] = receiver.events("unknown_service")
+    assert salvaged.data["meta.dropped_fields"] == 1
+
+
+def test_points_with_equal_but_differently_typed_attributes_stay_apart():
+    points = [
+        NumberDataPoint({"ok": value}, START, START, index)
+        for index, value in enumerate([1, 1.0, True])
+    ]
+    events = events_of(map_metrics(_metrics(Metric("m", "", "", Gauge(points)))))
+    assert sorted((type(event.data["ok"]).__name__, event.data["m"]) for event in events) == [
+        ("bool", 2),
+        ("float", 1),
+        ("int", 0),
+    ]
+
+
+def test_a_metric_without_a_usable_name_counts_its_loss():
+    tally = LimitTally()
+    point = NumberDataPoint({}, START, START, 5)
+    [event] = events_of(map_metrics(_metrics(Metric(None, "", "", Gauge([point]))), tally))  # type: ignore[arg-type]
+    assert "None" not in event.data
+    assert event.data["meta.dropped_fields"] == 1
+
+
+def test_map_keys_without_text_are_not_field_names():
+    class Tenant:
+        pass
+
+    tally = LimitTally()
+    [event] = events_of(map_spans([_span(attributes={"usage": {Tenant(): 5, 7: "seven"}})], tally))  # type: ignore[dict-item]
+    assert event.data["usage.7"] == "seven"
+    assert not any("object at" in key for key in event.data)
+    assert event.data["meta.dropped_fields"] == 1
+
+
+def test_histogram_buckets_out_of_order_give_no_percentiles():
+    point = HistogramDataPoint(
+        {}, START, START, 10, 55.0, [1, 2, 3, 4], [9.0, 5.0, 1.0], 1.0, 9.0, ()
+    )
+    [event] = events_of(map_metrics(_metrics(Metric("h", "", "", Histogram([point], 1)))))  # type: ignore[arg-type]
+    assert "h.p50" not in event.data
+    assert event.data["meta.dropped_fields"] == 11
+
+
+def test_backspace_and_form_feed_are_written_as_honeycombs_encoder_writes_them():
+    [event] = events_of(map_spans([_span(attributes={"list": ["a\bb\fc", "x\\bq"]})]))
+    assert event.data["list"] == '["a\\u0008b\\u000cc","x\\\\bq"]\n'

@@ -31,6 +31,7 @@ from honeycomb_events._transport import RetryPolicy, Transport
 from ._self_metrics import internal_metrics_enabled, report_stats, weak_stats
 
 logger = logging.getLogger("honeycomb_events")
+_EMPTY_RESOURCE: Final = Resource.get_empty()
 
 _LOSSES: Final = (
     (
@@ -172,7 +173,7 @@ class EventsExporter:
         try:
             by_dataset: dict[str, list[Iterable[BatchEvent]]] = {}
             for resource, events in groups(tally):
-                by_dataset.setdefault(self.dataset_for(resource), []).append(events)
+                by_dataset.setdefault(self._dataset_of(resource), []).append(events)
             return self._deliver(
                 {
                     dataset: itertools.chain.from_iterable(groups)
@@ -198,6 +199,14 @@ class EventsExporter:
                     what,
                     counter,
                 )
+
+    def _dataset_of(self, resource: Resource) -> str:
+        """`dataset_for`, and where a resource's attributes cannot be read, the dataset of a
+        resource without attributes: its events still go somewhere."""
+        try:
+            return self.dataset_for(resource)
+        except Exception:
+            return self.dataset_for(_EMPTY_RESOURCE)
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
         """Nothing is held between exports but the spool, if there is one: its batches are

@@ -179,12 +179,17 @@ class SharedFields:
 
     @classmethod
     def of(cls, *parts: Mapping[str, Any] | None, counts: Counts | None = None) -> SharedFields:
-        """The fields of `parts` merged in order (later wins), checked once."""
+        """The fields of `parts` merged in order (later wins, but the counts of dropped
+        fields add up), checked once."""
         fields: dict[str, Any] = {}
         checked = True
         counts = collections.Counter() if counts is None else counts
+        dropped = 0
         for part in parts:
             checked = add_attributes(fields, part, counts) and checked
+            dropped = dropped_count(dropped, fields.pop(DROPPED_FIELDS, 0))
+        if dropped:
+            fields[DROPPED_FIELDS] = dropped
         return cls(fields, checked)
 
 
@@ -278,7 +283,7 @@ def group_by_resource(
             resource, scope, unread = _checked_location(*located)
             pair = (id(resource), id(scope), unread)
             if pair not in shared_by_pair:
-                shared_by_pair[pair] = _shared_fields(resource, scope, unread, counts)
+                shared_by_pair[pair] = shared_fields(resource, scope, unread, counts)
             shared = shared_by_pair[pair]
             group = by_resource.get(id(resource))
             if group is None:
@@ -302,17 +307,33 @@ def _checked_location(
 ) -> tuple[Resource, InstrumentationScope | None, int]:
     """An item's resource and scope, and how many of the two could not be read (or are not
     what the SDK makes): an empty resource, or no scope, stands in for those."""
-    unread = 0
-    if not isinstance(resource, Resource):
-        resource, unread = _EMPTY_RESOURCE, unread + 1
+    readable, unread = readable_resource(resource)
     if scope is not None and not isinstance(scope, InstrumentationScope):
         scope, unread = None, unread + 1
-    return resource, scope, unread
+    return readable, scope, unread
 
 
-def _shared_fields(
+def readable_resource(resource: object) -> tuple[Resource, int]:
+    """`resource` when it is a `Resource` whose attributes (a mapping) and schema URL read,
+    else the empty resource; and 1 when it was not. Everything downstream (fields, the
+    dataset) then reads it safely."""
+    if isinstance(resource, Resource):
+        try:
+            attributes, schema_url = resource.attributes, resource.schema_url
+        except Exception:  # properties that raise: nothing of it can be read
+            return _EMPTY_RESOURCE, 1
+        if (attributes is None or isinstance(attributes, Mapping)) and (
+            schema_url is None or type(schema_url) is str
+        ):
+            return resource, 0
+    return _EMPTY_RESOURCE, 1
+
+
+def shared_fields(
     resource: Resource, scope: InstrumentationScope | None, unread: int, counts: Counts
 ) -> SharedFields:
+    """The fields of a resource and scope; `unread` counts the parts of them that could not
+    be read, which every item of theirs records as dropped (and counts as salvaged)."""
     parts: list[dict[str, Any]] = []
     lost = unread
     # A resource or scope whose properties raise costs one field's worth, counted.

@@ -84,13 +84,23 @@ def explicit_buckets(point: HistogramDataPoint) -> Buckets:
     """The buckets of an explicit-bucket histogram, closed with the recorded min and max.
 
     The first bucket is (-inf, b0]: it starts at the min, else at 0 (or b0 if b0 <= 0). The
-    last is (b_n, +inf): it ends at the max, else at b_n.
+    last is (b_n, +inf): it ends at the max, else at b_n. `ValueError` for buckets that make
+    no sense (bounds not finite or not ascending, one count too many or too few), which
+    would give percentiles that look right and are not.
     """
     bounds = list(point.explicit_bounds)
     low, high = known(point.min), known(point.max)
     if not bounds:
         first = low if low is not None else 0.0
         return [first], [high if high is not None else first], [int(point.count)]
+    counts = list(map(int, point.bucket_counts))
+    if (
+        len(counts) != len(bounds) + 1
+        or not all(map(math.isfinite, bounds))
+        or bounds != sorted(bounds)
+        or len(set(bounds)) != len(bounds)
+    ):
+        raise ValueError("histogram buckets that make no sense")
     edges = [
         low if low is not None else min(0.0, bounds[0]),
         *bounds,
@@ -98,7 +108,7 @@ def explicit_buckets(point: HistogramDataPoint) -> Buckets:
     ]
     # An empty first bucket may start above its end (a min above the first bound): it is
     # never interpolated in, and the estimates are clamped to [min, max] anyway.
-    return edges[:-1], edges[1:], list(map(int, point.bucket_counts))
+    return edges[:-1], edges[1:], counts
 
 
 def exponential_buckets(point: ExponentialHistogramDataPoint) -> Buckets:

@@ -144,12 +144,16 @@ _LogParts: TypeAlias = tuple[
 
 def _record_parts(record: LogRecord) -> _LogParts:
     severity: Any = record.severity_number
+    # OTLP allows numbers past the enum's: a received record may hold a plain int.
+    number = 0 if severity is None else severity if type(severity) is int else int(severity.value)
+    flags = int(record.trace_flags or 0)
+    if not (_INT32_MIN <= number <= _INT32_MAX and 0 <= flags <= _UINT32_MAX):
+        raise ValueError("not the SDK's record")  # read again part by part, each checked
     return (
-        # OTLP allows numbers past the enum's: a received record may hold a plain int.
-        0 if severity is None else severity if type(severity) is int else int(severity.value),
+        number,
         record.trace_id,
         record.span_id,
-        int(record.trace_flags or 0),
+        flags,
         record.severity_text,
         getattr(record, "event_name", None),  # only newer SDKs have it
         record.body,
@@ -202,13 +206,19 @@ def _any(value: Any) -> Any:
 
 def _severity(value: Any) -> Any:
     number = value if isinstance(value, int) else read(value, "value")
-    if isinstance(number, int) and not isinstance(number, bool) and 0 <= number <= 255:
-        return int(number)
+    if isinstance(number, int) and not isinstance(number, bool):
+        return int(number) if _INT32_MIN <= number <= _INT32_MAX else MISSING
     return MISSING
 
 
 def _flags(value: Any) -> Any:
-    return int(value) if isinstance(value, int) and 0 <= value <= 0xFFFFFFFF else MISSING
+    return int(value) if isinstance(value, int) and 0 <= value <= _UINT32_MAX else MISSING
+
+
+# OTLP's severity number is an int32 enum, its flags a uint32.
+_INT32_MIN: Final = -(2**31)
+_INT32_MAX: Final = 2**31 - 1
+_UINT32_MAX: Final = 2**32 - 1
 
 
 def _mapping(value: Any) -> Any:
@@ -265,6 +275,8 @@ def _event_of(parts: _LogParts, shared: SharedFields, counts: Counts, dropped: i
     samplerate = event_sample_rate(fields)
     # Honeycomb would write a record without a timestamp at 1970: the observed time is better.
     nanos = timestamp or observed
+    if nanos and type(nanos) is not int:
+        raise ValueError("not the SDK's record")  # read again part by part, each checked
     return BatchEvent.trusted(
         fields, format_time_ns(nanos) if nanos else None, samplerate, fields_checked=checked
     )

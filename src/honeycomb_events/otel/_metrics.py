@@ -37,8 +37,9 @@ from ._common import (
     add_attributes,
     holds_limits,
     log_once,
+    readable_resource,
     record_dropped,
-    resource_fields,
+    shared_fields,
 )
 from ._histograms import (
     PERCENTILES,
@@ -50,10 +51,9 @@ from ._histograms import (
     percentiles,
 )
 from ._reading import MISSING, read, time_of
-from ._values import Counts, key_text, single_value
+from ._values import Counts, single_value
 
 _NANOS_PER_SECOND: Final = 1_000_000_000
-_EMPTY_RESOURCE: Final = Resource.get_empty()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +89,8 @@ def map_metrics(
     counts: Counts = collections.Counter()
     grouped: list[tuple[Resource, list[BatchEvent]]] = []
     for resource_metrics in _parts(metrics_data, "resource_metrics", counts):
-        resource = read(resource_metrics, "resource")
-        if not isinstance(resource, Resource):
-            resource = _EMPTY_RESOURCE
-            counts[ITEMS_SALVAGED] += 1
-        shared = SharedFields.of(
-            resource_fields(resource.attributes, resource.schema_url, counts), counts=counts
-        )
+        resource, unread = readable_resource(read(resource_metrics, "resource"))
+        shared = shared_fields(resource, None, unread, counts)
         events: dict[tuple[Any, ...], _MetricEvent] = {}
         for scope_metrics in _parts(resource_metrics, "scope_metrics", counts):
             for metric in _parts(scope_metrics, "metrics", counts):
@@ -130,8 +125,6 @@ class _MetricEvent:
         return BatchEvent.trusted(self.fields, time, None, fields_checked=self.checked)
 
 
-_NO_ATTRIBUTES: Final = frozenset[tuple[str, Any]]()
-
 _PointAdder: TypeAlias = Callable[[dict[str, Any], str, Any, Counts], bool]
 
 
@@ -151,15 +144,14 @@ def _add_metric(
                 type(data).__name__,
             )
         return
-    try:
-        name: str | None = key_text(read(metric, "name"))
-    except Exception:
-        name = None
-    if not name:
-        name = None
+    name = read(metric, "name")
+    if type(name) is not str or not name:
+        name = None  # no field name for its values: each point counts the loss
     for point in points:
         try:
             event = _event_for(events, point, shared, counts)
+            if shared.unread:  # its resource could not be read
+                counts[ITEMS_SALVAGED] += 1
         except Exception:
             counts[ITEMS_SALVAGED] += 1
             event = _salvaged_event_for(events, point, shared, counts)
@@ -180,9 +172,15 @@ def _event_for(
         raise ValueError(nanos)  # read as Honeycomb reads it, by the salvage
     second = nanos // _NANOS_PER_SECOND
     try:
+        # With the values' types: 1, 1.0 and True are equal in Python, not as attributes.
         key: tuple[Any, ...] = (
-            second,
-            frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES,
+            (
+                second,
+                frozenset(attributes.items()),
+                frozenset(zip(attributes, map(type, attributes.values()), strict=True)),
+            )
+            if attributes
+            else (second,)
         )
         event = events.get(key)
     except TypeError:  # arrays or maps among the attributes: grouped by the fields they make

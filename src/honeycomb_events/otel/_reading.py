@@ -21,19 +21,15 @@ _UINT64: Final = 1 << 64
 
 
 def trace_id_hex(trace_id: int) -> str:
-    """Lowercase hex; a 128-bit id whose upper 64 bits are zero is written as 16 characters."""
-    width = 8 if trace_id >> 64 == 0 else 16
-    try:
-        return trace_id.to_bytes(width, "big").hex()  # twice as fast as format()
-    except OverflowError:  # negative, or wider than 128 bits: no SDK makes such an id
-        return format(trace_id, f"0{width * 2}x")
+    """Lowercase hex; a 128-bit id whose upper 64 bits are zero is written as 16 characters.
+    `OverflowError` for an id that is negative or wider than 128 bits (no SDK makes one: the
+    span is then read part by part, without it)."""
+    return trace_id.to_bytes(8 if trace_id >> 64 == 0 else 16, "big").hex()
 
 
 def span_id_hex(span_id: int) -> str:
-    try:
-        return span_id.to_bytes(8, "big").hex()
-    except OverflowError:
-        return format(span_id, "016x")
+    """16 lowercase hex characters; `OverflowError` past 64 bits or below 0."""
+    return span_id.to_bytes(8, "big").hex()
 
 
 def read(obj: Any, name: str) -> Any:

@@ -109,9 +109,10 @@ def salvaged_parts(span: Any) -> Salvaged:
     """The span's parts read through its public properties, each checked; a part that cannot
     be read, or is not what the SDK makes, is replaced by a neutral one and counted.
 
-    Neutral parts: no name, no ids (context and parent), kind internal, status unset, no
+    Neutral parts: no name, no ids (context and parent), kind unspecified, status unset, no
     attributes, events or links. A span without a readable start is placed at the time it is
-    mapped (where Honeycomb places an event without a time: its arrival), with no duration.
+    mapped (where Honeycomb places an event without a time: its arrival), with no duration;
+    a span event without a readable time at its span's start.
     """
     dropped = 0
 
@@ -126,7 +127,7 @@ def salvaged_parts(span: Any) -> Salvaged:
 
     name = part("name", _any, None)
     context = part("context", _context, None)
-    kind = part("kind", _kind, SpanKind.INTERNAL)
+    kind = part("kind", _kind, None)
     parent = part("parent", _parent, None)
     start = part("start_time", time_of, None)
     end = part("end_time", _optional_time, None)
@@ -136,7 +137,7 @@ def salvaged_parts(span: Any) -> Salvaged:
         end = start
     status = part("status", _status, _UNSET)
     attributes = part("attributes", _mapping, None)
-    events, events_dropped = _events(part("events", _sequence, ()))
+    events, events_dropped = _events(part("events", _sequence, ()), start)
     links, links_dropped = _links(part("links", _sequence, ()))
     return Salvaged(
         (name, context, kind, parent, start, end, status, attributes, events, links),
@@ -173,7 +174,7 @@ def _parent(value: Any) -> Any:
 
 
 def _kind(value: Any) -> Any:
-    return value if isinstance(value, SpanKind) else MISSING
+    return value if value is None or isinstance(value, SpanKind) else MISSING
 
 
 def _optional_time(value: Any) -> Any:
@@ -197,8 +198,9 @@ def _sequence(value: Any) -> Any:
         return MISSING
 
 
-def _events(items: Sequence[Any]) -> tuple[tuple[Event, ...], tuple[int, ...]]:
-    """Span events rebuilt from what each one's properties give, checked."""
+def _events(items: Sequence[Any], start: int) -> tuple[tuple[Event, ...], tuple[int, ...]]:
+    """Span events rebuilt from what each one's properties give, checked; one without a
+    readable time is placed at its span's `start`."""
     events: list[Event] = []
     dropped: list[int] = []
     for item in items:
@@ -208,7 +210,7 @@ def _events(items: Sequence[Any]) -> tuple[tuple[Event, ...], tuple[int, ...]]:
             name, lost = None, lost + 1
         timestamp = time_of(read(item, "timestamp"))
         if timestamp is MISSING:
-            timestamp, lost = time.time_ns(), lost + 1
+            timestamp, lost = start, lost + 1
         attributes = _mapping(read(item, "attributes"))
         if attributes is MISSING:
             attributes, lost = None, lost + 1

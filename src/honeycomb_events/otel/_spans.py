@@ -28,6 +28,7 @@ from ._values import Counts, single_value
 
 # Keyed by member name: hashing an enum member is a Python-level call, its `_name_` is a str.
 _KIND_NAMES: Final = {kind.name: kind.name.lower() for kind in SpanKind}
+_KINDS: Final = (SpanKind, type(None))  # no kind: OTLP's unspecified, as the receiver reads it
 EXCEPTION_FIELDS: Final = (
     "exception.message",
     "exception.type",
@@ -99,6 +100,8 @@ def _span_events(
      links) = parts  # fmt: skip
     start = start_time or 0
     end = end_time if end_time is not None else start
+    if type(start) is not int or type(end) is not int or type(kind_enum) not in _KINDS:
+        raise ValueError("not the SDK's span")  # read again part by part, each checked
     code = status.status_code
     kind = _KIND_NAMES.get(getattr(kind_enum, "_name_", ""), "unspecified")
     fields: dict[str, Any] = {

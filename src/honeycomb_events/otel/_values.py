@@ -16,6 +16,7 @@ import collections
 import decimal
 import enum
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence, Set
 from typing import Any, Final, TypeAlias, cast
 
@@ -110,8 +111,14 @@ def plain(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
 
 def key_text(key: Any) -> str:
     """A field name for a mapping key: a string as it is, other keys as the encoder writes a
-    non-string field name (limits.md)."""
-    return key if type(key) is str else text_of(key)
+    non-string field name (limits.md). Raises for a key with no text of its own (an object
+    whose `str()` would be its repr, a tuple): a field named after a memory address is no
+    field."""
+    if type(key) is str:
+        return key
+    if isinstance(plain(key), (Mapping, Sequence, Set)) and not isinstance(key, (str, bytes)):
+        raise _Unconvertible  # a tuple's text is its repr
+    return text_of(key)
 
 
 def add_value(fields: dict[str, Any], key: str, value: Any, counts: Counts, depth: int = 0) -> int:
@@ -190,9 +197,12 @@ def json_text(value: Any, counts: Counts) -> str:
         types = set(map(type, value))
         if types <= _SCALAR_TYPES:
             try:
-                return _JSON.encode(value).decode() + "\n"
+                encoded = _JSON.encode(value)
             except (UnicodeEncodeError, ValueError, msgspec.EncodeError):
                 pass  # a lone surrogate, or an integer past 4,300 digits: written carefully
+            else:
+                if b"\\b" not in encoded and b"\\f" not in encoded:
+                    return encoded.decode() + "\n"
     return _JsonWriter(counts).write(value) + "\n"
 
 
@@ -302,13 +312,35 @@ class _JsonWriter:
 
     def _string(self, text: str) -> bytes:
         try:
-            return _JSON.encode(text)
+            encoded = _JSON.encode(text)
         except UnicodeEncodeError:
             if not has_surrogates(text):
                 raise
             self._counts[SURROGATES_REPLACED] += 1
-            return _JSON.encode(replace_surrogates(text))
+            text = replace_surrogates(text)
+            encoded = _JSON.encode(text)
+        if b"\\b" in encoded or b"\\f" in encoded:
+            return _go_string(text)
+        return encoded
 
 
 def _first(pair: tuple[str, Any]) -> str:
     return pair[0]
+
+
+def _go_string(text: str) -> bytes:
+    """A JSON string as Honeycomb's encoder (jsoniter) writes it, where msgspec differs:
+    backspace and form feed as ``\\u0008`` and ``\\u000c``, not ``\\b`` and ``\\f``."""
+    pieces = _BACKSPACE_OR_FORM_FEED.split(text)
+    return (
+        b'"'
+        + b"".join(
+            _GO_ESCAPES[piece] if piece in _GO_ESCAPES else _JSON.encode(piece)[1:-1]
+            for piece in pieces
+        )
+        + b'"'
+    )
+
+
+_BACKSPACE_OR_FORM_FEED: Final = re.compile("([\b\f])")
+_GO_ESCAPES: Final = {"\b": b"\\u0008", "\f": b"\\u000c"}

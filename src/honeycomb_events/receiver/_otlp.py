@@ -73,6 +73,19 @@ class WireTraceState(TraceState):
         return bool(self._header)
 
 
+class WireStatus(Status):
+    """A span status with its message as it came: the SDK's `Status` drops (and warns of)
+    a message on any status but ERROR, and Honeycomb keeps it as ``status_message``."""
+
+    def __init__(self, code: StatusCode, message: str) -> None:
+        super().__init__(code)
+        self._wire_message = message or None
+
+    @property
+    def description(self) -> str | None:
+        return self._wire_message
+
+
 def _signed(nanos: int) -> int:
     """An OTLP time (unsigned 64 bits) as Honeycomb reads it: as a signed count."""
     return nanos - _UINT64 if nanos > _INT64_MAX else nanos
@@ -164,7 +177,7 @@ def _span(span: Any, resource: Resource, scope: SdkScope) -> ReadableSpan:
         events=events,
         links=links,
         kind=kind,
-        status=Status(code, span.status.message or None),
+        status=WireStatus(code, span.status.message),
         start_time=_signed(span.start_time_unix_nano),
         end_time=_signed(span.end_time_unix_nano),
         instrumentation_scope=scope,
@@ -257,6 +270,12 @@ def _number(point: Any) -> NumberDataPoint:
     )
 
 
+def _sum(point: Any) -> Any:
+    """A histogram's sum, optional in OTLP: without one, the event has no sum or average
+    (rather than a sum of 0)."""
+    return point.sum if point.HasField("sum") else None
+
+
 def _temporality(value: int) -> AggregationTemporality:
     try:
         return AggregationTemporality(value)
@@ -301,7 +320,7 @@ def _metric_data(
                     _signed(point.start_time_unix_nano),
                     _signed(point.time_unix_nano),
                     point.count,
-                    point.sum,
+                    _sum(point),
                     list(point.bucket_counts),
                     list(point.explicit_bounds),
                     _recorded(point, "min", math.inf),
@@ -320,7 +339,7 @@ def _metric_data(
                     _signed(point.start_time_unix_nano),
                     _signed(point.time_unix_nano),
                     point.count,
-                    point.sum,
+                    _sum(point),
                     point.scale,
                     point.zero_count,
                     Buckets(point.positive.offset, list(point.positive.bucket_counts)),
