@@ -184,12 +184,12 @@ class SharedFields:
         fields: dict[str, Any] = {}
         checked = True
         counts = collections.Counter() if counts is None else counts
-        dropped = 0
         for part in parts:
+            before = fields.get(DROPPED_FIELDS)
             checked = add_attributes(fields, part, counts) and checked
-            dropped = dropped_count(dropped, fields.pop(DROPPED_FIELDS, 0))
-        if dropped:
-            fields[DROPPED_FIELDS] = dropped
+            added = part.get(DROPPED_FIELDS) if type(part) is dict else None
+            if type(before) is int and type(added) is int:
+                fields[DROPPED_FIELDS] = dropped_count(before, added)
         return cls(fields, checked)
 
 
