@@ -361,9 +361,10 @@ def _events_of(
     # Counts of one item are kept apart and added once it is mapped: an item that fails
     # half-way is mapped again, carefully, and must not count twice.
     counts: Counts = collections.Counter()
+    to_events = mapping.to_events
     for item, fields in zip(items, shared, strict=True):
         try:
-            events = mapping.to_events(item, fields, counts)
+            events = to_events(item, fields, counts)
             if fields.unread:  # its resource or scope could not be read
                 counts[ITEMS_SALVAGED] += 1
         except Exception:

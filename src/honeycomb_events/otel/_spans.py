@@ -147,7 +147,12 @@ def _span_events(
         record_dropped(fields, unread, None)
         checked = False
 
-    samplerate = event_sample_rate(fields, header)
+    # Most spans carry no rate: no call for those.
+    samplerate = (
+        event_sample_rate(fields, header)
+        if header or "sampleRate" in fields or "SampleRate" in fields
+        else None
+    )
     start_text = format_time_ns(start)
     the_span = BatchEvent.trusted(fields, start_text, samplerate, fields_checked=checked)
     if not span_events and not links:  # most spans
