@@ -85,8 +85,8 @@ def explicit_buckets(point: HistogramDataPoint) -> Buckets:
 
     The first bucket is (-inf, b0]: it starts at the min, else at 0 (or b0 if b0 <= 0). The
     last is (b_n, +inf): it ends at the max, else at b_n. `ValueError` for buckets that make
-    no sense (bounds not finite or not ascending, one count too many or too few), which
-    would give percentiles that look right and are not.
+    no sense (bounds not finite or in descending order, one count too many or too few),
+    which would give percentiles that look right and are not.
     """
     bounds = list(point.explicit_bounds)
     low, high = known(point.min), known(point.max)
@@ -94,12 +94,9 @@ def explicit_buckets(point: HistogramDataPoint) -> Buckets:
         first = low if low is not None else 0.0
         return [first], [high if high is not None else first], [int(point.count)]
     counts = list(map(int, point.bucket_counts))
-    if (
-        len(counts) != len(bounds) + 1
-        or not all(map(math.isfinite, bounds))
-        or bounds != sorted(bounds)
-        or len(set(bounds)) != len(bounds)
-    ):
+    # A NaN or an infinity makes the sum one too; a repeated bound is a bucket of no width,
+    # which interpolation handles.
+    if len(counts) != len(bounds) + 1 or not math.isfinite(sum(bounds)) or bounds != sorted(bounds):
         raise ValueError("histogram buckets that make no sense")
     edges = [
         low if low is not None else min(0.0, bounds[0]),

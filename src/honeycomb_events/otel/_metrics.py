@@ -173,12 +173,9 @@ def _event_for(
     second = nanos // _NANOS_PER_SECOND
     try:
         # With the values' types: 1, 1.0 and True are equal in Python, not as attributes.
+        # (By position: equal attributes in another order make another event, not a loss.)
         key: tuple[Any, ...] = (
-            (
-                second,
-                frozenset(attributes.items()),
-                frozenset(zip(attributes, map(type, attributes.values()), strict=True)),
-            )
+            (second, frozenset(attributes.items()), tuple(map(type, attributes.values())))
             if attributes
             else (second,)
         )
@@ -259,7 +256,14 @@ def _point_adder(data: Any) -> _PointAdder | None:
 
 
 def _add_value(fields: dict[str, Any], name: str, point: Any, counts: Counts) -> bool:
-    return _number(fields, name, read(point, "value"), counts)
+    try:
+        value = point.value
+    except Exception:
+        value = MISSING
+    if type(value) is float or type(value) is int:  # the SDK's point: no call for it
+        fields[name] = value
+        return holds_limits(value)
+    return _number(fields, name, value, counts)
 
 
 def _number(fields: dict[str, Any], key: str, value: Any, counts: Counts) -> bool:
@@ -289,19 +293,30 @@ def _add_histogram(
 ) -> bool:
     """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
     names = histogram_field_names(name)
-    count, total = read(point, "count"), read(point, "sum")
-    low, high = _recorded(read(point, "min")), _recorded(read(point, "max"))
-    checked = _number(fields, names[0], count, counts)
-    checked = _number(fields, names[1], total, counts) and checked
-    checked = _number(fields, names[3], low, counts) and checked
-    checked = _number(fields, names[4], high, counts) and checked
-    checked = _average(fields, names[2], total, count, counts) and checked
+    try:
+        count, total, low, high = point.count, point.sum, point.min, point.max
+    except Exception:  # a point that is not the SDK's: each part on its own
+        count, total, low, high = (read(point, part) for part in ("count", "sum", "min", "max"))
+    if type(count) is int and type(total) is float and type(low) is float and type(high) is float:
+        # The SDK's float histogram point, written without a call. An infinite min or max
+        # is one never recorded.
+        fields[names[0]] = count
+        fields[names[1]] = total
+        if count:
+            fields[names[2]] = total / count
+        if low - low == 0.0:
+            fields[names[3]] = low
+        if high - high == 0.0:
+            fields[names[4]] = high
+        checked = True
+    else:
+        checked = _add_totals(fields, names, (count, total, low, high), counts)
     try:
         estimates = percentiles(
             buckets_of(point),
             count,
-            -math.inf if low is None else low,
-            math.inf if high is None else high,
+            low if type(low) in _NUMBERS and low - low == 0 else -math.inf,
+            high if type(high) in _NUMBERS and high - high == 0 else math.inf,
         )
     except Exception:  # buckets that cannot be read or make no sense: no estimates
         record_dropped(fields, len(PERCENTILES), counts)
@@ -309,7 +324,20 @@ def _add_histogram(
     fields.update(zip(names[5:], estimates, strict=False))
     # An integer histogram's sum, min, max and estimates may be integers too, of any size;
     # the average is a float, finite when the sum is.
-    return checked and all(map(holds_limits, estimates))
+    return checked and all(map(holds_limits, (count, total, *estimates)))
+
+
+def _add_totals(
+    fields: dict[str, Any], names: tuple[str, ...], parts: tuple[Any, ...], counts: Counts
+) -> bool:
+    """Count, sum, average, min and max of a point that is not the SDK's float histogram's
+    (an integer histogram, a hand-built point), each through `_number`."""
+    count, total, low, high = parts
+    checked = _number(fields, names[0], count, counts)
+    checked = _number(fields, names[1], total, counts) and checked
+    checked = _number(fields, names[3], _recorded(low), counts) and checked
+    checked = _number(fields, names[4], _recorded(high), counts) and checked
+    return _average(fields, names[2], total, count, counts) and checked
 
 
 def _average(fields: dict[str, Any], key: str, total: Any, count: Any, counts: Counts) -> bool:
@@ -329,10 +357,9 @@ _NUMBERS: Final = (int, float)
 
 def _recorded(value: Any) -> Any:
     """A point's min or max: None when the SDK reports it unrecorded (an infinity)."""
-    try:
-        return known(value) if type(value) in (int, float) else value
-    except Exception:
-        return value
+    if type(value) is float:
+        return value if value - value == 0.0 else None  # finite, without a call
+    return known(value) if type(value) is int else value
 
 
 def _add_summary(fields: dict[str, Any], name: str, point: Any, counts: Counts) -> bool:
