@@ -166,7 +166,7 @@ def test_a_body_nested_deeper_than_five_levels_is_json_text_at_the_fifth():
     data = emit_one(body=body).data
     assert data["body.a.b.c.d.scalar"] == 5
     # body.a.b.c.d.e is a mapping five levels below the key: one field, its JSON text
-    # (Honeycomb's rule since husky 0.37; before, each of its entries was JSON text).
+    # (Honeycomb's rule since husky 0.38; before, each of its entries was JSON text).
     assert data["body.a.b.c.d.e"] == '{"f":{"g":1},"s":"x"}\n'
     assert not any(key.startswith("body.a.b.c.d.e.") for key in data)
     assert data["body"].startswith('{"a":{"b":{"c":{"d":{"e":{"f":{"g":1}')

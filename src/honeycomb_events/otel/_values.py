@@ -33,7 +33,7 @@ from honeycomb_events._limits import (
 
 MAX_FLATTEN_DEPTH: Final = 5
 """Mappings are flattened into ``key.a.b...`` fields down to this depth below the key; a
-mapping found at it is one field, its JSON text (Honeycomb's rule since husky 0.37)."""
+mapping found at it is one field, its JSON text (Honeycomb's rule since husky 0.38)."""
 
 MAX_JSON_DEPTH: Final = 10_000
 """Containers nest this deep in JSON text; deeper ones are written as ``"[too deep]"``. It is
