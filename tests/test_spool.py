@@ -98,12 +98,16 @@ def test_a_lease_left_by_a_dead_process_is_taken_back(tmp_path):
     assert numbers(lease.events) == numbers(abandoned.events)
 
 
-def test_an_unreadable_file_is_dropped_and_counted(tmp_path):
+def test_an_unreadable_file_is_quarantined_and_counted(tmp_path):
     spool = Spool(tmp_path)
-    (tmp_path / f"00000000000000000001-1-x{BATCH_SUFFIX}").write_bytes(b"not a spool file")
+    bad = f"00000000000000000001-1-x{BATCH_SUFFIX}"
+    (tmp_path / bad).write_bytes(b"not a spool file")
     spool.write("a", "json", events(1))
     assert [lease.dataset for lease in spool.leases()] == ["a"]
-    assert spool.counts.files_dropped_unreadable == 1
+    assert spool.counts.files_quarantined == 1
+    # Set aside for a person to look at, and out of the way of every later drain.
+    assert (tmp_path / f"{bad}.quarantined").read_bytes() == b"not a spool file"
+    assert spool.pending() == 0
 
 
 @pytest.mark.parametrize(
@@ -144,9 +148,10 @@ def test_spans_the_backend_could_not_take_are_sent_by_the_next_process(
         assert API_KEY.encode() not in path.read_bytes()
 
     with Receiver() as receiver:
-        # A fresh exporter: another process, say. Its first accepted batch drains the spool.
+        # A fresh exporter: another process, say. It drains the spool, oldest first.
         up = HoneycombEventsExporter(api_key=API_KEY, endpoint=receiver.url, retry=FAST_RETRY)
-        assert up.export(spans[20:]).name == "SUCCESS"
+        up.export(spans[20:])
+        assert up.force_flush(10_000)
         stored = sorted(event.data["n"] for event in receiver.events("shop"))
         assert stored == list(range(30))  # every span exactly once
         assert up.stats["events_unspooled"] == 20
@@ -168,9 +173,11 @@ def test_events_failing_per_event_are_spooled_and_only_they(tmp_path, monkeypatc
     assert exporter.stats["events_spooled"] == 5
     assert len(receiver.events("shop")) == 5
     receiver.faults.clear()
-    assert exporter.export(make_spans(1)).name == "SUCCESS"
+    # Until a probe is answered, new batches wait in the spool too; then it all drains.
+    exporter.export(make_spans(1))
+    assert exporter.force_flush(10_000)
     assert len(receiver.events("shop")) == 11
-    assert exporter.stats["events_unspooled"] == 5
+    assert exporter.stats["events_unspooled"] == exporter.stats["events_spooled"] >= 5
     exporter.shutdown()
 
 
@@ -188,6 +195,9 @@ def test_a_spool_that_cannot_be_written_leaves_the_results_and_says_why(
     monkeypatch.setattr(Spool, "write", disk_full)
     assert exporter.export(make_spans(3)).name == "FAILURE"
     exporter.shutdown()
-    assert "could not spool 3 undelivered events to 'shop'" in caplog.text
+    assert "could not write to the spool in" in caplog.text
     assert "No space left on device" in caplog.text
+    # Not on disk, so not kept: said at shutdown.
+    assert "at shutdown, 3 events were not delivered: lost" in caplog.text
+    assert exporter.stats["events_lost_at_exit"] == 3
     assert API_KEY not in caplog.text

@@ -48,7 +48,9 @@ ENV_CA_BUNDLE: Final = "HONEYCOMB_CA_BUNDLE"
 ENV_SPOOL_DIR: Final = "HONEYCOMB_SPOOL_DIR"
 ENV_SPOOL_MAX_BYTES: Final = "HONEYCOMB_SPOOL_MAX_BYTES"
 ENV_SPOOL_MAX_AGE: Final = "HONEYCOMB_SPOOL_MAX_AGE"
+ENV_BACKLOG_MAX_BYTES: Final = "HONEYCOMB_BACKLOG_MAX_BYTES"
 DEFAULT_SPOOL_MAX_BYTES: Final = 100 * 1024 * 1024
+DEFAULT_BACKLOG_MAX_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_SPOOL_MAX_AGE: Final = 24 * 3600.0
 
 
@@ -109,6 +111,9 @@ class Settings:
     spool: SpoolSettings | None = None
     ca_bundle: str | None = None
     """A PEM file of certificates to trust instead of the system's (TLS is always verified)."""
+    backlog_max_bytes: int = DEFAULT_BACKLOG_MAX_BYTES
+    """How many bytes of encoded events an exporter keeps in memory while the backend fails
+    and there is no spool; past it, the newest are dropped and counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,9 @@ def resolve_settings(
         encoding=_resolve_enum(Encoding, encoding, "encoding", ENV_ENCODING, env),
         spool=_resolve_spool(env),
         ca_bundle=_resolve_ca_bundle(env),
+        backlog_max_bytes=_positive_bytes(
+            env, ENV_BACKLOG_MAX_BYTES, DEFAULT_BACKLOG_MAX_BYTES, "67108864"
+        ),
     )
 
 
@@ -161,17 +169,8 @@ def _resolve_spool(env: Mapping[str, str]) -> SpoolSettings | None:
     directory = _from_env(env, ENV_SPOOL_DIR)
     if directory is None:
         return None
-    max_bytes = _from_env(env, ENV_SPOOL_MAX_BYTES)
+    size = _positive_bytes(env, ENV_SPOOL_MAX_BYTES, DEFAULT_SPOOL_MAX_BYTES, "104857600")
     max_age = _from_env(env, ENV_SPOOL_MAX_AGE)
-    try:
-        size = DEFAULT_SPOOL_MAX_BYTES if max_bytes is None else int(max_bytes)
-    except ValueError:
-        size = 0
-    if size <= 0:
-        raise ConfigurationError(
-            f"{ENV_SPOOL_MAX_BYTES} must be a positive number of bytes, such as 104857600, "
-            f"not {max_bytes!r}"
-        )
     try:
         age = DEFAULT_SPOOL_MAX_AGE if max_age is None else float(max_age)
     except ValueError:
@@ -182,6 +181,19 @@ def _resolve_spool(env: Mapping[str, str]) -> SpoolSettings | None:
             f"not {max_age!r}"
         )
     return SpoolSettings(directory, size, age)
+
+
+def _positive_bytes(env: Mapping[str, str], name: str, default: int, example: str) -> int:
+    value = _from_env(env, name)
+    try:
+        size = default if value is None else int(value)
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise ConfigurationError(
+            f"{name} must be a positive number of bytes, such as {example}, not {value!r}"
+        )
+    return size
 
 
 def _from_env(env: Mapping[str, str], name: str) -> str | None:

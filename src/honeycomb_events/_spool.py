@@ -4,8 +4,13 @@ Opt-in (``HONEYCOMB_SPOOL_DIR``). Each spooled batch is one file holding one dat
 already encoded, and no secret: the key comes from the settings of whoever sends them later.
 
 - Writes are atomic: a batch is written to a hidden temporary file, flushed to disk, then
-  renamed into place, so a crash leaves either the whole batch or nothing.
-- The directory is made with mode 0700; files with mode 0600.
+  renamed into place, so a crash leaves either the whole batch or nothing. A temporary file
+  that a killed process left is removed once it is older than `lease_timeout`, and counted.
+- The directory is made with mode 0700; files with mode 0600. A directory that another user
+  owns, that others may write to, or that is a symbolic link is refused (a batch planted there
+  would be sent with the application's key), and no file in it is read through a link.
+- A batch that cannot be read or sent (a corrupt file, a dataset no request can name) is
+  quarantined: renamed aside (``*.quarantined``) for a person to look at, and counted.
 - Size and age are bounded: a batch older than `max_age` is deleted unsent; to stay under
   `max_bytes`, the oldest batches are deleted first (fresher telemetry is worth more). Both are
   counted.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import threading
 import time
 import uuid
@@ -31,11 +37,14 @@ from typing import Final
 
 import msgspec
 
-from ._config import DEFAULT_SPOOL_MAX_AGE, DEFAULT_SPOOL_MAX_BYTES
+from ._config import DEFAULT_SPOOL_MAX_AGE, DEFAULT_SPOOL_MAX_BYTES, ENV_SPOOL_DIR
+from ._errors import ConfigurationError
+from ._notices import notice
 
 _logger = logging.getLogger("honeycomb_events")
 
 BATCH_SUFFIX: Final = ".batch"
+QUARANTINE_SUFFIX: Final = ".quarantined"
 _LEASE_MARK: Final = ".lease-"
 _FORMAT: Final = 1
 
@@ -52,14 +61,16 @@ class _Header(msgspec.Struct, frozen=True):
 
 @dataclass
 class SpoolCounts:
-    """What a spool did: events written, taken out again, and dropped by reason (unreadable
-    files are counted as files: their events cannot be counted)."""
+    """What a spool did: events written, taken out again, and dropped by reason; files set
+    aside as unreadable or unsendable (counted as files: their events cannot be counted), and
+    temporary files of killed processes removed."""
 
     events_spooled: int = 0
     events_unspooled: int = 0
     events_dropped_spool_full: int = 0
     events_dropped_expired: int = 0
-    files_dropped_unreadable: int = 0
+    files_quarantined: int = 0
+    files_stale_removed: int = 0
 
 
 @dataclass
@@ -76,13 +87,16 @@ class Lease:
 
     def done(self) -> None:
         """Every event was delivered or failed for good: the batch is gone."""
-        self._end()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._end():
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     def give_back(self, remaining: Sequence[bytes]) -> None:
-        """Some events still need a send: they go back in the spool, keeping their age."""
-        self._end()
+        """Some events still need a send: they go back in the spool, keeping their age. (A
+        lease given back at shutdown, while its send goes on, ends there: whatever the send
+        comes to later changes nothing.)"""
+        if not self._end():
+            return
         if remaining:
             self.spool.write(
                 self.dataset, self.encoding, remaining, created=self.created, returned=True
@@ -90,10 +104,13 @@ class Lease:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    def _end(self) -> None:
-        if self._ended:
-            raise RuntimeError("this lease was already ended")
-        self._ended = True
+    def _end(self) -> bool:
+        """End the lease; False when it had ended already."""
+        with self.spool._counts_lock:
+            if self._ended:
+                return False
+            self._ended = True
+            return True
 
 
 class Spool:
@@ -113,10 +130,7 @@ class Spool:
         self.lease_timeout = lease_timeout
         self.counts = SpoolCounts()
         self._counts_lock = threading.Lock()
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkdir's mode is masked by the umask, and an existing directory keeps its own.
-        with contextlib.suppress(PermissionError):
-            os.chmod(self.directory, 0o700)
+        _checked_directory(self.directory)
 
     def __repr__(self) -> str:
         return f"Spool({str(self.directory)!r})"
@@ -232,16 +246,13 @@ class Spool:
 
     def _read(self, path: Path) -> Lease | None:
         try:
-            content = path.read_bytes()
+            content = _read_no_link(path)
             line, _, rest = content.partition(b"\n")
             header = msgspec.json.decode(line, type=_Header)
             if header.format != _FORMAT or sum(header.sizes) != len(rest):
                 raise ValueError("the sizes do not match the content")
         except (OSError, ValueError, msgspec.MsgspecError) as error:
-            _logger.warning("dropped an unreadable spool file %s: %s", path.name, error)
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            self._count(files_dropped_unreadable=1)
+            self._quarantine(path, error)
             return None
         if time.time() - header.created > self.max_age:
             with contextlib.suppress(FileNotFoundError):
@@ -260,10 +271,29 @@ class Spool:
             offset += size
         return Lease(self, path, header.dataset, header.encoding, events, header.created)
 
+    def quarantine(self, lease: Lease, error: Exception) -> None:
+        """Set a leased batch aside: it could be read but not sent (its dataset, say)."""
+        if lease._end():
+            self._quarantine(lease.path, error)
+
+    def _quarantine(self, path: Path, error: Exception) -> None:
+        original = path.name.partition(_LEASE_MARK)[0]
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(path, self.directory / f"{original}{QUARANTINE_SUFFIX}")
+        self._count(files_quarantined=1)
+        notice(
+            f"{id(self)} spool quarantine",
+            f"a spooled batch that cannot be sent was set aside as "
+            f"{original}{QUARANTINE_SUFFIX} in {self.directory}: {error}",
+        )
+
     def _reclaim_abandoned(self) -> None:
         now = time.time()
         for entry in os.scandir(self.directory):
             name = entry.name
+            if name.startswith(".") and name.endswith(".tmp"):
+                self._remove_if_stale(entry, now)
+                continue
             if _LEASE_MARK not in name or name.startswith("."):
                 continue
             original, _, owner = name.partition(_LEASE_MARK)
@@ -274,3 +304,54 @@ class Spool:
             if now - taken > self.lease_timeout:
                 with contextlib.suppress(FileNotFoundError):
                     os.rename(entry.path, self.directory / original)
+
+    def _remove_if_stale(self, entry: os.DirEntry[str], now: float) -> None:
+        """A temporary file a killed process left: it never became a batch, and only takes
+        space."""
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime <= self.lease_timeout:
+                return
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            return
+        self._count(files_stale_removed=1)
+
+
+def _checked_directory(directory: Path) -> None:
+    """Make the spool's directory (mode 0700), or check an existing one; a
+    `ConfigurationError` naming ``HONEYCOMB_SPOOL_DIR`` for one that is not safe to use."""
+
+    def refused(why: str) -> ConfigurationError:
+        return ConfigurationError(f"{ENV_SPOOL_DIR} {str(directory)!r} {why}")
+
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = os.lstat(directory)
+    except FileExistsError:
+        raise refused("is a file, not a directory") from None
+    except OSError as error:
+        raise refused(f"cannot be made or read: {error.strerror or error}") from None
+    if stat.S_ISLNK(status.st_mode):
+        raise refused("is a symbolic link: name the directory itself")
+    if not stat.S_ISDIR(status.st_mode):
+        raise refused("is not a directory")
+    if hasattr(os, "geteuid") and status.st_uid != os.geteuid():
+        raise refused(
+            "belongs to another user, who could plant batches there to be sent with this "
+            "process's key: use a directory of this user's"
+        )
+    if status.st_mode & 0o022:
+        raise refused(
+            f"can be written by other users (mode {stat.S_IMODE(status.st_mode):o}): "
+            "chmod 700 it, or use another"
+        )
+    # mkdir's mode is masked by the umask, and an existing directory keeps its own.
+    with contextlib.suppress(PermissionError):
+        os.chmod(directory, 0o700)
+
+
+def _read_no_link(path: Path) -> bytes:
+    """A file's content, refusing a symbolic link (a planted one could point anywhere)."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        return file.read()

@@ -19,13 +19,15 @@ import ssl
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
+import zstandard
 
 from ._config import Settings, validate_dataset
 from ._encode import BatchEncoder, Body, EncodedEvents
@@ -50,6 +52,46 @@ _MAX_ERROR_TEXT: Final = 300
 
 
 _OWN_REQUEST: Final = contextvars.ContextVar("honeycomb_events_own_request", default=False)
+
+MAX_ANSWER_BYTES: Final = 16 * 1024 * 1024
+"""The most an answer may hold, compressed or not. Honeycomb's answer to the largest body (a
+`{"status":202}` for each of its events) is well under it; a larger one is not read."""
+_TOO_LARGE_TEXT: Final = f"the answer is over {MAX_ANSWER_BYTES} bytes"
+
+
+def _already_read(response: httpx.Response) -> bool:
+    """Whether httpx holds the whole body already (an answer made in memory, as a test's
+    `MockTransport` makes), so that there is no raw stream to read."""
+    try:
+        response.content  # noqa: B018 - raises while the body is still a stream
+    except httpx.ResponseNotRead:
+        return False
+    return True
+
+
+def bounded_decoding(raw: bytes | bytearray, encoding: str | None) -> bytes:
+    """An answer's body, decompressed to at most `MAX_ANSWER_BYTES`: requests ask for no
+    compression, but a proxy may compress anyway, and a small compressed body can expand to
+    gigabytes. `httpx.DecodingError` for a body over the bound or one that does not decode."""
+    name = (encoding or "identity").strip().lower()
+    try:
+        if name == "identity":
+            return bytes(raw)
+        if name in ("gzip", "x-gzip", "deflate"):
+            window = zlib.MAX_WBITS | (16 if name != "deflate" else 0)
+            decompressor = zlib.decompressobj(window)
+            content = decompressor.decompress(bytes(raw), MAX_ANSWER_BYTES + 1)
+        elif name == "zstd":
+            content = zstandard.ZstdDecompressor().decompress(
+                bytes(raw), max_output_size=MAX_ANSWER_BYTES + 1
+            )
+        else:
+            raise httpx.DecodingError(f"an answer in an encoding not asked for: {name}")
+    except (zlib.error, zstandard.ZstdError) as error:
+        raise httpx.DecodingError(f"an answer that does not decode: {error}") from error
+    if len(content) > MAX_ANSWER_BYTES:
+        raise httpx.DecodingError(_TOO_LARGE_TEXT)
+    return content
 
 
 class _QuietOwnRequests(logging.Filter):
@@ -206,6 +248,11 @@ class _Delivery:
     key_source: str
     per_event: bool
     stats: TransportStats
+    secret: str = ""
+    """The API key, scrubbed from any text the server answers with."""
+    record: bool = True
+    """Whether the final results are added to `stats` (the exporters' courier counts them
+    itself, once they are final across attempts)."""
     results: list[EventResult | None] = field(init=False)
     due: list[int] = field(init=False)
     _again: list[int] = field(init=False, default_factory=list)
@@ -216,6 +263,8 @@ class _Delivery:
     unsettled: list[int] = field(init=False, default_factory=list)
     """Events given up on while a later send might still deliver them: never sent, or failed
     in a way worth retrying. What the spool keeps."""
+    asked_wait: float | None = field(init=False, default=None)
+    """The longest `Retry-After` any answer asked for, in seconds."""
 
     def __post_init__(self) -> None:
         self.results = [None] * self.count
@@ -275,6 +324,13 @@ class _Delivery:
         # Only an answer that asked for a retry sets the wait before it.
         if retry_after is not None and len(self._again) > retries_before:
             self._retry_after = max(self._retry_after or 0.0, retry_after)
+            self.asked_wait = max(self.asked_wait or 0.0, retry_after)
+
+    def scrubbed(self, text: str) -> str:
+        """`text` without the API key: a server (or a proxy) may echo it back."""
+        return (
+            text.replace(self.secret, "<redacted>") if self.secret and self.secret in text else text
+        )
 
     def _settle(self, body: Body, status: int, content: bytes) -> None:
         if 200 <= status < 300:
@@ -283,7 +339,7 @@ class _Delivery:
             else:
                 self._fail(body.positions, EventResult(status), False)
             return
-        error = _error_text(status, content)
+        error = self.scrubbed(_error_text(status, content))
         if status == 401 or (
             status == 400 and any(text in error.lower() for text in _KEY_REJECTION_TEXTS)
         ):
@@ -321,6 +377,8 @@ class _Delivery:
             return
         for position, answer in zip(body.positions, answers, strict=True):
             result = _event_result(answer)
+            if result.error and self.secret:
+                result = EventResult(result.status, self.scrubbed(result.error))
             retryable = result.status in self.policy.retryable_statuses
             self._fail((position,), result, retryable)
 
@@ -364,7 +422,8 @@ class _Delivery:
         """
         self.give_up(reason=reason)
         results = [result for result in self.results if result is not None]
-        self.stats.record_results(results)
+        if self.record:
+            self.stats.record_results(results)
         if self.rejection is not None:
             self.rejection.results = results
             raise self.rejection
@@ -419,6 +478,9 @@ class _BaseTransport(Generic[_HttpT]):
         self._batch_headers = {
             "X-Honeycomb-Team": settings.api_key.reveal(),
             "User-Agent": _USER_AGENT,
+            # Honeycomb's answers are small; a compressed one is only a risk (see
+            # `bounded_decoding`).
+            "Accept-Encoding": "identity",
             **self.encoder.headers,
         }
         self._single_headers = self._batch_headers | {"Content-Type": "application/json"}
@@ -459,15 +521,24 @@ class _BaseTransport(Generic[_HttpT]):
         self.stats.record(events_submitted=len(encoded))
         return url, self._delivery_of(encoded, deadline), encoded
 
-    def _delivery_of(self, encoded: EncodedEvents, deadline: float) -> _Delivery:
+    def _delivery_of(
+        self,
+        encoded: EncodedEvents,
+        deadline: float,
+        policy: RetryPolicy | None = None,
+        *,
+        record: bool = True,
+    ) -> _Delivery:
         return _Delivery(
             make_bodies=lambda due: self.encoder.bodies(encoded, due),
             count=len(encoded),
-            policy=self.retry,
+            policy=policy or self.retry,
             deadline=deadline,
             key_source=self.settings.api_key.source,
             per_event=True,
             stats=self.stats,
+            secret=self.settings.api_key.reveal(),
+            record=record,
         )
 
     def _plan_single(
@@ -492,6 +563,7 @@ class _BaseTransport(Generic[_HttpT]):
             key_source=self.settings.api_key.source,
             per_event=False,
             stats=self.stats,
+            secret=self.settings.api_key.reveal(),
         )
         return url, headers, delivery
 
@@ -509,6 +581,17 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one send of encoded events came to: every event's result, the positions of those
+    worth another try (no answer, a status worth retrying, never sent in time), and the
+    longest wait an answer asked for (`Retry-After`)."""
+
+    results: list[EventResult]
+    unsettled: list[int]
+    retry_after: float | None
 
 
 class Transport(_BaseTransport[httpx.BaseTransport]):
@@ -556,12 +639,17 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
             with self._client().stream(
                 "POST", url, content=body.content, headers=headers, timeout=remaining
             ) as response:
-                chunks = []
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
+                if _already_read(response):  # an `httpx.MockTransport` answer
+                    return response.status_code, response.content, response.headers
+                raw = bytearray()
+                for chunk in response.iter_raw():
+                    raw += chunk
+                    if len(raw) > MAX_ANSWER_BYTES:
+                        raise httpx.DecodingError(_TOO_LARGE_TEXT)
                     if time.monotonic() > deadline:
                         raise httpx.ReadTimeout(DEADLINE_TEXT)
-                return response.status_code, b"".join(chunks), response.headers
+                content = bounded_decoding(raw, response.headers.get("content-encoding"))
+                return response.status_code, content, response.headers
         except RuntimeError as error:  # httpx: "the client has been closed"
             if self._closed.is_set():
                 raise _Closed from error
@@ -583,6 +671,23 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
         if self.spool is not None:
             results = self._spool_and_drain(self.spool, dataset, encoded, delivery, results)
         return results
+
+    def send_encoded(
+        self,
+        dataset: str,
+        encoded: EncodedEvents,
+        *,
+        timeout: float,
+        attempts: int | None = None,
+    ) -> Attempt:
+        """Deliver events encoded earlier, in up to `attempts` rounds (default: the retry
+        policy's) within `timeout` seconds, without spooling and without adding the results
+        to `stats` (the caller decides when they are final). Raises `AuthenticationError`
+        for a rejected key, as `send_batch` does."""
+        policy = self.retry if attempts is None else replace(self.retry, max_attempts=attempts)
+        delivery = self._delivery_of(encoded, time.monotonic() + timeout, policy, record=False)
+        results = self._deliver(self._url("batch", dataset), self._batch_headers, delivery)
+        return Attempt(results, delivery.unsettled, delivery.asked_wait)
 
     def _spool_and_drain(
         self,
@@ -746,13 +851,24 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
     ) -> tuple[int, bytes, httpx.Headers]:
         client = self._client()
 
-        async def post() -> httpx.Response:
-            return await client.post(url, content=body.content, headers=headers, timeout=remaining)
+        async def post() -> tuple[int, bytes, httpx.Headers]:
+            async with client.stream(
+                "POST", url, content=body.content, headers=headers, timeout=remaining
+            ) as response:
+                if _already_read(response):  # an `httpx.MockTransport` answer
+                    return response.status_code, response.content, response.headers
+                raw = bytearray()
+                async for chunk in response.aiter_raw():
+                    raw += chunk
+                    if len(raw) > MAX_ANSWER_BYTES:
+                        raise httpx.DecodingError(_TOO_LARGE_TEXT)
+                content = bounded_decoding(raw, response.headers.get("content-encoding"))
+                return response.status_code, content, response.headers
 
         token = _OWN_REQUEST.set(True)  # wait_for's task copies this context
         try:
             # Unlike httpx's timeout, wait_for bounds the whole exchange.
-            response = await asyncio.wait_for(post(), remaining)
+            return await asyncio.wait_for(post(), remaining)
         except asyncio.TimeoutError:
             raise httpx.ReadTimeout(DEADLINE_TEXT) from None
         except RuntimeError as error:  # httpx: "the client has been closed"
@@ -761,7 +877,6 @@ class AsyncTransport(_BaseTransport[httpx.AsyncBaseTransport]):
             raise
         finally:
             _OWN_REQUEST.reset(token)
-        return response.status_code, response.content, response.headers
 
     async def _deliver(
         self, url: str, headers: Mapping[str, str], delivery: _Delivery

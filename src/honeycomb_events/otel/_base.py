@@ -10,8 +10,7 @@ import collections
 import dataclasses
 import itertools
 import logging
-import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Final
 
 import httpx
@@ -21,16 +20,25 @@ from honeycomb_events._config import (
     Settings,
     Signal,
     resolve_settings,
+    validate_dataset,
 )
 from honeycomb_events._encode import BatchEncoder, Compression, Encoding
 from honeycomb_events._errors import AuthenticationError
 from honeycomb_events._limits import LimitTally
-from honeycomb_events._model import ACCEPTED, BatchEvent, EventResult
+from honeycomb_events._model import BatchEvent, EventResult
+from honeycomb_events._notices import NOTICE, notice
 from honeycomb_events._transport import RetryPolicy, Transport
 
+from ._courier import Courier, Job
 from ._self_metrics import internal_metrics_enabled, report_stats, weak_stats
 
 logger = logging.getLogger("honeycomb_events")
+COURIER_COUNTS: Final = (
+    "events_backlogged",
+    "events_dropped_backlog_full",
+    "events_lost_at_exit",
+    "outages",
+)
 _EMPTY_RESOURCE: Final = Resource.get_empty()
 
 _LOSSES: Final = (
@@ -86,7 +94,13 @@ class EventsExporter:
             ),
             http_transport=http_transport,
         )
-        self._key_rejection_logged = False
+        self._courier = Courier(
+            self._transport,
+            what=type(self).__name__,
+            backlog_bytes=self.settings.backlog_max_bytes,
+            on_failed=self._log_failures,
+            on_rejected=self._log_key_rejection,
+        )
         self._losses_logged: set[str] = set()
         if internal_metrics_enabled():
             report_stats(f"honeycomb_events_{self._signal}_exporter", weak_stats(self))
@@ -105,53 +119,24 @@ class EventsExporter:
         spool = self._transport.spool
         if spool is not None:
             snapshot.update(dataclasses.asdict(spool.counts))
+        snapshot.update((name, self._courier.counts[name]) for name in COURIER_COUNTS)
         return snapshot
 
-    def _deliver(self, batches: Mapping[str, Iterable[BatchEvent]]) -> bool:
-        """Send each dataset's events within one deadline; True if every event was accepted.
-
-        Events may be made as they are read: a mapping that raises fails its dataset only."""
-        deadline = time.monotonic() + self.settings.timeout
-        all_accepted = True
-        for dataset, events in batches.items():
-            remaining = deadline - time.monotonic()
-            try:
-                results = self._transport.send_batch(dataset, events, timeout=max(remaining, 0))
-            except AuthenticationError as error:
-                self._log_key_rejection(error)
-                return False
-            except Exception:  # one dataset's failure must not keep the others from being sent
-                logger.exception("sending %s events to %r failed", self._signal, dataset)
-                all_accepted = False
-                continue
-            if results.count(ACCEPTED) == len(results):
-                continue
-            failed = [result for result in results if not result.ok]
-            if failed:
-                all_accepted = False
-                self._log_failures(dataset, len(results), failed)
-        return all_accepted
-
     def _log_key_rejection(self, error: AuthenticationError) -> None:
-        # Every export would say the same: once at ERROR, then quietly.
-        level = logging.DEBUG if self._key_rejection_logged else logging.ERROR
-        self._key_rejection_logged = True
-        logger.log(level, "%s", error)
+        # Every export would say the same: once at ERROR (and on stderr), then quietly.
+        notice(f"{id(self)} key rejected", str(error), level=logging.ERROR)
 
     def _log_failures(self, dataset: str, total: int, failed: list[EventResult]) -> None:
         by_status = collections.Counter(result.status for result in failed)
         summary = ", ".join(
             f"{count} x {status or 'no response'}" for status, count in sorted(by_status.items())
         )
-        logger.warning(
-            "%d of %d %s events to dataset %r were not accepted (%s); first error: %s",
-            len(failed),
-            total,
-            self._signal,
-            dataset,
-            summary,
-            failed[0].error,
+        message = (
+            f"{len(failed)} of {total} {self._signal} events to dataset {dataset!r} were not "
+            f"accepted ({summary}); first error: {failed[0].error}"
         )
+        logger.warning("%s", message, extra={NOTICE: True})
+        notice(f"{id(self)} rejected {sorted(by_status)}", message, log=False)
 
     def dataset_for(self, resource: Resource) -> str:
         """The dataset that events of `resource` are sent to."""
@@ -174,11 +159,11 @@ class EventsExporter:
             by_dataset: dict[str, list[Iterable[BatchEvent]]] = {}
             for resource, events in groups(tally):
                 by_dataset.setdefault(self._dataset_of(resource), []).append(events)
-            return self._deliver(
-                {
-                    dataset: itertools.chain.from_iterable(groups)
+            return self._courier.deliver(
+                [
+                    self._job(dataset, itertools.chain.from_iterable(groups))
                     for dataset, groups in by_dataset.items()
-                }
+                ]
             )
         except Exception:
             logger.exception("exporting %s to Honeycomb failed", what)
@@ -186,6 +171,16 @@ class EventsExporter:
         finally:
             self._transport.stats.record_limits(tally)
             self._warn_of_losses(tally)
+
+    def _job(self, dataset: str, events: Iterable[BatchEvent]) -> Job:
+        """The dataset's events encoded (here, in the exporting thread), ready for the
+        courier."""
+        tally = LimitTally()
+        encoded = self._transport.encoder.encode_events(events, tally)
+        stats = self._transport.stats
+        stats.record_limits(tally)
+        stats.record(events_submitted=len(encoded))
+        return Job(validate_dataset(dataset), encoded)
 
     def _warn_of_losses(self, tally: LimitTally) -> None:
         """Say once, per exporter and kind, that the mapping dropped something; the counters
@@ -209,17 +204,18 @@ class EventsExporter:
             return self.dataset_for(_EMPTY_RESOURCE)
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
-        """Nothing is held between exports but the spool, if there is one: its batches are
-        resent within the timeout. True when nothing is left to send."""
-        if self._transport.closed:
-            return self._transport.spool is None
+        """Wait until what this exporter holds (in memory, or in the spool while the backend
+        answers) is delivered; True when nothing is left."""
         try:
-            return self._transport.drain_spool(timeout_millis / 1000)
+            return self._courier.flush(timeout_millis / 1000)
         except Exception:  # never raise into the SDK
-            logger.exception("resending spooled events failed")
+            logger.exception("resending held events failed")
             return False
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """Stop: a retry backoff in progress ends at once; later exports fail without a
-        request. Idempotent; accepts the metric reader's ``timeout=`` and other keywords."""
+        """Stop within about 2 s at most, whatever the backend does: what is not delivered by
+        then goes to the spool, or is counted as lost (one line on stderr says which). Later
+        exports fail at once. Idempotent; accepts the metric reader's ``timeout=`` and other
+        keywords."""
+        self._courier.close(timeout_millis / 1000)
         self._transport.close()

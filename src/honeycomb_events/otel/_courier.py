@@ -1,0 +1,496 @@
+"""The exporters' courier: delivers their batches from one background thread, so that
+`export()` never waits on a backend that fails (reliability.md, "An outage costs disk").
+
+- While the backend answers, `export()` hands its batches over and, when nothing waits ahead
+  of them, waits up to `EXPORT_WAIT` for the answer, so that its result says whether they were
+  accepted; past that it returns, and the batches are delivered all the same.
+- After a failed attempt (no answer, a connection error, 429, 5xx) the backend is unhealthy:
+  batches go straight to the spool (or, without one, to a backlog in memory bounded in bytes,
+  past which the newest are dropped and counted), and `export()` returns at once. One probe at
+  a time tests the backend: the oldest batch, after a backoff with jitter or the wait a
+  `Retry-After` asked for. Once it is answered, the spool and the backlog drain, oldest first.
+- A request is never given up while its answer may still come (`ANSWER_WAIT`, long: nobody
+  waits on it): resending a batch the backend is still processing would deliver it twice.
+- `close()` returns within `EXIT_WAIT`: what is not delivered by then goes to the spool, or is
+  counted as lost; one line on stderr says which.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from honeycomb_events._encode import EncodedEvents
+from honeycomb_events._errors import AuthenticationError
+from honeycomb_events._model import EventResult
+from honeycomb_events._notices import notice
+from honeycomb_events._spool import Lease, Spool
+from honeycomb_events._transport import NO_RESPONSE, Attempt, Transport
+
+EXPORT_WAIT: Final = 0.5
+"""The longest `export()` waits for a healthy backend's answer."""
+ANSWER_WAIT: Final = 30.0
+"""The longest a request waits for its answer before it is given up."""
+EXIT_WAIT: Final = 1.5
+"""The longest `close()` takes (with `EXPORT_WAIT`, an exit takes at most 2 s)."""
+PROBE_MAX_WAIT: Final = 5.0
+"""The longest wait between probes of a failing backend, unless a `Retry-After` asks more: a
+backend that is well again is found within seconds."""
+
+_SPOOL_LOOK_EVERY: Final = 60.0
+_WAIT_BEHIND: Final = 8  # export() waits behind fewer queued batches than this
+_SPOOLED_TEXT: Final = "not delivered yet: spooled for later"
+_LOST_TEXT: Final = "not delivered before the exporter was shut down"
+
+
+@dataclass(eq=False)
+class Job:
+    """A batch for one dataset: its events, and what became of each (None while pending).
+
+    A retry of some of its events is a child job, whose results land in the parent's.
+    """
+
+    dataset: str
+    encoded: EncodedEvents
+    parent: Job | None = None
+    positions: Sequence[int] = ()
+    results: list[EventResult | None] = field(init=False)
+    pending: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.encoded)
+        self.pending = len(self.encoded)
+
+    @property
+    def size(self) -> int:
+        return len(self.encoded.buffer)
+
+    @property
+    def settled(self) -> bool:
+        return self.pending == 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.settled and all(result is not None and result.ok for result in self.results)
+
+    def settle(self, outcome: dict[int, EventResult]) -> None:
+        """Final results for some of the events, by position."""
+        for position, result in outcome.items():
+            if self.results[position] is None:
+                self.pending -= 1
+            self.results[position] = result
+        if self.parent is not None:
+            self.parent.settle({self.positions[p]: result for p, result in outcome.items()})
+
+    def everything(self, result: EventResult) -> dict[int, EventResult]:
+        """`result` for every event still pending."""
+        return {p: result for p, current in enumerate(self.results) if current is None}
+
+
+_LIVE: weakref.WeakSet[Courier] = weakref.WeakSet()
+
+
+class Courier:
+    """Delivers batches through `transport` from a background thread; see the module."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        what: str,
+        backlog_bytes: int,
+        on_failed: Callable[[str, int, list[EventResult]], None],
+        on_rejected: Callable[[AuthenticationError], None],
+    ) -> None:
+        """`on_failed(dataset, events, failed)` hears of events that failed for good (a 400,
+        say), `on_rejected` of a rejected key; both from the worker thread."""
+        self._transport = transport
+        self._spool = transport.spool
+        self._what = what
+        self._backlog_bytes = backlog_bytes
+        self._on_failed = on_failed
+        self._on_rejected = on_rejected
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._reset()
+        _LIVE.add(self)
+
+    def _reset(self) -> None:
+        """Fresh state: at start, and in a forked child (the parent still owns its queue)."""
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: collections.deque[Job] = collections.deque()
+        self._queued_bytes = 0
+        self._healthy = True
+        self._in_flight: Job | None = None
+        self._in_flight_lease: Lease | None = None
+        self._busy = False
+        self._sending_since = float("inf")  # when the send in progress began
+        # What an earlier process left waits on disk: sent first.
+        self._spool_waiting = self._spool is not None and self._spool.pending() > 0
+        self._next_try = 0.0
+        self._round = 0
+        self._closing = False
+        self._stopped = False
+        self._close_by = float("inf")
+        self._worker: threading.Thread | None = None
+        self.counts.clear()
+
+    # --- what export() calls --------------------------------------------------------------
+
+    def deliver(self, jobs: Sequence[Job]) -> bool:
+        """Hand `jobs` over; True when every event of them was accepted by the time this
+        returns. Waits only for a healthy backend with nothing ahead, `EXPORT_WAIT` at most."""
+        with self._cond:
+            # Worth waiting for: a healthy backend answering briskly, nothing much ahead.
+            wait = (
+                self._healthy
+                and not self._stopped
+                and not self._spool_waiting
+                and len(self._queue) < _WAIT_BEHIND
+                and time.monotonic() - self._sending_since < EXPORT_WAIT
+            )
+            # While the backend fails, the worker moves queued batches to the spool: the
+            # disk's flushes are its time, not export()'s.
+            aside = list(jobs) if self._stopped else self._enqueue(jobs)
+        self._set_aside(aside)
+        if not wait or aside:
+            return False
+        with self._cond:
+            self._cond.wait_for(lambda: all(job.settled for job in jobs), EXPORT_WAIT)
+        return all(job.accepted for job in jobs)
+
+    def _enqueue(self, jobs: Iterable[Job]) -> list[Job]:
+        """Queue `jobs` for the worker (holding the lock); those past the backlog's bound are
+        returned, to be set aside."""
+        over = []
+        for job in jobs:
+            if self._queued_bytes + job.size > self._backlog_bytes and self._queue:
+                over.append(job)
+                continue
+            self._queue.append(job)
+            self._queued_bytes += job.size
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(
+                target=self._run, name=f"honeycomb-events-{self._what}", daemon=True
+            )
+            self._worker.start()
+        self._cond.notify_all()
+        return over
+
+    def _set_aside(self, jobs: Sequence[Job]) -> None:
+        """Jobs the backend cannot take now: to the spool, else to the bounded backlog in
+        memory, else dropped and counted."""
+        for job in jobs:
+            if self._spool_job(job):
+                continue
+            with self._cond:
+                if not self._stopped and not self._enqueue((job,)):
+                    self.counts["events_backlogged"] += job.pending
+                    continue
+            self._drop(job, "events_dropped_backlog_full")
+
+    def _spool_job(self, job: Job) -> bool:
+        """Write the job's pending events to the spool; True when they are there."""
+        spool = self._spool
+        if spool is None:
+            return False
+        pending = [p for p, result in enumerate(job.results) if result is None]
+        try:
+            written = spool.write(job.dataset, self._encoding, [job.encoded[p] for p in pending])
+        except OSError as error:
+            self._say(
+                "spool write",
+                f"could not write to the spool in {spool.directory}: {error}",
+            )
+            return False
+        if not written:
+            return False
+        self._settle(job, job.everything(EventResult(NO_RESPONSE, _SPOOLED_TEXT)))
+        with self._cond:
+            self._spool_waiting = True
+            self._cond.notify_all()
+        return True
+
+    def _drop(self, job: Job, counter: str) -> None:
+        self.counts[counter] += job.pending
+        self._settle(job, job.everything(EventResult(NO_RESPONSE, _LOST_TEXT)))
+        self._say(
+            counter,
+            f"{self._what}: events were dropped ({counter}): Honeycomb could not take them "
+            "and the backlog in memory is full; set HONEYCOMB_SPOOL_DIR to keep them on disk",
+        )
+
+    def _settle(self, job: Job, outcome: dict[int, EventResult]) -> None:
+        with self._cond:
+            job.settle(outcome)
+            self._cond.notify_all()
+
+    def _say(self, kind: str, message: str) -> None:
+        """A notice of this courier's (each kind once per exporter)."""
+        notice(f"{id(self)} {kind}", message)
+
+    @property
+    def _encoding(self) -> str:
+        return self._transport.encoder.encoding.value
+
+    # --- the worker -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while (item := self._next()) is not None:
+            try:
+                if isinstance(item, Job):
+                    self._send_job(item)
+                elif self._spool is not None:
+                    self._send_spooled(self._spool)
+            except Exception as error:  # the worker must outlive anything, and say what
+                if isinstance(item, Job):
+                    failed = EventResult(NO_RESPONSE, f"{type(error).__name__}: {error}")
+                    self._settle(item, item.everything(failed))
+                self._say(
+                    f"failed {type(error).__name__}", f"{self._what}: sending failed: {error}"
+                )
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._sending_since = float("inf")
+                    self._in_flight = None
+                    self._in_flight_lease = None
+                    self._cond.notify_all()
+
+    def _next(self) -> Job | str | None:
+        """What to send next (a job, or "spool" for the oldest spooled batch), waiting for
+        it; None when the courier stops."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._stopped or (self._closing and (not self._healthy or now > self._close_by)):
+                    return None
+                if not self._healthy and now < self._next_try:
+                    if self._queue and self._spool is not None:
+                        # While the backend fails, what waits is safer on disk.
+                        jobs = list(self._queue)
+                        self._queue.clear()
+                        self._queued_bytes = 0
+                        self._cond.release()
+                        try:
+                            self._set_aside(jobs)
+                        finally:
+                            self._cond.acquire()
+                        continue
+                    self._cond.wait(min(self._next_try, self._close_by) - now)
+                    continue
+                # Oldest first: what waits on disk, unless the process is on its way out.
+                if self._spool_waiting and self._spool is not None and not self._closing:
+                    self._busy = True
+                    self._sending_since = now
+                    return "spool"
+                if self._queue:
+                    job = self._in_flight = self._queue.popleft()
+                    self._queued_bytes -= job.size
+                    self._busy = True
+                    self._sending_since = now
+                    return job
+                if self._closing:
+                    return None
+                # Idle: now and then, look for what another process sharing the spool left.
+                if not self._cond.wait(_SPOOL_LOOK_EVERY) and self._spool is not None:
+                    self._spool_waiting = self._spool.pending() > 0
+
+    def _send_job(self, job: Job) -> None:
+        attempt = self._attempt(job.dataset, job.encoded, job)
+        if attempt is None:
+            return
+        unsettled = set(attempt.unsettled)
+        self._settle(
+            job, {p: result for p, result in enumerate(attempt.results) if p not in unsettled}
+        )
+        if not unsettled:
+            return
+        retry = Job(
+            job.dataset,
+            self._transport.encoder.encoded(
+                [job.encoded[p] for p in attempt.unsettled], self._encoding
+            ),
+            parent=job,
+            positions=list(attempt.unsettled),
+        )
+        # What the backend did not take waits for the next probe: on disk if it can (a
+        # crash then loses nothing), else first in line in memory.
+        if self._spool_job(retry):
+            return
+        with self._cond:
+            self._queue.appendleft(retry)
+            self._queued_bytes += retry.size
+            self._cond.notify_all()
+
+    def _send_spooled(self, spool: Spool) -> None:
+        lease = next(iter(spool.leases()), None)
+        with self._cond:
+            if lease is None:
+                self._spool_waiting = False
+                return
+            self._in_flight_lease = lease
+        try:
+            encoded = self._transport.encoder.encoded(lease.events, lease.encoding)
+            attempt = self._attempt(lease.dataset, encoded, None)
+        except Exception as error:  # content that cannot be sent: set aside for a person
+            spool.quarantine(lease, error)
+            return
+        if attempt is None:  # the key was rejected: the batch waits for a good key
+            lease.give_back(lease.events)
+            return
+        left = [encoded[position] for position in attempt.unsettled]
+        spool.count_unspooled(len(encoded) - len(left))
+        if left:
+            lease.give_back(left)
+        else:
+            lease.done()
+
+    def _attempt(self, dataset: str, encoded: EncodedEvents, job: Job | None) -> Attempt | None:
+        """One send; the backend's health follows its outcome. None for a rejected key (the
+        job's events then failed for good)."""
+        stats = self._transport.stats
+        try:
+            attempt = self._transport.send_encoded(
+                dataset, encoded, timeout=ANSWER_WAIT, attempts=1
+            )
+        except AuthenticationError as error:
+            results = error.results or [EventResult(error.status, str(error))] * len(encoded)
+            stats.record_results(results)
+            self._on_rejected(error)  # said before export() hears of it
+            if job is not None:
+                self._settle(job, dict(enumerate(results)))
+            return None
+        unsettled = set(attempt.unsettled)
+        final = [
+            result for position, result in enumerate(attempt.results) if position not in unsettled
+        ]
+        stats.record_results(final)
+        failed = [result for result in final if not result.ok]
+        if failed:
+            self._on_failed(dataset, len(encoded), failed)
+        with self._cond:
+            if attempt.unsettled:
+                self._become_unhealthy(attempt)
+            else:
+                self._healthy = True
+                self._round = 0
+        return attempt
+
+    def _become_unhealthy(self, attempt: Attempt) -> None:
+        """After a failed attempt (holding the lock): the next probe after a backoff."""
+        wait = attempt.retry_after
+        if wait is None:
+            wait = min(self._transport.retry.backoff(self._round), PROBE_MAX_WAIT)
+        self._round += 1
+        self._next_try = time.monotonic() + wait
+        if self._healthy:
+            self._healthy = False
+            self.counts["outages"] += 1
+            failure = attempt.results[attempt.unsettled[0]]
+            kind, what = _failure_kind(failure)
+            keeping = (
+                f"batches wait in the spool ({self._spool.directory})"
+                if self._spool is not None
+                else "batches wait in memory (set HONEYCOMB_SPOOL_DIR to keep them on disk)"
+            )
+            self._say(
+                kind,
+                f"{self._what}: {what} at {self._transport.settings.endpoint} "
+                f"({failure.error or failure.status}); until it answers, {keeping}",
+            )
+
+    # --- flush and close --------------------------------------------------------------------
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until nothing waits (in memory, or on disk while the backend answers); True
+        when nothing is left."""
+        with self._cond:
+            if self._stopped:
+                return not self._queue and (self._spool is None or self._spool.pending() == 0)
+            if self._spool is not None:
+                self._spool_waiting = True
+            self._enqueue(())
+            return self._cond.wait_for(self._idle, timeout)
+
+    def _idle(self) -> bool:
+        return not self._queue and not self._busy and not self._spool_waiting
+
+    def close(self, timeout: float = EXIT_WAIT) -> None:
+        """Stop within `timeout` (at most `EXIT_WAIT`); what is not delivered by then goes to
+        the spool, or is counted as lost, and one line says so."""
+        with self._cond:
+            if self._stopped:
+                return
+            self._closing = True
+            self._close_by = time.monotonic() + min(timeout, EXIT_WAIT)
+            worker = self._worker
+            self._cond.notify_all()
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(max(0.0, self._close_by - time.monotonic()))
+        with self._cond:
+            self._stopped = True
+            # A request still unanswered is given up: its events are kept like the rest (if
+            # the backend took it after all, they will arrive twice).
+            left = [job for job in (self._in_flight, *self._queue) if job is not None]
+            lease, self._in_flight_lease = self._in_flight_lease, None
+            self._queue.clear()
+            self._queued_bytes = 0
+        if lease is not None:  # back in the line, for the next process
+            lease.give_back(lease.events)
+        undelivered = sum(job.pending for job in left)
+        spooled = 0
+        for job in left:
+            pending = job.pending
+            if self._spool_job(job):
+                spooled += pending
+            elif pending:
+                self.counts["events_lost_at_exit"] += pending
+                self._settle(job, job.everything(EventResult(NO_RESPONSE, _LOST_TEXT)))
+        if undelivered:
+            where = (
+                f"{spooled} spooled in {self._spool.directory}, for the next process with "
+                "this HONEYCOMB_SPOOL_DIR to send"
+                if self._spool is not None and spooled
+                else "lost (set HONEYCOMB_SPOOL_DIR to keep such events on disk)"
+            )
+            self._say(
+                f"exit {id(self)}",
+                f"{self._what}: at shutdown, {undelivered} events were not delivered: {where}",
+            )
+
+
+def _failure_kind(failure: EventResult) -> tuple[str, str]:
+    """A failure's kind (one notice each) and how to say it."""
+    text = (failure.error or "").lower()
+    if failure.status == NO_RESPONSE:
+        if "ssl" in text or "certificate" in text:
+            return "tls", "the TLS connection to Honeycomb failed"
+        return "unreachable", "Honeycomb did not answer"
+    if failure.status == 429:
+        return "throttled", "Honeycomb is throttling this process (429)"
+    return f"status {failure.status}", f"Honeycomb answered {failure.status}"
+
+
+def _after_fork_in_child() -> None:
+    for courier in list(_LIVE):
+        courier._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    """Couriers whose exporter was not shut down (the SDK does that at exit) stop here, all
+    within one `EXIT_WAIT`."""
+    deadline = time.monotonic() + EXIT_WAIT
+    for courier in list(_LIVE):
+        courier.close(max(0.0, deadline - time.monotonic()))
