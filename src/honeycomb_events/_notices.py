@@ -18,7 +18,8 @@ import sys
 import threading
 from typing import Final
 
-ENV_QUIET: Final = "HONEYCOMB_QUIET"
+from ._config import ENV_QUIET
+
 NOTICE: Final = "honeycomb_events_notice"
 """Set on the log records of notices: the log exporter never sends them (they are about
 this package's own exports)."""

@@ -113,6 +113,10 @@ class _Closed(Exception):
     """The transport was closed while a send was under way."""
 
 
+# Jitter from a generator of our own: the global one is the application's (a test seeding it
+# should not make our waits predictable, nor our draws move its sequence).
+_JITTER: Final = random.Random()
+
 _HttpT = TypeVar("_HttpT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 SHUT_DOWN_TEXT: Final = "the transport was shut down before these events could be sent"
@@ -140,11 +144,11 @@ class RetryPolicy:
         if not 0 <= self.initial_backoff <= self.max_backoff:
             raise ValueError("backoffs must satisfy 0 <= initial_backoff <= max_backoff")
 
-    def backoff(self, retry: int, draw: Callable[[], float] = random.random) -> float:
+    def backoff(self, retry: int, draw: Callable[[], float] | None = None) -> float:
         """The wait before retry number `retry` (0 for the first retry)."""
         # The exponent is capped: 2.0**1024 overflows, and the ceiling stopped growing long before.
         ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** min(retry, 64))
-        return ceiling / 2 + draw() * ceiling / 2
+        return ceiling / 2 + (draw or _JITTER.random)() * ceiling / 2
 
 
 def tls_verification(settings: Settings) -> ssl.SSLContext | bool:

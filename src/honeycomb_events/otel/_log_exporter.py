@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import httpx
 from opentelemetry.sdk.resources import Resource
@@ -84,8 +84,23 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
         return self._fixed_dataset or log_dataset(resource.attributes, self._fallback_dataset)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises."""
+        """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises.
+
+        Records of this package's own logger (about its exports: a rejected key, a backend
+        that does not answer) are not sent: through a logging bridge they would go to the
+        very backend that fails, and each would make another."""
+        batch = [item for item in batch if not _about_our_exports(item)]
         accepted = self._export(
             lambda tally: log_event_groups(batch, tally), f"{len(batch)} log records"
         )
         return LogRecordExportResult.SUCCESS if accepted else LogRecordExportResult.FAILURE
+
+
+def _about_our_exports(item: object) -> bool:
+    """Whether a record came from this package's logger (the logging bridge names the scope
+    after the logger)."""
+    name = getattr(getattr(item, "instrumentation_scope", None), "name", None)
+    return type(name) is str and (name == _OUR_LOGGER or name.startswith(_OUR_LOGGER + "."))
+
+
+_OUR_LOGGER: Final = "honeycomb_events"

@@ -3,9 +3,13 @@ do not run under `opentelemetry-instrument`."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import logging.config
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
@@ -55,6 +59,11 @@ def configure_opentelemetry(
     `log_level`. Every exporter setting comes from the environment (``HONEYCOMB_API_KEY``
     and the rest). The SDK flushes and shuts everything down at interpreter exit.
 
+    The application's logging stays its own: the handler changes no logger's level (records
+    reach it when the application's loggers let them through), and `logging.basicConfig`,
+    `dictConfig` and `fileConfig` called afterwards work as they would without it (the handler
+    steps aside while they run, and comes back).
+
     Idempotent: a later call returns the first call's providers and changes nothing.
     """
     with _lock:
@@ -79,8 +88,36 @@ def configure_opentelemetry(
                 BatchLogRecordProcessor(HoneycombLogExporter())
             )
             set_logger_provider(logger_provider)
-            logging.getLogger().addHandler(
-                LoggingHandler(level=log_level, logger_provider=logger_provider)
-            )
+            handler = LoggingHandler(level=log_level, logger_provider=logger_provider)
+            logging.getLogger().addHandler(handler)
+            _keep_through_logging_configuration(handler)
         _first_call.append(Configured(tracer_provider, meter_provider, logger_provider))
         return _first_call[0]
+
+
+def _keep_through_logging_configuration(handler: logging.Handler) -> None:
+    """Let the application configure its logging after us as if we were not there.
+
+    `logging.basicConfig()` does nothing once the root logger has a handler, so an
+    application's own call (and with it, its level) would be ignored; `dictConfig` and
+    `fileConfig` would remove the handler. Around each of them, the handler steps aside.
+    """
+    root = logging.getLogger()
+
+    def around(configure: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(configure)
+        def configure_without_our_handler(*args: Any, **kwargs: Any) -> Any:
+            ours = handler in root.handlers
+            if ours:
+                root.removeHandler(handler)
+            try:
+                return configure(*args, **kwargs)
+            finally:
+                if ours and handler not in root.handlers:
+                    root.addHandler(handler)
+
+        return configure_without_our_handler
+
+    logging.basicConfig = around(logging.basicConfig)
+    logging.config.dictConfig = around(logging.config.dictConfig)
+    logging.config.fileConfig = around(logging.config.fileConfig)

@@ -1,0 +1,138 @@
+"""What `opentelemetry-instrument` builds for ``OTEL_*_EXPORTER=honeycomb``.
+
+The SDK's configurator makes each exporter with no arguments, and an exception there prints
+two long tracebacks and leaves the application without any telemetry. Built through these
+classes, an exporter whose settings are wrong (no key, an endpoint without a scheme) is replaced
+by a stand-in: one line on stderr names the setting to fix, the application runs, and the
+stand-in counts what it could not send. Constructed in code, the exporters still raise
+`ConfigurationError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from honeycomb_events._errors import ConfigurationError
+
+try:
+    from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+except ImportError:  # SDKs before 1.39 name them LogExporter and LogExportResult
+    from opentelemetry.sdk._logs.export import LogExporter as LogRecordExporter
+    from opentelemetry.sdk._logs.export import (  # type: ignore[assignment]
+        LogExportResult as LogRecordExportResult,
+    )
+from honeycomb_events._notices import notice
+
+from ._log_exporter import HoneycombLogExporter
+from ._metric_exporter import DELTA_TEMPORALITY, HoneycombMetricExporter
+from ._span_exporter import HoneycombEventsExporter
+
+
+class _Unconfigured:
+    """What the stand-ins share: the error, said once, and the count of what was not sent."""
+
+    def _start(self, what: str, error: ConfigurationError) -> None:
+        self.error = error
+        self.not_sent = 0
+        notice(
+            f"configuration {what}",
+            f"{what} are not sent to Honeycomb: {error}",
+            level=logging.ERROR,
+        )
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """``events_not_configured``: the items this stand-in was given and could not send."""
+        return {"events_not_configured": self.not_sent}
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        return None
+
+
+class UnconfiguredSpanExporter(_Unconfigured, SpanExporter):
+    """Stands in for a span exporter whose settings are wrong."""
+
+    def __init__(self, error: ConfigurationError) -> None:
+        self._start("spans", error)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.not_sent += len(spans)
+        return SpanExportResult.FAILURE
+
+
+class UnconfiguredMetricExporter(_Unconfigured, MetricExporter):
+    """Stands in for a metric exporter whose settings are wrong."""
+
+    def __init__(self, error: ConfigurationError) -> None:
+        none: dict[type, AggregationTemporality] = {}
+        MetricExporter.__init__(self, preferred_temporality=DELTA_TEMPORALITY | none)
+        self._start("metrics", error)
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        self.not_sent += sum(
+            len(metric.data.data_points)
+            for resource_metrics in metrics_data.resource_metrics
+            for scope_metrics in resource_metrics.scope_metrics
+            for metric in scope_metrics.metrics
+        )
+        return MetricExportResult.FAILURE
+
+
+class UnconfiguredLogExporter(_Unconfigured, LogRecordExporter):
+    """Stands in for a log exporter whose settings are wrong."""
+
+    def __init__(self, error: ConfigurationError) -> None:
+        self._start("logs", error)
+
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        self.not_sent += len(batch)
+        return LogRecordExportResult.FAILURE
+
+
+class AgentSpanExporter(HoneycombEventsExporter):
+    """`HoneycombEventsExporter` as the agent builds it: `UnconfiguredSpanExporter` when a
+    setting is wrong."""
+
+    def __new__(cls, **kwargs: Any) -> Any:
+        try:
+            return HoneycombEventsExporter(**kwargs)
+        except ConfigurationError as error:
+            return UnconfiguredSpanExporter(error)
+
+
+class AgentMetricExporter(HoneycombMetricExporter):
+    """`HoneycombMetricExporter` as the agent builds it: `UnconfiguredMetricExporter` when a
+    setting is wrong."""
+
+    def __new__(cls, **kwargs: Any) -> Any:
+        try:
+            return HoneycombMetricExporter(**kwargs)
+        except ConfigurationError as error:
+            return UnconfiguredMetricExporter(error)
+
+
+class AgentLogExporter(HoneycombLogExporter):
+    """`HoneycombLogExporter` as the agent builds it: `UnconfiguredLogExporter` when a
+    setting is wrong."""
+
+    def __new__(cls, **kwargs: Any) -> Any:
+        try:
+            return HoneycombLogExporter(**kwargs)
+        except ConfigurationError as error:
+            return UnconfiguredLogExporter(error)
