@@ -198,6 +198,88 @@ def test_a_spool_that_cannot_be_written_leaves_the_results_and_says_why(
     assert "could not write to the spool in" in caplog.text
     assert "No space left on device" in caplog.text
     # Not on disk, so not kept: said at shutdown.
-    assert "at shutdown, 3 events were not delivered: lost" in caplog.text
+    assert "at shutdown, 3 events were lost" in caplog.text
     assert exporter.stats["events_lost_at_exit"] == 3
     assert API_KEY not in caplog.text
+
+
+def test_a_batch_that_reads_but_cannot_be_sent_is_quarantined_once_and_flush_ends(
+    tmp_path, monkeypatch, receiver, capsys
+):
+    spool_dir = tmp_path / "spool"
+    Spool(spool_dir).write("shop", "no-such-encoding", events(2))  # a header that parses
+    monkeypatch.setenv("HONEYCOMB_SPOOL_DIR", str(spool_dir))
+    exporter = HoneycombEventsExporter(api_key=API_KEY, endpoint=receiver.url)
+    exporter.export(make_spans(3))
+    assert exporter.force_flush(5_000)  # True: nothing is left to send
+    exporter.shutdown()
+    assert exporter.stats["files_quarantined"] == 1
+    assert [path.suffix for path in spool_dir.iterdir()] == [".quarantined"]
+    assert len(receiver.events("shop")) == 3
+    assert capsys.readouterr().err.count("set aside as") == 1
+
+
+def test_temporary_files_of_killed_writers_are_removed_and_counted(tmp_path):
+    spool = Spool(tmp_path, lease_timeout=60)
+    stale = tmp_path / ".00000000000000000001-1-x.batch.tmp"
+    fresh = tmp_path / ".00000000000000000002-1-x.batch.tmp"
+    stale.write_bytes(b"half a batch")
+    fresh.write_bytes(b"being written now")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    assert list(spool.leases()) == []
+    assert not stale.exists()
+    assert fresh.exists()  # a writer may still be at work on it
+    assert spool.counts.files_stale_removed == 1
+
+
+def unsafe(path, how: str):
+    """Make `path` an unsafe spool directory, `how`."""
+    if how == "file":
+        path.write_text("")
+    elif how in ("group-writable", "other-writable"):
+        path.mkdir()
+        path.chmod(0o770 if how == "group-writable" else 0o707)
+    elif how == "symlink":
+        target = path.parent / "elsewhere"
+        target.mkdir(mode=0o755)
+        path.symlink_to(target)
+    elif how == "another user's":
+        if os.geteuid() != 0:
+            pytest.skip("giving a directory away takes root")
+        path.mkdir(mode=0o700)
+        os.chown(path, 12345, -1)
+    elif how == "cannot be made":
+        (path.parent / "file").write_text("")
+        return path.parent / "file" / "spool"
+    return path
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [
+        ("file", "is a file, not a directory"),
+        ("group-writable", "can be written by other users (mode 770)"),
+        ("other-writable", "can be written by other users (mode 707)"),
+        ("symlink", "is a symbolic link"),
+        ("another user's", "belongs to another user"),
+        ("cannot be made", "cannot be made or read"),
+    ],
+)
+def test_an_unsafe_spool_directory_is_refused_naming_the_variable(tmp_path, how, says):
+    directory = unsafe(tmp_path / "spool", how)
+    with pytest.raises(ConfigurationError, match="HONEYCOMB_SPOOL_DIR") as refused:
+        Spool(directory)
+    assert says in str(refused.value)
+    if how == "symlink":  # nothing was done to what the link points at
+        assert stat.S_IMODE((tmp_path / "elsewhere").stat().st_mode) == 0o755
+
+
+def test_a_planted_link_in_the_spool_is_not_followed(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not for sending")
+    spool_dir = tmp_path / "spool"
+    spool = Spool(spool_dir)
+    (spool_dir / f"00000000000000000001-1-x{BATCH_SUFFIX}").symlink_to(secret)
+    assert list(spool.leases()) == []
+    assert spool.counts.files_quarantined == 1
+    assert secret.read_bytes() == b"not for sending"

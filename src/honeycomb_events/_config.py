@@ -80,6 +80,10 @@ class ApiKey:
         """The key itself, for the one place that needs it: the request header."""
         return self._value
 
+    def scrubbed(self, text: str) -> str:
+        """`text` with the key, should a server or a proxy echo it, replaced."""
+        return text.replace(self._value, "<redacted>")
+
     @property
     def is_classic(self) -> bool:
         """A classic key: Honeycomb puts its events in the configured dataset."""

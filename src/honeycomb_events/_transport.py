@@ -29,7 +29,7 @@ import httpx
 import msgspec
 import zstandard
 
-from ._config import Settings, validate_dataset
+from ._config import ApiKey, Settings, validate_dataset
 from ._encode import BatchEncoder, Body, EncodedEvents
 from ._errors import AuthenticationError
 from ._limits import LimitTally
@@ -249,11 +249,11 @@ class _Delivery:
     count: int
     policy: RetryPolicy
     deadline: float
-    key_source: str
+    key: ApiKey
+    """Whose source a rejection names, and which is scrubbed from any text the server
+    answers with (a server, or a proxy, may echo it back)."""
     per_event: bool
     stats: TransportStats
-    secret: str = ""
-    """The API key, scrubbed from any text the server answers with."""
     record: bool = True
     """Whether the final results are added to `stats` (the exporters' courier counts them
     itself, once they are final across attempts)."""
@@ -330,12 +330,6 @@ class _Delivery:
             self._retry_after = max(self._retry_after or 0.0, retry_after)
             self.asked_wait = max(self.asked_wait or 0.0, retry_after)
 
-    def scrubbed(self, text: str) -> str:
-        """`text` without the API key: a server (or a proxy) may echo it back."""
-        return (
-            text.replace(self.secret, "<redacted>") if self.secret and self.secret in text else text
-        )
-
     def _settle(self, body: Body, status: int, content: bytes) -> None:
         if 200 <= status < 300:
             if self.per_event:
@@ -343,15 +337,15 @@ class _Delivery:
             else:
                 self._fail(body.positions, EventResult(status), False)
             return
-        error = self.scrubbed(_error_text(status, content))
+        error = self.key.scrubbed(_error_text(status, content))
         if status == 401 or (
             status == 400 and any(text in error.lower() for text in _KEY_REJECTION_TEXTS)
         ):
             self.rejection = AuthenticationError(
-                f"Honeycomb rejected the API key from {self.key_source} ({status}: {error}); "
-                f"set {self.key_source} to an ingest key of the environment you send to",
+                f"Honeycomb rejected the API key from {self.key.source} ({status}: {error}); "
+                f"set {self.key.source} to an ingest key of the environment you send to",
                 status=status,
-                key_source=self.key_source,
+                key_source=self.key.source,
             )
             self._fail(body.positions, EventResult(status, error), False)
             return
@@ -381,8 +375,8 @@ class _Delivery:
             return
         for position, answer in zip(body.positions, answers, strict=True):
             result = _event_result(answer)
-            if result.error and self.secret:
-                result = EventResult(result.status, self.scrubbed(result.error))
+            if result.error:
+                result = EventResult(result.status, self.key.scrubbed(result.error))
             retryable = result.status in self.policy.retryable_statuses
             self._fail((position,), result, retryable)
 
@@ -538,10 +532,9 @@ class _BaseTransport(Generic[_HttpT]):
             count=len(encoded),
             policy=policy or self.retry,
             deadline=deadline,
-            key_source=self.settings.api_key.source,
+            key=self.settings.api_key,
             per_event=True,
             stats=self.stats,
-            secret=self.settings.api_key.reveal(),
             record=record,
         )
 
@@ -564,10 +557,9 @@ class _BaseTransport(Generic[_HttpT]):
             count=1,
             policy=self.retry,
             deadline=deadline,
-            key_source=self.settings.api_key.source,
+            key=self.settings.api_key,
             per_event=False,
             stats=self.stats,
-            secret=self.settings.api_key.reveal(),
         )
         return url, headers, delivery
 

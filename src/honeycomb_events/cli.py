@@ -390,11 +390,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, api_key=key)
 
 
-def _scrub(text: str, key: ApiKey) -> str:
-    """`text` with the key, should an answer ever echo it, replaced."""
-    return text.replace(key.reveal(), "<redacted>")
-
-
 # send ----------------------------------------------------------------------------------------
 
 _WRAPPER_KEYS: Final = frozenset({"data", "time", "samplerate", "dataset", "time_ns"})
@@ -614,7 +609,7 @@ def _send(
             stopped = True
         _drain(sender, tally, err)
     for reason, count in tally.errors.most_common(5):
-        _error(err, "send", f"{count} events not accepted: {_scrub(reason, key)}")
+        _error(err, "send", f"{count} events not accepted: {key.scrubbed(reason)}")
     out.write(
         f"sent {queued} events: {tally.accepted} accepted, {tally.failed} failed, {bad} bad lines\n"
     )
@@ -695,14 +690,14 @@ def check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | Non
             err,
             "check",
             f"cannot reach {settings.endpoint} ({type(error).__name__}: "
-            f"{_scrub(str(error), key) or 'no details'}); check {_endpoint_source(args)}",
+            f"{key.scrubbed(str(error)) or 'no details'}); check {_endpoint_source(args)}",
         )
     try:
         body = _json_decoder.decode(response.content) if response.content else None
     except msgspec.DecodeError:
         body = None
     reason = body.get("error") if isinstance(body, dict) else None
-    reason_text = _scrub(_printable(reason or response.text or response.reason_phrase), key)
+    reason_text = key.scrubbed(_printable(reason or response.text or response.reason_phrase))
     if response.status_code in (400, 401, 403):
         return _fail(
             err,

@@ -26,10 +26,11 @@ from honeycomb_events._encode import BatchEncoder, Compression, Encoding
 from honeycomb_events._errors import AuthenticationError
 from honeycomb_events._limits import LimitTally
 from honeycomb_events._model import BatchEvent, EventResult
-from honeycomb_events._notices import NOTICE, notice
+from honeycomb_events._notices import notice
 from honeycomb_events._transport import RetryPolicy, Transport
 
-from ._courier import Courier, Job
+from ._courier import Courier
+from ._job import Job
 from ._self_metrics import internal_metrics_enabled, report_stats, weak_stats
 
 logger = logging.getLogger("honeycomb_events")
@@ -135,8 +136,8 @@ class EventsExporter:
             f"{len(failed)} of {total} {self._signal} events to dataset {dataset!r} were not "
             f"accepted ({summary}); first error: {failed[0].error}"
         )
-        logger.warning("%s", message, extra={NOTICE: True})
-        notice(f"{id(self)} rejected {sorted(by_status)}", message, log=False)
+        # Each batch's failure reaches the application's handlers; stderr hears of each kind once.
+        notice(f"{id(self)} rejected {sorted(by_status)}", message, again=logging.WARNING)
 
     def dataset_for(self, resource: Resource) -> str:
         """The dataset that events of `resource` are sent to."""

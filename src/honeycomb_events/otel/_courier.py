@@ -24,8 +24,8 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
 from honeycomb_events._encode import EncodedEvents
 from honeycomb_events._errors import AuthenticationError
@@ -34,12 +34,15 @@ from honeycomb_events._notices import notice
 from honeycomb_events._spool import Lease, Spool
 from honeycomb_events._transport import NO_RESPONSE, Attempt, Transport
 
+from ._job import Job
+
 EXPORT_WAIT: Final = 0.5
 """The longest `export()` waits for a healthy backend's answer."""
 ANSWER_WAIT: Final = 30.0
 """The longest a request waits for its answer before it is given up."""
-EXIT_WAIT: Final = 1.5
-"""The longest `close()` takes (with `EXPORT_WAIT`, an exit takes at most 2 s)."""
+EXIT_WAIT: Final = 1.2
+"""The longest `close()` waits for deliveries (with `EXPORT_WAIT` and the spool's writes, an
+exit ends within 2 s)."""
 PROBE_MAX_WAIT: Final = 5.0
 """The longest wait between probes of a failing backend, unless a `Retry-After` asks more: a
 backend that is well again is found within seconds."""
@@ -48,50 +51,6 @@ _SPOOL_LOOK_EVERY: Final = 60.0
 _WAIT_BEHIND: Final = 8  # export() waits behind fewer queued batches than this
 _SPOOLED_TEXT: Final = "not delivered yet: spooled for later"
 _LOST_TEXT: Final = "not delivered before the exporter was shut down"
-
-
-@dataclass(eq=False)
-class Job:
-    """A batch for one dataset: its events, and what became of each (None while pending).
-
-    A retry of some of its events is a child job, whose results land in the parent's.
-    """
-
-    dataset: str
-    encoded: EncodedEvents
-    parent: Job | None = None
-    positions: Sequence[int] = ()
-    results: list[EventResult | None] = field(init=False)
-    pending: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.results = [None] * len(self.encoded)
-        self.pending = len(self.encoded)
-
-    @property
-    def size(self) -> int:
-        return len(self.encoded.buffer)
-
-    @property
-    def settled(self) -> bool:
-        return self.pending == 0
-
-    @property
-    def accepted(self) -> bool:
-        return self.settled and all(result is not None and result.ok for result in self.results)
-
-    def settle(self, outcome: dict[int, EventResult]) -> None:
-        """Final results for some of the events, by position."""
-        for position, result in outcome.items():
-            if self.results[position] is None:
-                self.pending -= 1
-            self.results[position] = result
-        if self.parent is not None:
-            self.parent.settle({self.positions[p]: result for p, result in outcome.items()})
-
-    def everything(self, result: EventResult) -> dict[int, EventResult]:
-        """`result` for every event still pending."""
-        return {p: result for p, current in enumerate(self.results) if current is None}
 
 
 _LIVE: weakref.WeakSet[Courier] = weakref.WeakSet()
@@ -357,9 +316,10 @@ class Courier:
         job's events then failed for good)."""
         stats = self._transport.stats
         try:
-            attempt = self._transport.send_encoded(
-                dataset, encoded, timeout=ANSWER_WAIT, attempts=1
-            )
+            # HONEYCOMB_TIMEOUT may ask more patience, never less: a request given up while
+            # the backend still works on it is one it may store twice.
+            wait = max(self._transport.settings.timeout, ANSWER_WAIT)
+            attempt = self._transport.send_encoded(dataset, encoded, timeout=wait, attempts=1)
         except AuthenticationError as error:
             results = error.results or [EventResult(error.status, str(error))] * len(encoded)
             stats.record_results(results)
@@ -402,8 +362,8 @@ class Courier:
             )
             self._say(
                 kind,
-                f"{self._what}: {what} at {self._transport.settings.endpoint} "
-                f"({failure.error or failure.status}); until it answers, {keeping}",
+                f"{self._what}: {what} at {_address(self._transport.settings.endpoint)}: "
+                f"{failure.error or failure.status}; until it answers, {keeping}",
             )
 
     # --- flush and close --------------------------------------------------------------------
@@ -444,26 +404,35 @@ class Courier:
             self._queued_bytes = 0
         if lease is not None:  # back in the line, for the next process
             lease.give_back(lease.events)
-        undelivered = sum(job.pending for job in left)
-        spooled = 0
+        spooled = lost = 0
         for job in left:
             pending = job.pending
             if self._spool_job(job):
                 spooled += pending
             elif pending:
+                lost += pending
                 self.counts["events_lost_at_exit"] += pending
                 self._settle(job, job.everything(EventResult(NO_RESPONSE, _LOST_TEXT)))
-        if undelivered:
-            where = (
-                f"{spooled} spooled in {self._spool.directory}, for the next process with "
-                "this HONEYCOMB_SPOOL_DIR to send"
-                if self._spool is not None and spooled
-                else "lost (set HONEYCOMB_SPOOL_DIR to keep such events on disk)"
+        self._say_what_is_left(spooled, lost)
+
+    def _say_what_is_left(self, spooled_now: int, lost: int) -> None:
+        """The exit's one line: what was lost, and what this exporter left in the spool."""
+        parts = []
+        if lost:
+            parts.append(
+                f"{lost} events were lost (set HONEYCOMB_SPOOL_DIR to keep such events on disk)"
             )
-            self._say(
-                f"exit {id(self)}",
-                f"{self._what}: at shutdown, {undelivered} events were not delivered: {where}",
-            )
+        spool = self._spool
+        if spool is not None and spool.counts.events_spooled:
+            waiting = spool.pending()
+            if waiting:
+                parts.append(
+                    f"{spool.counts.events_spooled} events were spooled "
+                    f"({spooled_now} at shutdown); {waiting} batches wait in {spool.directory} "
+                    "for the next process with this HONEYCOMB_SPOOL_DIR to send them"
+                )
+        if parts:
+            self._say(f"exit {id(self)}", f"{self._what}: at shutdown, {'; '.join(parts)}")
 
 
 def _failure_kind(failure: EventResult) -> tuple[str, str]:
@@ -476,6 +445,13 @@ def _failure_kind(failure: EventResult) -> tuple[str, str]:
     if failure.status == 429:
         return "throttled", "Honeycomb is throttling this process (429)"
     return f"status {failure.status}", f"Honeycomb answered {failure.status}"
+
+
+def _address(endpoint: str) -> str:
+    """Where requests go, the port spelled out: a typo in it is what a user must spot."""
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
 def _after_fork_in_child() -> None:

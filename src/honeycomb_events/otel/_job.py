@@ -1,0 +1,53 @@
+"""A batch on its way through the courier, and what became of each of its events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from honeycomb_events._encode import EncodedEvents
+from honeycomb_events._model import EventResult
+
+
+@dataclass(eq=False)
+class Job:
+    """A batch for one dataset: its events, and what became of each (None while pending).
+
+    A retry of some of its events is a child job, whose results land in the parent's.
+    """
+
+    dataset: str
+    encoded: EncodedEvents
+    parent: Job | None = None
+    positions: Sequence[int] = ()
+    results: list[EventResult | None] = field(init=False)
+    pending: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.encoded)
+        self.pending = len(self.encoded)
+
+    @property
+    def size(self) -> int:
+        return len(self.encoded.buffer)
+
+    @property
+    def settled(self) -> bool:
+        return self.pending == 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.settled and all(result is not None and result.ok for result in self.results)
+
+    def settle(self, outcome: dict[int, EventResult]) -> None:
+        """Final results for some of the events, by position."""
+        for position, result in outcome.items():
+            if self.results[position] is None:
+                self.pending -= 1
+            self.results[position] = result
+        if self.parent is not None:
+            self.parent.settle({self.positions[p]: result for p, result in outcome.items()})
+
+    def everything(self, result: EventResult) -> dict[int, EventResult]:
+        """`result` for every event still pending."""
+        return {p: result for p, current in enumerate(self.results) if current is None}
