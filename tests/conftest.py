@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from honeycomb_events import HoneycombClient, RetryPolicy
+from honeycomb_events import HoneycombClient, RetryPolicy, _notices
 from honeycomb_events.receiver import Receiver
 
 API_KEY = "hcaik_01testkeytestkeytestkeytestkeytestkeytestkeytestkeytestkey01"
@@ -14,6 +14,13 @@ API_KEY = "hcaik_01testkeytestkeytestkeytestkeytestkeytestkeytestkeytestkey01"
 
 FAST_RETRY = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 """Retries in milliseconds, so retry tests take no real time."""
+
+
+@pytest.fixture(autouse=True)
+def fresh_notices() -> None:
+    """Each test starts as a new process would: no failure said yet (notices are said once
+    per process)."""
+    _notices._said.clear()
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def test_at_shutdown_without_a_spool_one_line_counts_what_was_lost(
     assert exporter.stats["events_lost_at_exit"] == 30
     err = capsys.readouterr().err.splitlines()
     assert [line for line in err if "at shutdown" in line] == [
-        "honeycomb-events: HoneycombEventsExporter: at shutdown, 30 events were lost "
+        "honeycomb-events: HoneycombEventsExporter: at shutdown, 30 events lost "
         "(set HONEYCOMB_SPOOL_DIR to keep such events on disk)"
     ]
     unreachable = [line for line in err if "did not answer" in line]
@@ -188,7 +188,7 @@ def test_quiet_keeps_stderr_silent_and_the_logs_still_hear(environment, closed_p
     assert capsys.readouterr().err == ""
     messages = [record.getMessage() for record in records if record.levelno >= logging.WARNING]
     assert any("did not answer" in message for message in messages)
-    assert any("at shutdown, 3 events were lost" in message for message in messages)
+    assert any("at shutdown, 3 events lost" in message for message in messages)
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def test_a_spool_that_cannot_be_written_leaves_the_results_and_says_why(
     assert "could not write to the spool in" in caplog.text
     assert "No space left on device" in caplog.text
     # Not on disk, so not kept: said at shutdown.
-    assert "at shutdown, 3 events were lost" in caplog.text
+    assert "at shutdown, 3 events lost" in caplog.text
     assert exporter.stats["events_lost_at_exit"] == 3
     assert API_KEY not in caplog.text
 

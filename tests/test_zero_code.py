@@ -7,10 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from honeycomb_events.receiver import Receiver
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wsgi_app.py"
 
@@ -24,12 +27,17 @@ def clean_environ() -> dict[str, str]:
     }
 
 
-def test_opentelemetry_instrument_sends_all_three_signals(receiver):
+def opentelemetry_instrument() -> str:
     # Next to this interpreter first: `python -m pip` under pyenv makes no shim on PATH.
     beside = Path(sys.executable).with_name("opentelemetry-instrument")
     instrument = str(beside) if beside.exists() else shutil.which("opentelemetry-instrument")
     if instrument is None:
         pytest.fail("opentelemetry-instrument is missing: pip install -e '.[test]'")
+    return instrument
+
+
+def test_opentelemetry_instrument_sends_all_three_signals(receiver):
+    instrument = opentelemetry_instrument()
     environ = clean_environ() | {
         "OTEL_SERVICE_NAME": "shop",
         "OTEL_TRACES_EXPORTER": "honeycomb",
@@ -122,3 +130,99 @@ def test_configure_opentelemetry_sets_up_all_three_signals_once(receiver):
     [metric] = receiver.events("unknown_metrics")
     assert metric.data["jobs"] == 2
     assert metric.data["service.name"] == "worker"
+
+
+FIRST_RUN_APP = """
+import logging, time
+from opentelemetry import metrics, trace
+with trace.get_tracer("app").start_as_current_span("work"):
+    logging.getLogger("app").warning("working")
+metrics.get_meter("app").create_counter("jobs").add(1)
+print(time.time(), flush=True)
+"""
+
+_EXIT_LOST = (
+    "honeycomb-events: {exporter}: at shutdown, 1 event lost (set HONEYCOMB_SPOOL_DIR to keep "
+    "such events on disk)"
+)
+
+
+def first_run(setting: dict[str, str]) -> tuple[list[str], float]:
+    """An app run as a new user would: all three signals under opentelemetry-instrument, the
+    OTel logging bridge on (as our docs suggest), no logging configured. Its stderr lines,
+    and how long its exit took after its last line."""
+    environ = clean_environ() | setting
+    environ |= {
+        "OTEL_SERVICE_NAME": "shop",
+        "OTEL_TRACES_EXPORTER": "honeycomb",
+        "OTEL_METRICS_EXPORTER": "honeycomb",
+        "OTEL_LOGS_EXPORTER": "honeycomb",
+        "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+    }
+    completed = subprocess.run(
+        [opentelemetry_instrument(), sys.executable, "-c", FIRST_RUN_APP],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    ended = time.time()
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
+    return completed.stderr.splitlines(), ended - float(completed.stdout)
+
+
+def test_a_wrong_key_is_said_once_on_stderr():
+    with Receiver(api_keys=["the right key"]) as receiver:
+        lines, _ = first_run(
+            {"HONEYCOMB_API_KEY": "a-wrong-key", "HONEYCOMB_API_ENDPOINT": receiver.url}
+        )
+    assert lines == [
+        "honeycomb-events: Honeycomb rejected the API key from HONEYCOMB_API_KEY (401: unknown "
+        "API key - check your credentials); set HONEYCOMB_API_KEY to an ingest key of the "
+        "environment you send to"
+    ]
+
+
+def test_a_port_typo_names_the_address_and_the_exit_does_not_wait(closed_port):
+    endpoint = f"http://127.0.0.1:{closed_port}"
+    lines, exit_took = first_run({"HONEYCOMB_API_KEY": "key", "HONEYCOMB_API_ENDPOINT": endpoint})
+    assert lines[0] == (
+        f"honeycomb-events: Honeycomb did not answer at {endpoint}: no response from Honeycomb: "
+        "ConnectError: [Errno 111] Connection refused; until it answers, batches wait in memory "
+        "(set HONEYCOMB_SPOOL_DIR to keep them on disk)"
+    )
+    assert sorted(lines[1:]) == sorted(
+        _EXIT_LOST.format(exporter=exporter)
+        for exporter in (
+            "HoneycombEventsExporter",
+            "HoneycombLogExporter",
+            "HoneycombMetricExporter",
+        )
+    )
+    assert exit_took < 2.0
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        (
+            {},
+            "no Honeycomb API key: pass api_key=... or set HONEYCOMB_{SIGNAL}_APIKEY or "
+            "HONEYCOMB_API_KEY (an ingest key from your Honeycomb environment's settings)",
+        ),
+        (
+            {"HONEYCOMB_API_KEY": "key", "HONEYCOMB_API_ENDPOINT": "127.0.0.1:4318"},
+            "HONEYCOMB_API_ENDPOINT must be a URL with its scheme, not '127.0.0.1:4318': did you "
+            "mean 'http://127.0.0.1:4318'?",
+        ),
+    ],
+    ids=["no key", "no scheme"],
+)
+def test_a_configuration_error_is_one_line_per_signal_and_the_app_runs(setting, says):
+    lines, _ = first_run(setting)
+    assert lines == [
+        f"honeycomb-events: {what} are not sent to Honeycomb: {says.format(SIGNAL=signal)}"
+        for what, signal in (("spans", "TRACES"), ("metrics", "METRICS"), ("logs", "LOGS"))
+    ]

@@ -268,13 +268,24 @@ def checked_dataset(name: str, source: str) -> str:
 def validate_endpoint(value: str, source: str) -> str:
     """Check that `value` is an http(s) URL; warn when a key would cross a network in clear."""
     parts = urlsplit(value.strip())
-    # Echo the value only when it looks like a URL: a key pasted into the wrong setting
-    # must not end up in an error message.
-    shown = f"not {value!r}" if "://" in value else "(the value given is not shown)"
+    # Echo the value only when it looks like a URL or an address: a key pasted into the
+    # wrong setting must not end up in an error message (no key has a dot or a colon).
+    address = _ADDRESS.fullmatch(value.strip())
+    shown = (
+        f"not {value!r}"
+        if "://" in value or address
+        else "not the value given (not shown: it could be a key)"
+    )
     try:
         parts.port  # noqa: B018 - reading it validates it
     except ValueError:
         raise ConfigurationError(f"{source} has an invalid port, {shown}") from None
+    if address:
+        scheme = "http" if _is_loopback(address["host"].strip("[]")) else "https"
+        raise ConfigurationError(
+            f"{source} must be a URL with its scheme, {shown}: did you mean "
+            f"'{scheme}://{value.strip()}'?"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             f"{source} must be an http:// or https:// URL such as {DEFAULT_ENDPOINT}, {shown}"
@@ -289,6 +300,13 @@ def validate_endpoint(value: str, source: str) -> str:
             parts.hostname,
         )
     return value.strip().rstrip("/")
+
+
+_ADDRESS: Final = re.compile(
+    r"(?P<host>localhost|[\w-]+(?:\.[\w-]+)+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?(?:/\S*)?"
+)
+"""A host (a name with a dot, an address, localhost) and maybe a port and path: an
+endpoint whose scheme was left out."""
 
 
 def _is_loopback(host: str) -> bool:

@@ -282,7 +282,7 @@ class Spool:
             os.rename(path, self.directory / f"{original}{QUARANTINE_SUFFIX}")
         self._count(files_quarantined=1)
         notice(
-            f"{id(self)} spool quarantine",
+            f"spool quarantine {self.directory}",
             f"a spooled batch that cannot be sent was set aside as "
             f"{original}{QUARANTINE_SUFFIX} in {self.directory}: {error}",
         )

@@ -124,8 +124,9 @@ class EventsExporter:
         return snapshot
 
     def _log_key_rejection(self, error: AuthenticationError) -> None:
-        # Every export would say the same: once at ERROR (and on stderr), then quietly.
-        notice(f"{id(self)} key rejected", str(error), level=logging.ERROR)
+        # Every export, of every exporter with this key, would say the same: once at ERROR
+        # (and on stderr), then quietly.
+        notice(f"key rejected {error.key_source}", str(error), level=logging.ERROR)
 
     def _log_failures(self, dataset: str, total: int, failed: list[EventResult]) -> None:
         by_status = collections.Counter(result.status for result in failed)

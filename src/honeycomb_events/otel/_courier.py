@@ -360,10 +360,12 @@ class Courier:
                 if self._spool is not None
                 else "batches wait in memory (set HONEYCOMB_SPOOL_DIR to keep them on disk)"
             )
-            self._say(
-                kind,
-                f"{self._what}: {what} at {_address(self._transport.settings.endpoint)}: "
-                f"{failure.error or failure.status}; until it answers, {keeping}",
+            # Every exporter sending there meets the same failure: said once for them all.
+            address = _address(self._transport.settings.endpoint)
+            notice(
+                f"{kind} {address}",
+                f"{what} at {address}: {failure.error or failure.status}; until it answers, "
+                f"{keeping}",
             )
 
     # --- flush and close --------------------------------------------------------------------
@@ -420,16 +422,18 @@ class Courier:
         parts = []
         if lost:
             parts.append(
-                f"{lost} events were lost (set HONEYCOMB_SPOOL_DIR to keep such events on disk)"
+                f"{_counted(lost, 'event')} lost (set HONEYCOMB_SPOOL_DIR to keep such events on "
+                "disk)"
             )
         spool = self._spool
         if spool is not None and spool.counts.events_spooled:
             waiting = spool.pending()
             if waiting:
                 parts.append(
-                    f"{spool.counts.events_spooled} events were spooled "
-                    f"({spooled_now} at shutdown); {waiting} batches wait in {spool.directory} "
-                    "for the next process with this HONEYCOMB_SPOOL_DIR to send them"
+                    f"{_counted(spool.counts.events_spooled, 'event')} spooled ({spooled_now} "
+                    f"just now): the spool in {spool.directory} holds "
+                    f"{_counted(waiting, 'batch')} for the next process with this "
+                    "HONEYCOMB_SPOOL_DIR to send"
                 )
         if parts:
             self._say(f"exit {id(self)}", f"{self._what}: at shutdown, {'; '.join(parts)}")
@@ -445,6 +449,10 @@ def _failure_kind(failure: EventResult) -> tuple[str, str]:
     if failure.status == 429:
         return "throttled", "Honeycomb is throttling this process (429)"
     return f"status {failure.status}", f"Honeycomb answered {failure.status}"
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}{'es' if noun[-1] == 'h' else 's'}"
 
 
 def _address(endpoint: str) -> str:
