@@ -327,12 +327,15 @@ class Courier:
             if job is not None:
                 self._settle(job, dict(enumerate(results)))
             return None
+        # Every send counts (a 429 storm shows in `failed_by_status`); only final failures are
+        # reported as such.
+        stats.record_results(attempt.results)
         unsettled = set(attempt.unsettled)
-        final = [
-            result for position, result in enumerate(attempt.results) if position not in unsettled
+        failed = [
+            result
+            for position, result in enumerate(attempt.results)
+            if position not in unsettled and not result.ok
         ]
-        stats.record_results(final)
-        failed = [result for result in final if not result.ok]
         if failed:
             self._on_failed(dataset, len(encoded), failed)
         with self._cond:

@@ -29,6 +29,9 @@ _EVENT_OUTCOMES: Final = (
     ("events_unspooled", "unspooled"),
     ("events_dropped_spool_full", "dropped_spool_full"),
     ("events_dropped_expired", "dropped_expired"),
+    ("events_backlogged", "backlogged"),
+    ("events_dropped_backlog_full", "dropped_backlog_full"),
+    ("events_lost_at_exit", "lost_at_exit"),
 )
 _ids = itertools.count()
 
