@@ -142,7 +142,10 @@ def test_at_shutdown_without_a_spool_one_line_counts_what_was_lost(
     ]
     unreachable = [line for line in err if "did not answer" in line]
     assert len(unreachable) == 1
-    assert f"did not answer at http://127.0.0.1:{closed_port}: " in unreachable[0]
+    assert (
+        f"did not answer at http://127.0.0.1:{closed_port} (check HONEYCOMB_API_ENDPOINT): "
+        in (unreachable[0])
+    )
 
 
 def test_each_kind_of_failure_reaches_stderr_once_even_with_a_logging_bridge(

@@ -13,8 +13,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from honeycomb_events import BatchEvent, ConfigurationError, Transport, resolve_settings
+from honeycomb_events.otel import HoneycombEventsExporter
 
 from .conftest import API_KEY, FAST_RETRY
 
@@ -96,3 +98,21 @@ def test_a_ca_bundle_that_is_not_a_file_names_the_variable(tmp_path):
             endpoint="https://api.honeycomb.io",
             environ={"HONEYCOMB_CA_BUNDLE": str(tmp_path / "missing.pem")},
         )
+
+
+def test_an_exporter_refused_by_tls_says_which_setting_trusts_a_private_ca(
+    https_url, environment, capsys
+):
+    environment.setenv("HONEYCOMB_API_ENDPOINT", https_url)
+    provider = TracerProvider()
+    with provider.get_tracer("t").start_as_current_span("s") as span:
+        pass
+    exporter = HoneycombEventsExporter()
+    exporter.export([span])
+    exporter.shutdown()
+    [line, _] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"honeycomb-events: the TLS connection to Honeycomb failed at {https_url} (a proxy with "
+        "its own certificate authority needs HONEYCOMB_CA_BUNDLE): "
+    )
+    assert "CERTIFICATE_VERIFY_FAILED" in line

@@ -189,9 +189,10 @@ def test_a_port_typo_names_the_address_and_the_exit_does_not_wait(closed_port):
     endpoint = f"http://127.0.0.1:{closed_port}"
     lines, exit_took = first_run({"HONEYCOMB_API_KEY": "key", "HONEYCOMB_API_ENDPOINT": endpoint})
     assert lines[0] == (
-        f"honeycomb-events: Honeycomb did not answer at {endpoint}: no response from Honeycomb: "
-        "ConnectError: [Errno 111] Connection refused; until it answers, batches wait in memory "
-        "(set HONEYCOMB_SPOOL_DIR to keep them on disk)"
+        f"honeycomb-events: Honeycomb did not answer at {endpoint} (check "
+        "HONEYCOMB_API_ENDPOINT): no response from Honeycomb: ConnectError: [Errno 111] "
+        "Connection refused; until it answers, batches wait in memory (set HONEYCOMB_SPOOL_DIR "
+        "to keep them on disk)"
     )
     assert sorted(lines[1:]) == sorted(
         _EXIT_LOST.format(exporter=exporter)

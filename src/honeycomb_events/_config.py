@@ -119,6 +119,8 @@ class Settings:
     backlog_max_bytes: int = DEFAULT_BACKLOG_MAX_BYTES
     """How many bytes of encoded events an exporter keeps in memory while the backend fails
     and there is no spool; past it, the newest are dropped and counted."""
+    endpoint_source: str = ENV_ENDPOINT
+    """The setting the endpoint came from: what a message about it tells the user to check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +149,11 @@ def resolve_settings(
     before ``HONEYCOMB_API_ENDPOINT``.
     """
     env = os.environ if environ is None else environ
+    resolved_endpoint, endpoint_source = _resolve_endpoint(endpoint, env, signal)
     return Settings(
         api_key=_resolve_api_key(api_key, env, signal),
-        endpoint=_resolve_endpoint(endpoint, env, signal),
+        endpoint=resolved_endpoint,
+        endpoint_source=endpoint_source,
         timeout=_resolve_timeout(timeout, env),
         compression=_resolve_enum(Compression, compression, "compression", ENV_COMPRESSION, env),
         encoding=_resolve_enum(Encoding, encoding, "encoding", ENV_ENCODING, env),
@@ -230,13 +234,16 @@ def _resolve_api_key(argument: str | None, env: Mapping[str, str], signal: Signa
     return ApiKey(value, name)
 
 
-def _resolve_endpoint(argument: str | None, env: Mapping[str, str], signal: Signal | None) -> str:
+def _resolve_endpoint(
+    argument: str | None, env: Mapping[str, str], signal: Signal | None
+) -> tuple[str, str]:
+    """The endpoint, and the setting it came from (the one to change)."""
     if argument is not None:
-        return validate_endpoint(argument, "the endpoint argument")
+        return validate_endpoint(argument, "the endpoint argument"), "the endpoint argument"
     value, name = _first_variable(env, signal, "ENDPOINT", ENV_ENDPOINT)
     if value is None:
-        return DEFAULT_ENDPOINT
-    return validate_endpoint(value, name)
+        return DEFAULT_ENDPOINT, name
+    return validate_endpoint(value, name), name
 
 
 def resolve_dataset(

@@ -25,8 +25,8 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
-from urllib.parse import urlsplit
 
+from honeycomb_events._config import Settings
 from honeycomb_events._encode import EncodedEvents
 from honeycomb_events._errors import AuthenticationError
 from honeycomb_events._model import EventResult
@@ -34,6 +34,7 @@ from honeycomb_events._notices import notice
 from honeycomb_events._spool import Lease, Spool
 from honeycomb_events._transport import NO_RESPONSE, Attempt, Transport
 
+from . import _courier_notices as lines
 from ._job import Job
 
 EXPORT_WAIT: Final = 0.5
@@ -179,11 +180,7 @@ class Courier:
     def _drop(self, job: Job, counter: str) -> None:
         self.counts[counter] += job.pending
         self._settle(job, job.everything(EventResult(NO_RESPONSE, _LOST_TEXT)))
-        self._say(
-            counter,
-            f"{self._what}: events were dropped ({counter}): Honeycomb could not take them "
-            "and the backlog in memory is full; set HONEYCOMB_SPOOL_DIR to keep them on disk",
-        )
+        self._say(counter, lines.backlog_full(self._what, counter))
 
     def _settle(self, job: Job, outcome: dict[int, EventResult]) -> None:
         with self._cond:
@@ -193,6 +190,10 @@ class Courier:
     def _say(self, kind: str, message: str) -> None:
         """A notice of this courier's (each kind once per exporter)."""
         notice(f"{id(self)} {kind}", message)
+
+    @property
+    def _settings(self) -> Settings:
+        return self._transport.settings
 
     @property
     def _encoding(self) -> str:
@@ -318,7 +319,7 @@ class Courier:
         try:
             # HONEYCOMB_TIMEOUT may ask more patience, never less: a request given up while
             # the backend still works on it is one it may store twice.
-            wait = max(self._transport.settings.timeout, ANSWER_WAIT)
+            wait = max(self._settings.timeout, ANSWER_WAIT)
             attempt = self._transport.send_encoded(dataset, encoded, timeout=wait, attempts=1)
         except AuthenticationError as error:
             results = error.results or [EventResult(error.status, str(error))] * len(encoded)
@@ -356,20 +357,8 @@ class Courier:
         if self._healthy:
             self._healthy = False
             self.counts["outages"] += 1
-            failure = attempt.results[attempt.unsettled[0]]
-            kind, what = _failure_kind(failure)
-            keeping = (
-                f"batches wait in the spool ({self._spool.directory})"
-                if self._spool is not None
-                else "batches wait in memory (set HONEYCOMB_SPOOL_DIR to keep them on disk)"
-            )
-            # Every exporter sending there meets the same failure: said once for them all.
-            address = _address(self._transport.settings.endpoint)
-            notice(
-                f"{kind} {address}",
-                f"{what} at {address}: {failure.error or failure.status}; until it answers, "
-                f"{keeping}",
-            )
+            spool = self._spool.directory if self._spool is not None else None
+            notice(*lines.outage(attempt.results[attempt.unsettled[0]], self._settings, spool))
 
     # --- flush and close --------------------------------------------------------------------
 
@@ -418,51 +407,9 @@ class Courier:
                 lost += pending
                 self.counts["events_lost_at_exit"] += pending
                 self._settle(job, job.everything(EventResult(NO_RESPONSE, _LOST_TEXT)))
-        self._say_what_is_left(spooled, lost)
-
-    def _say_what_is_left(self, spooled_now: int, lost: int) -> None:
-        """The exit's one line: what was lost, and what this exporter left in the spool."""
-        parts = []
-        if lost:
-            parts.append(
-                f"{_counted(lost, 'event')} lost (set HONEYCOMB_SPOOL_DIR to keep such events on "
-                "disk)"
-            )
-        spool = self._spool
-        if spool is not None and spool.counts.events_spooled:
-            waiting = spool.pending()
-            if waiting:
-                parts.append(
-                    f"{_counted(spool.counts.events_spooled, 'event')} spooled ({spooled_now} "
-                    f"just now): the spool in {spool.directory} holds "
-                    f"{_counted(waiting, 'batch')} for the next process with this "
-                    "HONEYCOMB_SPOOL_DIR to send"
-                )
-        if parts:
-            self._say(f"exit {id(self)}", f"{self._what}: at shutdown, {'; '.join(parts)}")
-
-
-def _failure_kind(failure: EventResult) -> tuple[str, str]:
-    """A failure's kind (one notice each) and how to say it."""
-    text = (failure.error or "").lower()
-    if failure.status == NO_RESPONSE:
-        if "ssl" in text or "certificate" in text:
-            return "tls", "the TLS connection to Honeycomb failed"
-        return "unreachable", "Honeycomb did not answer"
-    if failure.status == 429:
-        return "throttled", "Honeycomb is throttling this process (429)"
-    return f"status {failure.status}", f"Honeycomb answered {failure.status}"
-
-
-def _counted(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}{'es' if noun[-1] == 'h' else 's'}"
-
-
-def _address(endpoint: str) -> str:
-    """Where requests go, the port spelled out: a typo in it is what a user must spot."""
-    parts = urlsplit(endpoint)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{parts.hostname}:{port}"
+        line = lines.at_exit(self._what, lost, spooled, self._spool)
+        if line is not None:
+            self._say(f"exit {id(self)}", line)
 
 
 def _after_fork_in_child() -> None:
