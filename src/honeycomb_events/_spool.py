@@ -37,11 +37,15 @@ from typing import Final
 
 import msgspec
 
-from ._config import DEFAULT_SPOOL_MAX_AGE, DEFAULT_SPOOL_MAX_BYTES, ENV_SPOOL_DIR
+from ._config import (
+    DEFAULT_SPOOL_MAX_AGE,
+    DEFAULT_SPOOL_MAX_BYTES,
+    ENV_SPOOL_DIR,
+    ENV_SPOOL_MAX_AGE,
+    ENV_SPOOL_MAX_BYTES,
+)
 from ._errors import ConfigurationError
 from ._notices import notice
-
-_logger = logging.getLogger("honeycomb_events")
 
 BATCH_SUFFIX: Final = ".batch"
 QUARANTINE_SUFFIX: Final = ".quarantined"
@@ -168,10 +172,10 @@ class Spool:
         content = msgspec.json.encode(header) + b"\n" + b"".join(events)
         if len(content) > self.max_bytes:
             self._count(events_dropped_spool_full=len(events))
-            _logger.warning(
-                "%d events to %r are over the spool's size limit and were dropped",
-                len(events),
-                dataset,
+            self._say(
+                "full",
+                f"{len(events)} events to {dataset!r} are over the spool's size limit "
+                f"({ENV_SPOOL_MAX_BYTES}) and were dropped",
             )
             return 0
         self._make_room(len(content))
@@ -204,7 +208,11 @@ class Spool:
                 path.unlink()
                 total -= size
                 self._count(events_dropped_spool_full=count)
-                _logger.warning("the spool is full: dropped its oldest batch (%d events)", count)
+                self._say(
+                    "full",
+                    f"the spool in {self.directory} is full: dropped its oldest batch "
+                    f"({count} events); raise {ENV_SPOOL_MAX_BYTES} to keep more",
+                )
 
     def _batches(self) -> list[tuple[Path, int]]:
         """Spooled (unleased) batches and their sizes, oldest first."""
@@ -258,10 +266,10 @@ class Spool:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             self._count(events_dropped_expired=len(header.sizes))
-            _logger.warning(
-                "dropped %d spooled events to %r: older than the spool's age limit",
-                len(header.sizes),
-                header.dataset,
+            self._say(
+                "expired",
+                f"dropped {len(header.sizes)} spooled events to {header.dataset!r}: older than "
+                f"the spool's age limit ({ENV_SPOOL_MAX_AGE})",
             )
             return None
         events = []
@@ -281,11 +289,15 @@ class Spool:
         with contextlib.suppress(FileNotFoundError):
             os.rename(path, self.directory / f"{original}{QUARANTINE_SUFFIX}")
         self._count(files_quarantined=1)
-        notice(
-            f"spool quarantine {self.directory}",
+        self._say(
+            "quarantine",
             f"a spooled batch that cannot be sent was set aside as "
             f"{original}{QUARANTINE_SUFFIX} in {self.directory}: {error}",
         )
+
+    def _say(self, kind: str, message: str) -> None:
+        """Once per process and directory on stderr; every time to the app's handlers."""
+        notice(f"spool {kind} {self.directory}", message, again=logging.WARNING)
 
     def _reclaim_abandoned(self) -> None:
         now = time.time()
