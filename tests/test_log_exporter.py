@@ -331,3 +331,32 @@ def test_the_sdk_logging_bridge_on_the_root_logger_does_not_feed_on_exports(rece
         provider.shutdown()
     bodies = [event.data.get("body") for event in receiver.events("app")]
     assert bodies == ["one application record", "and another"]
+
+
+def test_records_about_our_own_exports_are_never_exported(receiver):
+    import logging as stdlib_logging
+
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource as SdkResource
+
+    from honeycomb_events import HoneycombLogExporter
+
+    # The first batch is refused: the exporter's warning about it goes through the bridge.
+    receiver.faults.push(Fault(event_statuses=(400,), path="batch"))
+    provider = LoggerProvider(resource=SdkResource.create({"service.name": "app"}))
+    exporter = HoneycombLogExporter(api_key="k", endpoint=receiver.url)
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    bridge = LoggingHandler(level=stdlib_logging.NOTSET, logger_provider=provider)
+    root = stdlib_logging.getLogger()
+    root.addHandler(bridge)
+    try:
+        stdlib_logging.getLogger("app").warning("refused")
+        provider.force_flush()
+        stdlib_logging.getLogger("app").warning("accepted")
+        provider.force_flush()
+    finally:
+        root.removeHandler(bridge)
+        provider.shutdown()
+    assert [event.data.get("body") for event in receiver.events("app")] == ["accepted"]
+    assert exporter.stats["events_failed"] == 1

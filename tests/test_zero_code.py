@@ -227,3 +227,43 @@ def test_a_configuration_error_is_one_line_per_signal_and_the_app_runs(setting, 
         f"honeycomb-events: {what} are not sent to Honeycomb: {says.format(SIGNAL=signal)}"
         for what, signal in (("spans", "TRACES"), ("metrics", "METRICS"), ("logs", "LOGS"))
     ]
+
+
+CONFIGURE_THEN_LOGGING = """
+import logging, logging.config, sys
+from honeycomb_events import configure_opentelemetry
+
+configure_opentelemetry(log_level=logging.INFO, traces=False, metrics_enabled=False)
+if sys.argv[1] == "basicConfig":
+    logging.basicConfig(level=logging.INFO, format="console %(message)s", stream=sys.stdout)
+else:
+    logging.config.dictConfig({
+        "version": 1,
+        "formatters": {"plain": {"format": "console %(message)s"}},
+        "handlers": {"console": {
+            "class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"
+        }},
+        "root": {"level": "INFO", "handlers": ["console"]},
+    })
+logging.getLogger("app").info("configured after us")
+"""
+
+
+@pytest.mark.parametrize("how", ["basicConfig", "dictConfig"])
+def test_the_apps_logging_configuration_after_ours_works_and_keeps_our_handler(receiver, how):
+    environ = clean_environ() | {
+        "OTEL_SERVICE_NAME": "worker",
+        "HONEYCOMB_API_KEY": "setup-key",
+        "HONEYCOMB_API_ENDPOINT": receiver.url,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", CONFIGURE_THEN_LOGGING, how],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == ["console configured after us"]
+    assert [e.data["body"] for e in receiver.events("worker")] == ["configured after us"]

@@ -108,6 +108,15 @@ class Lease:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
+    def sent(self, left: Sequence[bytes]) -> None:
+        """After a send of the batch: the events not in `left` were delivered (or failed for
+        good) and leave the spool; `left` goes back in it."""
+        self.spool.count_unspooled(len(self.events) - len(left))
+        if left:
+            self.give_back(left)
+        else:
+            self.done()
+
     def _end(self) -> bool:
         """End the lease; False when it had ended already."""
         with self.spool._counts_lock:

@@ -745,12 +745,9 @@ class Transport(_BaseTransport[httpx.BaseTransport]):
                 except AuthenticationError:
                     lease.give_back(lease.events)
                     return
-                left = [encoded[position] for position in delivery.unsettled]
-                spool.count_unspooled(len(encoded) - len(left))
-                if left:
-                    lease.give_back(left)
+                lease.sent([encoded[position] for position in delivery.unsettled])
+                if delivery.unsettled:
                     return  # the backend fails again: the rest waits for the next success
-                lease.done()
         finally:
             self._draining.release()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -105,34 +105,35 @@ class UnconfiguredLogExporter(_Unconfigured, LogRecordExporter):
         return LogRecordExportResult.FAILURE
 
 
-class AgentSpanExporter(HoneycombEventsExporter):
-    """`HoneycombEventsExporter` as the agent builds it: `UnconfiguredSpanExporter` when a
-    setting is wrong."""
+class _ForTheAgent:
+    """Builds `_real`, or `_stand_in` when a setting is wrong."""
+
+    _real: ClassVar[type[Any]]
+    _stand_in: ClassVar[type[Any]]
 
     def __new__(cls, **kwargs: Any) -> Any:
         try:
-            return HoneycombEventsExporter(**kwargs)
+            return cls._real(**kwargs)
         except ConfigurationError as error:
-            return UnconfiguredSpanExporter(error)
+            return cls._stand_in(error)
 
 
-class AgentMetricExporter(HoneycombMetricExporter):
-    """`HoneycombMetricExporter` as the agent builds it: `UnconfiguredMetricExporter` when a
-    setting is wrong."""
+class AgentSpanExporter(_ForTheAgent, HoneycombEventsExporter):
+    """`HoneycombEventsExporter` as the agent builds it."""
 
-    def __new__(cls, **kwargs: Any) -> Any:
-        try:
-            return HoneycombMetricExporter(**kwargs)
-        except ConfigurationError as error:
-            return UnconfiguredMetricExporter(error)
+    _real = HoneycombEventsExporter
+    _stand_in = UnconfiguredSpanExporter
 
 
-class AgentLogExporter(HoneycombLogExporter):
-    """`HoneycombLogExporter` as the agent builds it: `UnconfiguredLogExporter` when a
-    setting is wrong."""
+class AgentMetricExporter(_ForTheAgent, HoneycombMetricExporter):
+    """`HoneycombMetricExporter` as the agent builds it."""
 
-    def __new__(cls, **kwargs: Any) -> Any:
-        try:
-            return HoneycombLogExporter(**kwargs)
-        except ConfigurationError as error:
-            return UnconfiguredLogExporter(error)
+    _real = HoneycombMetricExporter
+    _stand_in = UnconfiguredMetricExporter
+
+
+class AgentLogExporter(_ForTheAgent, HoneycombLogExporter):
+    """`HoneycombLogExporter` as the agent builds it."""
+
+    _real = HoneycombLogExporter
+    _stand_in = UnconfiguredLogExporter

@@ -305,12 +305,7 @@ class Courier:
         if attempt is None:  # the key was rejected: the batch waits for a good key
             lease.give_back(lease.events)
             return
-        left = [encoded[position] for position in attempt.unsettled]
-        spool.count_unspooled(len(encoded) - len(left))
-        if left:
-            lease.give_back(left)
-        else:
-            lease.done()
+        lease.sent([encoded[position] for position in attempt.unsettled])
 
     def _attempt(self, dataset: str, encoded: EncodedEvents, job: Job | None) -> Attempt | None:
         """One send; the backend's health follows its outcome. None for a rejected key (the
