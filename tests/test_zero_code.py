@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -203,6 +204,31 @@ def test_a_port_typo_names_the_address_and_the_exit_does_not_wait(closed_port):
         )
     )
     assert exit_took < 2.0
+
+
+def test_a_server_that_never_answers_costs_the_exit_under_2_seconds_for_all_signals():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # the kernel completes handshakes; nobody ever reads
+        endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        lines, exit_took = first_run(
+            {"HONEYCOMB_API_KEY": "key", "HONEYCOMB_API_ENDPOINT": endpoint}
+        )
+    assert exit_took < 2.0  # not one wait per signal
+    assert sorted(lines) == sorted(
+        [
+            f"honeycomb-events: Honeycomb at {endpoint} had not answered when the process "
+            "exited (check HONEYCOMB_API_ENDPOINT)",
+            *(
+                _EXIT_LOST.format(exporter=exporter)
+                for exporter in (
+                    "HoneycombEventsExporter",
+                    "HoneycombLogExporter",
+                    "HoneycombMetricExporter",
+                )
+            ),
+        ]
+    )
 
 
 @pytest.mark.parametrize(

@@ -17,12 +17,9 @@
 
 from __future__ import annotations
 
-import atexit
 import collections
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
@@ -35,15 +32,14 @@ from honeycomb_events._spool import Lease, Spool
 from honeycomb_events._transport import NO_RESPONSE, Attempt, Transport
 
 from . import _courier_notices as lines
+from . import _exit
+from ._exit import EXIT_WAIT
 from ._job import Job
 
 EXPORT_WAIT: Final = 0.5
 """The longest `export()` waits for a healthy backend's answer."""
 ANSWER_WAIT: Final = 30.0
 """The longest a request waits for its answer before it is given up."""
-EXIT_WAIT: Final = 1.2
-"""The longest `close()` waits for deliveries (with `EXPORT_WAIT` and the spool's writes, an
-exit ends within 2 s)."""
 PROBE_MAX_WAIT: Final = 5.0
 """The longest wait between probes of a failing backend, unless a `Retry-After` asks more: a
 backend that is well again is found within seconds."""
@@ -52,9 +48,6 @@ _SPOOL_LOOK_EVERY: Final = 60.0
 _WAIT_BEHIND: Final = 8  # export() waits behind fewer queued batches than this
 _SPOOLED_TEXT: Final = "not delivered yet: spooled for later"
 _LOST_TEXT: Final = "not delivered before the exporter was shut down"
-
-
-_LIVE: weakref.WeakSet[Courier] = weakref.WeakSet()
 
 
 class Courier:
@@ -78,10 +71,10 @@ class Courier:
         self._on_failed = on_failed
         self._on_rejected = on_rejected
         self.counts: collections.Counter[str] = collections.Counter()
-        self._reset()
-        _LIVE.add(self)
+        self.restart_in_child()
+        _exit.track(self)
 
-    def _reset(self) -> None:
+    def restart_in_child(self) -> None:
         """Fresh state: at start, and in a forked child (the parent still owns its queue)."""
         self._cond = threading.Condition(threading.Lock())
         self._queue: collections.deque[Job] = collections.deque()
@@ -109,7 +102,8 @@ class Courier:
         with self._cond:
             # Worth waiting for: a healthy backend answering briskly, nothing much ahead.
             wait = (
-                self._healthy
+                not _exit.exiting()
+                and self._healthy
                 and not self._stopped
                 and not self._spool_waiting
                 and len(self._queue) < _WAIT_BEHIND
@@ -372,13 +366,14 @@ class Courier:
         return not self._queue and not self._busy and not self._spool_waiting
 
     def close(self, timeout: float = EXIT_WAIT) -> None:
-        """Stop within `timeout` (at most `EXIT_WAIT`); what is not delivered by then goes to
-        the spool, or is counted as lost, and one line says so."""
+        """Stop within `timeout` (at most `EXIT_WAIT`, and at exit by the deadline all closes
+        share); what is not delivered by then goes to the spool, or is counted as lost, and one
+        line says so."""
         with self._cond:
             if self._stopped:
                 return
             self._closing = True
-            self._close_by = time.monotonic() + min(timeout, EXIT_WAIT)
+            self._close_by = _exit.close_by(timeout)
             worker = self._worker
             self._cond.notify_all()
         if worker is not None and worker is not threading.current_thread():
@@ -387,12 +382,15 @@ class Courier:
             self._stopped = True
             # A request still unanswered is given up: its events are kept like the rest (if
             # the backend took it after all, they will arrive twice).
+            unanswered = self._in_flight is not None or self._in_flight_lease is not None
             left = [job for job in (self._in_flight, *self._queue) if job is not None]
             lease, self._in_flight_lease = self._in_flight_lease, None
             self._queue.clear()
             self._queued_bytes = 0
         if lease is not None:  # back in the line, for the next process
             lease.give_back(lease.events)
+        if unanswered:
+            notice(*lines.unanswered_at_exit(self._settings))
         spooled = lost = 0
         for job in left:
             pending = job.pending
@@ -405,21 +403,3 @@ class Courier:
         line = lines.at_exit(self._what, lost, spooled, self._spool)
         if line is not None:
             self._say(f"exit {id(self)}", line)
-
-
-def _after_fork_in_child() -> None:
-    for courier in list(_LIVE):
-        courier._reset()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@atexit.register
-def _close_all_at_exit() -> None:
-    """Couriers whose exporter was not shut down (the SDK does that at exit) stop here, all
-    within one `EXIT_WAIT`."""
-    deadline = time.monotonic() + EXIT_WAIT
-    for courier in list(_LIVE):
-        courier.close(max(0.0, deadline - time.monotonic()))

@@ -40,6 +40,16 @@ def outage(failure: EventResult, settings: Settings, spool: Path | None) -> tupl
     )
 
 
+def unanswered_at_exit(settings: Settings) -> tuple[str, str]:
+    """The kind and line for a request still waiting for its answer when the exit came."""
+    address = _address(settings.endpoint)
+    return (
+        f"unanswered {address}",
+        f"Honeycomb at {address} had not answered when the process exited (check "
+        f"{settings.endpoint_source})",
+    )
+
+
 def backlog_full(what: str, counter: str) -> str:
     return (
         f"{what}: events were dropped ({counter}): Honeycomb could not take them and the "
