@@ -27,6 +27,10 @@ from typing import Any
 import msgspec
 import zstandard
 
+# The benchmarks stall and stop their backends on purpose: the lines that would tell a user
+# about it would only interleave with the tables.
+os.environ.setdefault("HONEYCOMB_QUIET", "true")
+
 RESOURCE = {
     "service.name": "checkout",
     "service.version": "2.3.1",

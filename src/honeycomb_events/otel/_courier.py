@@ -26,7 +26,7 @@ from typing import Final
 from honeycomb_events._config import Settings
 from honeycomb_events._encode import EncodedEvents
 from honeycomb_events._errors import AuthenticationError
-from honeycomb_events._model import EventResult
+from honeycomb_events._model import ACCEPTED, EventResult
 from honeycomb_events._notices import notice
 from honeycomb_events._spool import Lease, Spool
 from honeycomb_events._transport import NO_RESPONSE, Attempt, Transport
@@ -260,12 +260,15 @@ class Courier:
         attempt = self._attempt(job.dataset, job.encoded, job)
         if attempt is None:
             return
+        if not attempt.unsettled:
+            with self._cond:
+                job.settle_all(attempt.results)
+                self._cond.notify_all()
+            return
         unsettled = set(attempt.unsettled)
         self._settle(
             job, {p: result for p, result in enumerate(attempt.results) if p not in unsettled}
         )
-        if not unsettled:
-            return
         retry = Job(
             job.dataset,
             self._transport.encoder.encoded(
@@ -320,12 +323,14 @@ class Courier:
         # Every send counts (a 429 storm shows in `failed_by_status`); only final failures are
         # reported as such.
         stats.record_results(attempt.results)
-        unsettled = set(attempt.unsettled)
-        failed = [
-            result
-            for position, result in enumerate(attempt.results)
-            if position not in unsettled and not result.ok
-        ]
+        failed = []
+        if attempt.results.count(ACCEPTED) != len(attempt.results):  # identity: a C loop
+            unsettled = set(attempt.unsettled)
+            failed = [
+                result
+                for position, result in enumerate(attempt.results)
+                if position not in unsettled and not result.ok
+            ]
         if failed:
             self._on_failed(dataset, len(encoded), failed)
         with self._cond:
