@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, Final, TextIO
+from typing import IO, TYPE_CHECKING, Any, Final, NoReturn, TextIO
 from urllib.parse import quote
 
 import httpx
@@ -82,32 +82,117 @@ def _require_receiver() -> None:
 # serve ---------------------------------------------------------------------------------------
 
 
+ENV_RECEIVER_API_KEYS: Final = "HONEYCOMB_RECEIVER_API_KEYS"
+ENV_RECEIVER_ALLOWED_HOSTS: Final = "HONEYCOMB_RECEIVER_ALLOWED_HOSTS"
+
+
+@dataclasses.dataclass(frozen=True)
+class _ServeKeys:
+    """The keys `serve` accepts (None: any non-blank key), and where they came from."""
+
+    keys: frozenset[str] | None
+    sources: tuple[str, ...] = ()
+
+
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+def _comma_list(text: str) -> list[str]:
+    return [kept for part in text.split(",") if (kept := part.strip())]
+
+
+def _key_file_lines(text: str) -> list[str]:
+    """The keys of a keys file: one a line; blank lines and what follows ``#`` are skipped."""
+    return [kept for line in text.splitlines() if (kept := line.split("#", 1)[0].strip())]
+
+
+def _serve_keys(args: argparse.Namespace, environ: Mapping[str, str]) -> _ServeKeys:
+    """Keys from ENV_RECEIVER_API_KEYS and --api-keys-file, never from the command line.
+
+    Raises ConfigurationError for an unreadable file, or a setting that holds no key.
+    """
+    keys: set[str] = set()
+    sources = []
+    value = environ.get(ENV_RECEIVER_API_KEYS, "").strip()
+    if value:
+        keys.update(_comma_list(value))
+        sources.append(ENV_RECEIVER_API_KEYS)
+    if args.api_keys_file is not None:
+        try:
+            with open(args.api_keys_file, encoding="utf-8") as file:
+                keys.update(_key_file_lines(file.read()))
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(f"cannot read --api-keys-file: {error}") from None
+        sources.append(args.api_keys_file)
+    if sources and not keys:
+        raise ConfigurationError(f"no API key in {' or '.join(sources)}")
+    return _ServeKeys(frozenset(keys) if keys else None, tuple(sources))
+
+
+def _refuse_key_argument(value: str) -> NoReturn:
+    # Only the option is named: the value is the key, which must not be echoed.
+    raise argparse.ArgumentTypeError(
+        "keys are not taken on the command line, where `ps` shows them: set "
+        f"{ENV_RECEIVER_API_KEYS}=KEY1,KEY2 or use --api-keys-file PATH"
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
-    """Run the Events-API-compatible receiver in the foreground until interrupted."""
+    """Run the Events-API-compatible receiver in the foreground until SIGINT or SIGTERM."""
     _require_receiver()
-    import uvicorn
+    from .receiver import Receiver
 
-    from .receiver import EventStore, create_app
-
-    store = EventStore(args.db)
-    app = create_app(store, api_keys=args.api_key or None)
-    where = args.db or "memory (lost on exit; use --db to keep events)"
-    print(f"honeycomb-events {__version__} receiver on http://{args.host}:{args.port}")
-    print(f"storing events in {where}")
-    print(f"send with: HONEYCOMB_API_ENDPOINT=http://{args.host}:{args.port}")
-    sys.stdout.flush()
-    # uvicorn shuts down gracefully on SIGINT or SIGTERM, then raises the signal again: here
-    # it ends as a KeyboardInterrupt, so the store is closed and the exit status is 0.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off")
-    except KeyboardInterrupt:
-        pass
+        served = _serve_keys(args, os.environ)
+    except ConfigurationError as error:
+        return _fail(sys.stderr, "serve", str(error), EXIT_USAGE)
+    hosts = [*args.allow_host, *_comma_list(os.environ.get(ENV_RECEIVER_ALLOWED_HOSTS, ""))]
+    try:
+        receiver = Receiver(args.db, served.keys, args.host, args.port, allowed_hosts=hosts)
+    except ValueError as error:
+        message = f"--allow-host or {ENV_RECEIVER_ALLOWED_HOSTS}: {error}"
+        return _fail(sys.stderr, "serve", message, EXIT_USAGE)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        # The first signal stops gracefully (requests in flight get about a second); a
+        # second one, while that runs, cuts them off at once.
+        receiver.request_stop(force=stopping.is_set())
+        stopping.set()
+
+    previous = {number: signal.signal(number, on_signal) for number in _STOP_SIGNALS}
+    try:
+        try:
+            receiver.start()
+        except OSError as error:
+            return _fail(sys.stderr, "serve", f"cannot listen on {args.host}:{args.port}: {error}")
+        _print_serving(args, receiver.url, served, hosts)
+        # A timed wait, because on Windows an untimed one is not interrupted by Ctrl-C.
+        while not stopping.wait(1.0):
+            pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        store.close()
+        receiver.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     print("receiver stopped")
-    return 0
+    return EXIT_OK
+
+
+def _print_serving(
+    args: argparse.Namespace, url: str, served: _ServeKeys, hosts: Sequence[str]
+) -> None:
+    where = args.db or "memory (lost on exit; use --db to keep events)"
+    print(f"honeycomb-events {__version__} receiver on {url}")
+    print(f"storing events in {where}")
+    print(f"send with: HONEYCOMB_API_ENDPOINT={url}")
+    if served.keys is None:
+        print("accepting any non-blank API key")
+    else:
+        count = len(served.keys)
+        print(f"accepting {count} API key{'s' * (count != 1)} from {' and '.join(served.sources)}")
+    if hosts:
+        print(f"also answering to host names: {', '.join(hosts)}")
+    sys.stdout.flush()
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -204,7 +289,15 @@ def _rows_from_db(
     from .receiver import EventStore
 
     try:
-        with EventStore(path) as store:
+        store = EventStore.open_read_only(path)
+    except ValueError as error:
+        raise _QueryError(f"{path} is not a receiver's database: {error}", EXIT_USAGE) from None
+    except sqlite3.Error as error:
+        raise _QueryError(
+            f"cannot read {path} as a receiver's database: {error}", EXIT_USAGE
+        ) from None
+    try:
+        with store:
             events = store.events(dataset, since_ns=since, until_ns=until, limit=limit)
             known = store.datasets()
     except sqlite3.Error as error:
@@ -252,8 +345,26 @@ def _rows_from_url(
     return rows, [str(name) for name in known]
 
 
+def _escape_code(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_BIDI_CONTROLS: Final = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_TERMINAL_ESCAPES: Final = {
+    code: _escape_code(code) for code in (*range(0x20), 0x7F, *range(0x80, 0xA0), *_BIDI_CONTROLS)
+} | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+"""What a table never prints raw: C0 and C1 controls and DEL, which a terminal would obey
+(titles, cursor moves, clearing the screen), and the bidi overrides and isolates, which
+reorder what is shown; each is written as a visible escape."""
+_JSON_ESCAPES: Final = {
+    code: f"\\u{code:04x}" for code in (0x7F, *range(0x80, 0xA0), *_BIDI_CONTROLS)
+}
+"""What JSON may carry raw but a terminal would obey (JSON encoders escape C0 already);
+only strings can hold them, where a \\u escape reads back as the same character."""
+
+
 def _cell(value: Any) -> str:
-    text = value_text(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    text = value_text(value).translate(_TERMINAL_ESCAPES)
     if len(text) > TABLE_CELL_WIDTH:
         return text[: TABLE_CELL_WIDTH - 1] + "…"
     return text
@@ -286,9 +397,12 @@ def choose_columns(rows: Sequence[_Row], width: int = TABLE_COLUMNS - 1) -> list
 
 
 def render_table(rows: Sequence[_Row], columns: Sequence[str]) -> list[str]:
-    header = ["time", *columns]
+    header = [name.translate(_TERMINAL_ESCAPES) for name in ["time", *columns]]
     body = [
-        [_short_time(row.time), *(_cell(row.data[c]) if c in row.data else "" for c in columns)]
+        [
+            _short_time(row.time).translate(_TERMINAL_ESCAPES),
+            *(_cell(row.data[c]) if c in row.data else "" for c in columns),
+        ]
         for row in rows
     ]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
@@ -318,7 +432,7 @@ def _write_rows(args: argparse.Namespace, rows: list[_Row], out: TextIO, err: Te
     if args.format == "jsonl":
         for row in rows:
             line = {"time": row.time, "samplerate": row.samplerate, "data": row.data}
-            out.write(_json_encoder.encode(line).decode("utf-8") + "\n")
+            out.write(_json_encoder.encode(line).decode("utf-8").translate(_JSON_ESCAPES) + "\n")
         return
     if args.fields:
         columns = [name.strip() for name in args.fields.split(",") if name.strip()]
@@ -1115,14 +1229,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_parser = commands.add_parser("serve", help="run a local Events API receiver")
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run a local Events API receiver",
+        description="Run a local Events API receiver until SIGINT or SIGTERM. API keys come "
+        f"from {ENV_RECEIVER_API_KEYS} (comma-separated) or --api-keys-file, never from the "
+        "command line; without any, every non-blank key is accepted.",
+    )
     serve_parser.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
-    serve_parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
+    serve_parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="default: %(default)s; 0: a free port"
+    )
     serve_parser.add_argument("--db", help="SQLite file to keep events in (default: memory)")
     serve_parser.add_argument(
-        "--api-key",
+        "--api-keys-file",
+        metavar="PATH",
+        help="accept only the keys in this file, one a line (# starts a comment)",
+    )
+    serve_parser.add_argument(
+        "--allow-host",
         action="append",
-        help="accept only this key (repeatable; default: any non-blank key)",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to this host name, such as a docker-compose "
+        f"service name (repeatable; also {ENV_RECEIVER_ALLOWED_HOSTS}, comma-separated); "
+        "localhost and IP addresses always are",
+    )
+    # Defined only to refuse it: argparse would otherwise take --api-key as an abbreviation
+    # of --api-keys-file and echo the key in its "no such file" error.
+    serve_parser.add_argument(
+        "--api-key", type=_refuse_key_argument, default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     serve_parser.set_defaults(run=serve)
 

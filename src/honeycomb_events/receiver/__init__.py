@@ -18,17 +18,18 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from ._app import (
-    MAX_DECODED_BYTES,
-    MAX_FUTURE_NS,
     MAX_SINGLE_BODY_BYTES,
-    ErrorText,
     IncompleteResponseFilter,
     ReceiverStats,
     RequestLog,
     SeenRequest,
     create_app,
 )
+from ._bodies import MAX_DECODED_BYTES
+from ._errors import ErrorText
+from ._event_checks import MAX_FUTURE_NS
 from ._faults import Fault, FaultPlan, PathKind, default_error
+from ._item_count import MAX_ITEMS
 from ._server import Receiver
 from ._store import MAX_DATASET_COLUMNS, EventLike, EventStore, StoredEvent
 
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_DATASET_COLUMNS",
     "MAX_DECODED_BYTES",
     "MAX_FUTURE_NS",
+    "MAX_ITEMS",
     "MAX_SINGLE_BODY_BYTES",
     "ErrorText",
     "EventLike",

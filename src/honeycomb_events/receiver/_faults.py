@@ -6,13 +6,18 @@ request that passes the key check consumes one use of the first rule matching it
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import http
+import logging
 import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, get_args
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 PathKind: TypeAlias = Literal["batch", "events", "any"]
 """Which endpoint a fault applies to: ``/1/batch``, ``/1/events``, or either."""
@@ -202,3 +207,47 @@ class FaultPlan:
 
     def __repr__(self) -> str:
         return f"FaultPlan({self.pending()!r})"
+
+
+# Set by a dropped-connection fault in the task that serves the request, so the log filter
+# can hide uvicorn's complaint about that one response and no other.
+_dropping: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "honeycomb_events_receiver_dropping", default=False
+)
+
+
+class DroppedConnection(Response):
+    """A response head promising 1,000 bytes of body, and then nothing.
+
+    uvicorn closes the connection when the application returns with its response incomplete,
+    so the client sees the connection end mid-response, as when a proxy or server dies.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _dropping.set(True)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"1000"),
+                ],
+            }
+        )
+
+
+class IncompleteResponseFilter(logging.Filter):
+    """Hides uvicorn's "returned without completing response" error for injected drops only.
+
+    Install it on the ``uvicorn.error`` logger; the same error from any other response is a bug
+    and stays visible.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            _dropping.get() and str(record.msg).startswith("ASGI callable returned without")
+        )

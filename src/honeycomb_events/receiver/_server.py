@@ -20,13 +20,24 @@ from ._app import (
     create_app,
 )
 from ._faults import FaultPlan
+from ._guard import normalize_hosts
 from ._store import EventStore, StoredEvent
 
 DEFAULT_HOST: Final = "127.0.0.1"
 START_TIMEOUT: Final = 10.0
 STOP_TIMEOUT: Final = 5.0
 
+
+class _CancelledAtStopFilter(logging.Filter):
+    """Hides the traceback of each request that `stop` cut off: cutting them is the point of
+    the graceful timeout, and uvicorn's own line still says how many were cancelled."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.exc_info[0] is asyncio.CancelledError)
+
+
 _incomplete_filter: Final = IncompleteResponseFilter()
+_cancelled_filter: Final = _CancelledAtStopFilter()
 
 
 class _Server(uvicorn.Server):
@@ -89,7 +100,10 @@ class Receiver:
     endpoint to give a client, such as ``http://127.0.0.1:54321``; port 0 (the default) picks a
     free port. `db_path=None` keeps events in memory; a path keeps them in that SQLite file
     across receivers and lets other processes read them. `api_keys=None` accepts any non-blank
-    key. `store` serves an existing store instead (the receiver then does not close it).
+    key, and with keys the control endpoints need one too. `store` serves an existing store
+    instead (the receiver then does not close it). Requests with a ``Host`` other than
+    localhost, an IP address, `host` or one of `allowed_hosts` are refused, as are cross-site
+    requests to the pages and control endpoints (see `create_app`).
 
     `store`, `faults`, `requests` and `stats` are live views of what the receiver holds and
     will do; they may be used from the test's thread while the receiver runs.
@@ -103,9 +117,11 @@ class Receiver:
         port: int = 0,
         *,
         store: EventStore | None = None,
+        allowed_hosts: Collection[str] = (),
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass db_path or store, not both")
+        hosts = normalize_hosts(allowed_hosts) | normalize_hosts([host])
         self.host = host
         self._requested_port = port
         self._owns_store = store is None
@@ -119,6 +135,7 @@ class Receiver:
             faults=self.faults,
             requests=self.requests,
             stats=self.stats,
+            allowed_hosts=hosts,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -132,6 +149,7 @@ class Receiver:
         if self._thread is not None or self._stopped:
             raise RuntimeError("a Receiver can be started only once")
         logging.getLogger("uvicorn.error").addFilter(_incomplete_filter)
+        logging.getLogger("uvicorn.error").addFilter(_cancelled_filter)
         sock = _bind(self.host, self._requested_port)
         self._socket = sock
         self._port = sock.getsockname()[1]
@@ -175,7 +193,8 @@ class Receiver:
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop serving and close the store if this receiver opened it. Idempotent.
 
-        Requests still in flight get up to about a second to finish, then are cut off.
+        Requests still in flight get up to about a second to finish, then are cut off (at once
+        after `request_stop(force=True)`); a stalled client or a delay fault does not hold it.
         """
         self._stopped = True
         server, thread = self._server, self._thread
@@ -190,6 +209,15 @@ class Receiver:
             self._socket = None
         if self._owns_store:
             self.store.close()
+
+    def request_stop(self, *, force: bool = False) -> None:
+        """Ask the server to stop, without waiting; safe from any thread or a signal handler.
+
+        `force` cuts requests in flight at once instead of giving them about a second. `stop`
+        still has to be called to wait for the server and close the store.
+        """
+        if self._server is not None:
+            self._server.request_exit(force=force)
 
     @property
     def running(self) -> bool:

@@ -14,38 +14,26 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 import msgspec
 
 from honeycomb_events._model import format_time_ns
 
+from ._schema import (
+    SCHEMA_VERSION,
+    SPAN_COLUMN_NAMES,
+    check_receiver_database,
+    prepare,
+    span_columns,
+)
+from ._trace_queries import Cursor, TraceRows, TraceSummary, recent_traces, trace_rows
+
 MAX_DATASET_COLUMNS: Final = 10_000
 """Honeycomb's limit on distinct columns (fields) in one dataset."""
 
 _BUSY_TIMEOUT_MS: Final = 10_000
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS datasets (
-    key TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset TEXT NOT NULL REFERENCES datasets (key),
-    time_ns INTEGER NOT NULL,
-    samplerate INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    received_ns INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_dataset ON events (dataset, id);
-CREATE TABLE IF NOT EXISTS columns (
-    dataset TEXT NOT NULL REFERENCES datasets (key),
-    name TEXT NOT NULL,
-    PRIMARY KEY (dataset, name)
-) WITHOUT ROWID;
-"""
 
 _json_encoder: Final = msgspec.json.Encoder(enc_hook=str)
 _json_decoder: Final = msgspec.json.Decoder()
@@ -107,7 +95,8 @@ class EventStore:
     between processes.
 
     `path=None` keeps everything in a private in-memory database that disappears on `close()`.
-    A path opens (or creates) a file database that keeps its events across restarts.
+    A path opens (or creates) a file database that keeps its events across restarts; a file
+    written by an older version is migrated to the current schema when opened.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -115,6 +104,7 @@ class EventStore:
         # One connection, serialized by a lock: SQLite connections are not safe to use from
         # two threads at once, and ":memory:" is private to its connection anyway.
         self._lock = threading.Lock()
+        self.read_only = False
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             ":memory:" if self.path is None else self.path,
             check_same_thread=False,
@@ -127,7 +117,37 @@ class EventStore:
                 conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)
+            self._version = prepare(conn)
+
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str]) -> EventStore:
+        """A receiver's database file opened without writing to it: no table is created, no
+        migration or journal mode change made, and every write raises `sqlite3.Error`.
+
+        A file being written by a receiver (in WAL mode) can be read. Raises `ValueError` when
+        the file is an SQLite database without the receiver's tables, and `sqlite3.Error`
+        when it cannot be read as SQLite at all.
+        """
+        store = cls.__new__(cls)
+        store.path = os.fspath(path)
+        store._lock = threading.Lock()
+        store.read_only = True
+        # A URI, so that "mode=ro" applies; as_uri() escapes "?", "#" and "%" in the path.
+        uri = Path(store.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+        )
+        try:
+            store._version = check_receiver_database(conn)
+        except BaseException:
+            conn.close()
+            raise
+        store._conn = conn
+        return store
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -155,6 +175,7 @@ class EventStore:
         key = dataset_key(dataset)
         now = time.time_ns()
         admitted: list[bool] = []
+        rows: list[tuple[object, ...]] = []
         with self._lock:
             conn = self._connection()
             # IMMEDIATE takes the write lock before the column count is read, so another
@@ -165,37 +186,20 @@ class EventStore:
                     row[0]
                     for row in conn.execute("SELECT name FROM columns WHERE dataset = ?", (key,))
                 }
-                created = bool(known) or self._has_dataset(conn, key)
+                new_columns: list[str] = []
                 for event in events:
                     new = [name for name in event.data if name not in known]
                     if max_columns is not None and len(known) + len(new) > max_columns:
                         admitted.append(False)
                         continue
-                    if not created:
-                        conn.execute(
-                            "INSERT OR IGNORE INTO datasets (key, name, created_ns) "
-                            "VALUES (?, ?, ?)",
-                            (key, dataset, now),
-                        )
-                        created = True
-                    if new:
-                        conn.executemany(
-                            "INSERT OR IGNORE INTO columns (dataset, name) VALUES (?, ?)",
-                            [(key, name) for name in new],
-                        )
-                        known.update(new)
-                    conn.execute(
-                        "INSERT INTO events (dataset, time_ns, samplerate, data, received_ns) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (
-                            key,
-                            event.time_ns,
-                            event.samplerate,
-                            _json_encoder.encode(dict(event.data)).decode("utf-8"),
-                            now,
-                        ),
-                    )
+                    new_columns.extend(new)
+                    known.update(new)
+                    rows.append(_event_row(key, event, now))
                     admitted.append(True)
+                if rows:
+                    self._insert(
+                        conn, key=key, dataset=dataset, now=now, new_columns=new_columns, rows=rows
+                    )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -203,9 +207,27 @@ class EventStore:
         return admitted
 
     @staticmethod
-    def _has_dataset(conn: sqlite3.Connection, key: str) -> bool:
-        row = conn.execute("SELECT 1 FROM datasets WHERE key = ?", (key,)).fetchone()
-        return row is not None
+    def _insert(
+        conn: sqlite3.Connection,
+        *,
+        key: str,
+        dataset: str,
+        now: int,
+        new_columns: list[str],
+        rows: list[tuple[object, ...]],
+    ) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO datasets (key, name, created_ns) VALUES (?, ?, ?)",
+            (key, dataset, now),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO columns (dataset, name) VALUES (?, ?)",
+            [(key, name) for name in new_columns],
+        )
+        conn.executemany(_INSERT_EVENT, rows)
+        # The pages show per-dataset counts: kept here, in the same transaction, rather than
+        # counted over every event on each request.
+        conn.execute("UPDATE datasets SET events = events + ? WHERE key = ?", (len(rows), key))
 
     def events(
         self,
@@ -254,13 +276,52 @@ class EventStore:
         """How many events `dataset` (any casing) holds, or all datasets together."""
         with self._lock:
             conn = self._connection()
-            if dataset is None:
-                row = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+            if self._version < SCHEMA_VERSION:
+                # A database opened read-only before it was ever migrated has no counts.
+                sql, where = "SELECT COUNT(*) FROM events", "dataset"
             else:
-                row = conn.execute(
-                    "SELECT COUNT(*) FROM events WHERE dataset = ?", (dataset_key(dataset),)
-                ).fetchone()
+                sql, where = "SELECT COALESCE(SUM(events), 0) FROM datasets", "key"
+            if dataset is None:
+                row = conn.execute(sql).fetchone()
+            else:
+                row = conn.execute(f"{sql} WHERE {where} = ?", (dataset_key(dataset),)).fetchone()
         return int(row[0])
+
+    def dataset_counts(self) -> list[tuple[str, int]]:
+        """Display names of the datasets with their event counts, oldest dataset first."""
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT name, events FROM datasets ORDER BY created_ns, rowid"
+            )
+            return [(name, int(events)) for name, events in rows]
+
+    def recent_traces(
+        self, *, before: Cursor | None = None, limit: int = 50
+    ) -> tuple[list[TraceSummary], Cursor | None]:
+        """Root spans newest first, `limit` at a time: those older than `before` (None: the
+        newest), and the cursor of the page after (None when there is none)."""
+        with self._lock:
+            conn = self._connection()
+            return recent_traces(conn, self._display_names(conn), before, limit)
+
+    def trace(
+        self, trace_id: str, *, max_spans: int, max_marks: int, data_budget: int
+    ) -> TraceRows:
+        """A trace's spans and other events, bounded as `_trace_queries.trace_rows` says."""
+        with self._lock:
+            conn = self._connection()
+            return trace_rows(
+                conn,
+                self._display_names(conn),
+                trace_id,
+                max_spans=max_spans,
+                max_marks=max_marks,
+                data_budget=data_budget,
+            )
+
+    @staticmethod
+    def _display_names(conn: sqlite3.Connection) -> dict[str, str]:
+        return dict(conn.execute("SELECT key, name FROM datasets").fetchall())
 
     def columns(self, dataset: str) -> set[str]:
         """The distinct field names stored events of `dataset` (any casing) have used."""
@@ -304,6 +365,27 @@ class EventStore:
     def __repr__(self) -> str:
         where = "memory" if self.path is None else repr(self.path)
         return f"EventStore({where})"
+
+
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (dataset, time_ns, samplerate, data, received_ns, "  # noqa: S608
+    + ", ".join(SPAN_COLUMN_NAMES)
+    + ") VALUES (?, ?, ?, ?, ?, "
+    + ", ".join("?" for _ in SPAN_COLUMN_NAMES)
+    + ")"
+)
+
+
+def _event_row(key: str, event: EventLike, received_ns: int) -> tuple[object, ...]:
+    data = event.data
+    return (
+        key,
+        event.time_ns,
+        event.samplerate,
+        _json_encoder.encode(dict(data)).decode("utf-8"),
+        received_ns,
+        *span_columns(data),
+    )
 
 
 def _decode(text: str) -> dict[str, Any]:

@@ -5,22 +5,42 @@
 Spans are the events with a ``trace.span_id``; span events and log records linked to a span
 (``trace.parent_id``, ``meta.annotation_type`` "span_event") are drawn as marks on their
 span's bar; errors (``error: true``) are red.
+
+Both pages read through the store's indexes and are bounded whatever is stored: the list a
+page of root spans at a time, a trace at most `MAX_SPANS_DRAWN` spans. Any stored value, of any
+type or size, renders: ids and names that are not strings, durations that are huge, negative or
+not numbers, parent chains of any length and parent cycles.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import html
-import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, Final
+from urllib.parse import quote
 
-from ._store import EventStore, StoredEvent
+import msgspec
 
-RECENT_NS: Final = 24 * 3600 * 1_000_000_000
-"""The index lists traces of the last day."""
-MAX_TRACES_LISTED: Final = 100
+from ._store import EventStore
+from ._trace_queries import Cursor, MarkRow, SpanRow, TraceSummary
+from ._trace_tree import depth_first
+
+TRACES_PER_PAGE: Final = 50
+"""Root spans listed per page of ``/``."""
+MAX_SPANS_DRAWN: Final = 10_000
+"""A trace page draws at most this many spans (the first by start time) and says how many more
+there are."""
+MAX_MARKS_DRAWN: Final = 20_000
+"""A trace page reads at most this many span events, links and log records."""
+SPAN_DATA_BUDGET: Final = 16 * 1024 * 1024
+"""A trace page shows the fields of its spans while their JSON adds up to this many
+characters; the spans after that are drawn without them."""
+MAX_INDENT: Final = 16
+"""Children are indented under their parents down to this depth; deeper spans align there."""
+_INDENT_PX: Final = 14
+_MAX_BAR_MS: Final = 1e15
+"""Longer durations are drawn as this long: a bar only needs to reach the axis's end."""
 
 _STYLE: Final = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d1d1f; }
@@ -44,6 +64,7 @@ table.list { border-collapse: collapse; } .list td, .list th { padding: 4px 12px
 .attributes td { padding: 1px 8px; border-bottom: 1px solid #f0f0f0; vertical-align: top; }
 .axis { display: grid; grid-template-columns: 320px 1fr 90px; color: #777; font-size: 12px; }
 .axis .scale { display: flex; justify-content: space-between; }
+.note { color: #555; }
 """
 
 
@@ -56,162 +77,201 @@ def _page(title: str, body: str) -> str:
 
 
 def _time_text(nanos: int) -> str:
-    moment = _dt.datetime.fromtimestamp(nanos / 1e9, tz=_dt.timezone.utc)
+    try:
+        moment = _dt.datetime.fromtimestamp(nanos / 1e9, tz=_dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return f"{nanos} ns since the epoch"
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
-@dataclass
-class _Span:
-    event: StoredEvent
-    start_ns: int
-    end_ns: int
-    children: list[_Span] = field(default_factory=list)
-    marks: list[tuple[int, str, StoredEvent]] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.event.data.get("error") is True
+def _ms_text(duration_ms: float | None) -> str:
+    if duration_ms is None:
+        return ""
+    return f"{duration_ms:.2f} ms" if abs(duration_ms) < 1e12 else f"{duration_ms:.3g} ms"
 
 
-@dataclass
-class _TraceSummary:
-    trace_id: str
-    dataset: str
-    start_ns: int
-    spans: int = 0
-    failed: bool = False
-    root: str | None = None
-    duration_ms: float | None = None
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value, enc_hook=str).decode("utf-8")
 
 
-def _span_of(event: StoredEvent) -> _Span:
-    duration = event.data.get("duration_ms")
-    nanos = int(duration * 1e6) if isinstance(duration, (int, float)) else 0
-    return _Span(event, event.time_ns, event.time_ns + max(nanos, 0))
-
-
-def index_page(store: EventStore, now_ns: int | None = None) -> str:
-    """The datasets, their event counts, and the traces of the last day, newest first."""
-    since = (time.time_ns() if now_ns is None else now_ns) - RECENT_NS
-    rows = []
-    traces: dict[str, _TraceSummary] = {}
-    for dataset in store.datasets():
-        rows.append(f"<tr><td>{html.escape(dataset)}</td><td>{store.count(dataset)}</td></tr>")
-        for event in store.events(dataset, since_ns=since):
-            trace_id = event.data.get("trace.trace_id")
-            if not isinstance(trace_id, str) or "trace.span_id" not in event.data:
-                continue
-            summary = traces.setdefault(trace_id, _TraceSummary(trace_id, dataset, event.time_ns))
-            summary.spans += 1
-            summary.start_ns = min(summary.start_ns, event.time_ns)
-            summary.failed = summary.failed or event.data.get("error") is True
-            if "trace.parent_id" not in event.data:
-                summary.root = str(event.data.get("name", ""))
-                duration = event.data.get("duration_ms")
-                summary.duration_ms = duration if isinstance(duration, (int, float)) else None
-    listed = sorted(traces.values(), key=lambda summary: summary.start_ns, reverse=True)
-    trace_rows = "".join(
-        "<tr class=trace>"
-        f"<td><a href='/trace/{html.escape(summary.trace_id)}'>"
-        f"{html.escape(summary.root or '(no root span)')}</a></td>"
-        f"<td>{html.escape(summary.dataset)}</td><td>{_time_text(summary.start_ns)}</td>"
-        f"<td>{summary.spans}</td>"
-        f"<td>{'' if summary.duration_ms is None else f'{summary.duration_ms:.2f} ms'}</td>"
-        f"<td>{'<span class=error>error</span>' if summary.failed else ''}</td></tr>"
-        for summary in listed[:MAX_TRACES_LISTED]
+def index_page(store: EventStore, before: str | None = None) -> str:
+    """The datasets with their event counts, and root spans newest first, `TRACES_PER_PAGE` at
+    a time: those older than the cursor `before` (the text the page's "older traces" link
+    carries as ``?before=``); None, or text that is not a cursor, gives the newest."""
+    cursor = Cursor.parse(before)
+    traces, older = store.recent_traces(before=cursor, limit=TRACES_PER_PAGE)
+    datasets = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{count}</td></tr>"
+        for name, count in store.dataset_counts()
     )
+    listed = "".join(_trace_row(summary) for summary in traces)
+    empty = "no traces yet" if cursor is None else "no older traces"
+    links = [] if cursor is None else ["<a href='/'>newest traces</a>"]
+    if older is not None:
+        links.append(f"<a class=older href='/?before={quote(older.text)}'>older traces</a>")
     body = (
         "<h1>honeycomb-events local receiver</h1>"
         "<h2>Datasets</h2><table class=list><tr><th>dataset</th><th>events</th></tr>"
-        f"{''.join(rows) or '<tr><td colspan=2>no events yet</td></tr>'}</table>"
+        f"{datasets or '<tr><td colspan=2>no events yet</td></tr>'}</table>"
         "<h2>Recent traces</h2><table class=list><tr><th>root span</th><th>dataset</th>"
         "<th>start</th><th>spans</th><th>duration</th><th></th></tr>"
-        f"{trace_rows or '<tr><td colspan=6>no traces in the last day</td></tr>'}</table>"
+        f"{listed or f'<tr><td colspan=6>{empty}</td></tr>'}</table>"
+        f"<p>{' '.join(links)}</p>"
     )
     return _page("honeycomb-events receiver", body)
 
 
-def _trace_events(store: EventStore, trace_id: str) -> list[StoredEvent]:
-    found: list[StoredEvent] = []
-    for dataset in store.datasets():
-        found.extend(
-            event for event in store.events(dataset) if event.data.get("trace.trace_id") == trace_id
-        )
-    return found
+def _trace_row(summary: TraceSummary) -> str:
+    name = "(unnamed root span)" if summary.name is None else summary.name
+    return (
+        "<tr class=trace>"
+        f"<td><a href='/trace/{html.escape(quote(summary.trace_id, safe=''))}'>"
+        f"{html.escape(name)}</a></td>"
+        f"<td>{html.escape(summary.dataset)}</td><td>{_time_text(summary.time_ns)}</td>"
+        f"<td>{summary.spans}</td><td>{_ms_text(summary.duration_ms)}</td>"
+        f"<td>{'<span class=error>error</span>' if summary.failed else ''}</td></tr>"
+    )
 
 
-def trace_page(store: EventStore, trace_id: str) -> str | None:
-    """The waterfall of one trace, or None when no stored span carries its id."""
-    events = _trace_events(store, trace_id)
-    spans = {
-        str(event.data["trace.span_id"]): _span_of(event)
-        for event in events
-        if "trace.span_id" in event.data
-    }
-    if not spans:
+class _Axis:
+    """The trace's time axis: where a moment falls, in percent of the track's width."""
+
+    def __init__(self, spans: list[SpanRow]) -> None:
+        self.start = min(span.time_ns for span in spans)
+        self.total = max(max(_end_ns(span) for span in spans) - self.start, 1)
+
+    def at(self, nanos: int) -> float:
+        return min(max((nanos - self.start) / self.total * 100, 0.0), 100.0)
+
+
+def _end_ns(span: SpanRow) -> int:
+    duration = span.duration_ms
+    if duration is None or duration <= 0:
+        return span.time_ns
+    return span.time_ns + int(min(duration, _MAX_BAR_MS) * 1e6)
+
+
+def trace_page(
+    store: EventStore,
+    trace_id: str,
+    *,
+    max_spans: int = MAX_SPANS_DRAWN,
+    max_marks: int = MAX_MARKS_DRAWN,
+) -> str | None:
+    """The waterfall of one trace, or None when no stored span carries its id.
+
+    At most `max_spans` spans (the first by start time) and `max_marks` span events and logs
+    are read and drawn; the page says how many more the trace has.
+    """
+    rows = store.trace(
+        trace_id, max_spans=max_spans, max_marks=max_marks, data_budget=SPAN_DATA_BUDGET
+    )
+    if not rows.spans:
         return None
-    for event in events:
-        if "trace.span_id" in event.data:
-            continue
-        parent = spans.get(str(event.data.get("trace.parent_id")))
-        if parent is None or event.data.get("meta.annotation_type") == "link":
-            continue
-        kind = "log" if event.data.get("meta.signal_type") == "log" else "event"
-        parent.marks.append((event.time_ns, kind, event))
-    roots: list[_Span] = []
-    for span in spans.values():
-        parent = spans.get(str(span.event.data.get("trace.parent_id")))
-        (parent.children if parent is not None else roots).append(span)
-    start = min(span.start_ns for span in spans.values())
-    end = max(span.end_ns for span in spans.values())
-    total = max(end - start, 1)
-    rows: list[str] = []
-    for root in sorted(roots, key=lambda span: span.start_ns):
-        _draw(root, 0, start, total, rows)
+    axis = _Axis(rows.spans)
+    marks = _marks_by_span(rows.marks)
+    ordered = depth_first(
+        rows.spans,
+        span_id=lambda span: span.span_id,
+        parent_id=lambda span: span.parent_id,
+        start=lambda span: span.time_ns,
+    )
+    drawn = "".join(
+        _span_row(span, depth, marks.pop(span.span_id, []) if span.span_id else [], axis)
+        for span, depth in ordered
+    )
+    notes = []
+    if rows.span_total > len(rows.spans):
+        notes.append(
+            f"{rows.span_total - len(rows.spans)} more spans are not drawn: "
+            f"this page draws the first {len(rows.spans)} by start time."
+        )
+    if rows.mark_total > len(rows.marks):
+        notes.append(
+            f"{rows.mark_total - len(rows.marks)} more span events and logs are not drawn."
+        )
+    total = axis.total
     body = (
         f"<p><a href='/'>all traces</a></p><h1>Trace {html.escape(trace_id)}</h1>"
-        f"<p>{len(spans)} spans, {_time_text(start)}, {total / 1e6:.2f} ms</p>"
-        "<div class=axis><span></span><span class=scale><span>0 ms</span>"
+        f"<p>{rows.span_total} spans, {_time_text(axis.start)}, {total / 1e6:.2f} ms</p>"
+        + "".join(f"<p class=note>{html.escape(note)}</p>" for note in notes)
+        + "<div class=axis><span></span><span class=scale><span>0 ms</span>"
         f"<span>{total / 2e6:.2f} ms</span><span>{total / 1e6:.2f} ms</span></span>"
         "<span></span></div>"
-        f"<div class=waterfall>{''.join(rows)}</div>"
+        f"<div class=waterfall>{drawn}</div>"
     )
     return _page(f"trace {trace_id}", body)
 
 
-def _draw(span: _Span, depth: int, start: int, total: int, rows: list[str]) -> None:
-    left = (span.start_ns - start) / total * 100
-    width = (span.end_ns - span.start_ns) / total * 100
-    marks = "".join(
-        f"<span class='mark {kind}' title='{html.escape(str(event.data.get('name', kind)))}' "
-        f"style='left:{(at - start) / total * 100:.3f}%'></span>"
-        for at, kind, event in sorted(span.marks, key=lambda mark: mark[0])
+def _marks_by_span(marks: Iterable[MarkRow]) -> dict[str, list[tuple[int, str, str]]]:
+    """Span events and log records by the id of their span; links are not drawn."""
+    found: dict[str, list[tuple[int, str, str]]] = {}
+    for mark in marks:
+        if mark.parent_id is None or mark.annotation_type == "link":
+            continue
+        kind = "log" if mark.signal_type == "log" else "event"
+        label = "" if mark.label is None else str(mark.label)
+        found.setdefault(mark.parent_id, []).append((mark.time_ns, kind, label))
+    return found
+
+
+def _span_row(span: SpanRow, depth: int, marks: list[tuple[int, str, str]], axis: _Axis) -> str:
+    data = _fields(span.data)
+    name = html.escape(_span_name(span, data))
+    left = axis.at(span.time_ns)
+    width = axis.at(_end_ns(span)) - left
+    drawn_marks = "".join(
+        f"<span class='mark {kind}' title='{html.escape(label or kind)}' "
+        f"style='left:{axis.at(at):.3f}%'></span>"
+        for at, kind, label in marks
     )
-    name = html.escape(str(span.event.data.get("name", "")))
-    duration = span.event.data.get("duration_ms")
-    rows.append(
+    deeper = f" title='depth {depth}'" if depth > MAX_INDENT else ""
+    failed = " failed" if span.error else ""
+    return (
         "<details class=row><summary>"
-        f"<span class=name style='padding-left:{depth * 14}px'>"
-        f"{'<span class=error>' + name + '</span>' if span.failed else name}</span>"
-        f"<span class=track><span class='span-bar{' failed' if span.failed else ''}' "
-        f"data-span-id='{html.escape(str(span.event.data.get('trace.span_id')))}' "
-        f"style='left:{left:.3f}%;width:{width:.3f}%'></span>{marks}</span>"
-        f"<span class=duration>"
-        f"{f'{duration:.2f} ms' if isinstance(duration, (int, float)) else ''}</span>"
-        f"</summary>{_attributes(span.event.data, span.marks)}</details>"
+        f"<span class=name style='padding-left:{min(depth, MAX_INDENT) * _INDENT_PX}px'{deeper}>"
+        f"{'<span class=error>' + name + '</span>' if span.error else name}</span>"
+        f"<span class=track><span class='span-bar{failed}' "
+        f"data-span-id='{html.escape(span.span_id or '')}' "
+        f"style='left:{left:.3f}%;width:{width:.3f}%'></span>{drawn_marks}</span>"
+        f"<span class=duration>{_ms_text(span.duration_ms)}</span>"
+        f"</summary>{_attributes(data, marks)}</details>"
     )
-    for child in sorted(span.children, key=lambda child: child.start_ns):
-        _draw(child, depth + 1, start, total, rows)
 
 
-def _attributes(data: Mapping[str, Any], marks: Iterable[tuple[int, str, StoredEvent]]) -> str:
-    cells = "".join(
-        f"<tr><td>{html.escape(key)}</td><td>{html.escape(str(value))}</td></tr>"
-        for key, value in sorted(data.items())
-    )
+def _fields(data: str | None) -> dict[str, Any] | str | None:
+    """A span's fields; its JSON text when that does not decode; None when not read."""
+    if data is None:
+        return None
+    try:
+        value = msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return data
+    return value if isinstance(value, dict) else data
+
+
+def _span_name(span: SpanRow, data: dict[str, Any] | str | None) -> str:
+    if span.name is not None:
+        return span.name
+    if isinstance(data, dict) and "name" in data:
+        return _value_text(data["name"])[:200]
+    return ""
+
+
+def _attributes(data: dict[str, Any] | str | None, marks: list[tuple[int, str, str]]) -> str:
+    if data is None:
+        cells = "<tr><td colspan=2>fields not shown: the trace's spans are too large</td></tr>"
+    elif isinstance(data, str):
+        cells = f"<tr><td colspan=2>{html.escape(data)}</td></tr>"
+    else:
+        cells = "".join(
+            f"<tr><td>{html.escape(key)}</td><td>{html.escape(_value_text(value))}</td></tr>"
+            for key, value in sorted(data.items())
+        )
     notes = "".join(
-        f"<tr><td>{kind} at {_time_text(at)}</td>"
-        f"<td>{html.escape(str(event.data.get('name') or event.data.get('body') or ''))}</td></tr>"
-        for at, kind, event in sorted(marks, key=lambda mark: mark[0])
+        f"<tr><td>{kind} at {_time_text(at)}</td><td>{html.escape(label)}</td></tr>"
+        for at, kind, label in marks
     )
     return f"<table class=attributes>{cells}{notes}</table>"

@@ -1,0 +1,55 @@
+"""The order a waterfall draws spans in: parents before children, siblings by start time.
+
+Whatever the stored ids say, every span is drawn exactly once and nothing recurses: a chain of
+any length is walked with an explicit stack, a span whose parent is not among the spans (or is
+itself) starts a tree of its own, and spans reachable only through a parent cycle are drawn
+from the earliest of them, as if it were a root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def depth_first(
+    spans: Sequence[T],
+    *,
+    span_id: Callable[[T], str | None],
+    parent_id: Callable[[T], str | None],
+    start: Callable[[T], int],
+) -> list[tuple[T, int]]:
+    """Every span of `spans` once, with its depth (0 for a root), in waterfall order.
+
+    When two spans share an id, children attach to the earlier one in `spans`.
+    """
+    first_with_id: dict[str, int] = {}
+    for index, span in enumerate(spans):
+        key = span_id(span)
+        if key is not None:
+            first_with_id.setdefault(key, index)
+    by_start = sorted(range(len(spans)), key=lambda index: (start(spans[index]), index))
+    children: list[list[int]] = [[] for _ in spans]
+    roots: list[int] = []
+    for index in by_start:
+        parent_key = parent_id(spans[index])
+        parent = None if parent_key is None else first_with_id.get(parent_key)
+        if parent is None or parent == index:
+            roots.append(index)
+        else:
+            children[parent].append(index)
+    drawn = [False] * len(spans)
+    ordered: list[tuple[T, int]] = []
+    # Roots first, then whatever a cycle kept out of reach, earliest first.
+    for top in [*roots, *by_start]:
+        stack = [(top, 0)]
+        while stack:
+            index, depth = stack.pop()
+            if drawn[index]:
+                continue
+            drawn[index] = True
+            ordered.append((spans[index], depth))
+            stack.extend((child, depth + 1) for child in reversed(children[index]))
+    return ordered
