@@ -101,9 +101,9 @@ class _Handlers:
 
     async def stored_events(self, request: Request) -> Response:
         try:
-            since_ns = _int_param(request, "since_ns")
-            until_ns = _int_param(request, "until_ns")
-            limit = _int_param(request, "limit")
+            since_ns = _int_param(request, "since_ns", -(2**63))
+            until_ns = _int_param(request, "until_ns", -(2**63))
+            limit = _int_param(request, "limit", 0)
         except ValueError as exc:
             return error_response(400, str(exc))
         events = await anyio.to_thread.run_sync(
@@ -160,14 +160,20 @@ def _retry_after(fault: Fault | None) -> dict[str, str] | None:
     return {"Retry-After": fault.retry_after}
 
 
-def _int_param(request: Request, name: str) -> int | None:
+def _int_param(request: Request, name: str, lowest: int) -> int | None:
+    """The query parameter as an integer SQLite can compare with, from `lowest` to 2**63-1."""
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
+    highest = 2**63 - 1
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, not {value!r}") from None
+        number = None
+    if number is None or not lowest <= number <= highest:
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise ValueError(f"{name} must be an integer from {lowest} to {highest}, not {shown!r}")
+    return number
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

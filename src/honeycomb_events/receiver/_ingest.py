@@ -294,13 +294,17 @@ class Ingest:
             protobuf_items(body, OTLP_REQUESTS[signal])
         except TooManyItems:
             raise Reject(400, ErrorText.TOO_MANY_ITEMS, "bodies_too_many_items") from None
+        # Every chunk is mapped before any is stored: a request that turns out unreadable
+        # half-way stores nothing, as its 400 says.
         try:
-            for name, items in otlp_groups(signal, body, dataset):
-                observed.dataset = name
-                if items:
-                    self._store_items(name, items, None, observed)
+            groups = list(otlp_groups(signal, body, dataset))
         except (DecodeError, ValueError) as exc:
             raise Reject(400, ErrorText.MALFORMED, "malformed_bodies") from exc
+        del body
+        for name, items in groups:
+            observed.dataset = name
+            if items:
+                self._store_items(name, items, None, observed)
 
     async def _single(self, request: Request, observed: _Observed) -> Response:
         fault, replaced, data = await self._intake(

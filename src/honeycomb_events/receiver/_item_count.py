@@ -154,10 +154,12 @@ def _skip_scalar(data: memoryview, position: int, wire: int) -> int:
 
 
 def protobuf_items(body: bytes, request: Descriptor, limit: int = MAX_ITEMS) -> int:
-    """At least the number of fields in protobuf `body`, a `request` message, counting into
-    every nested message (without recursion, so any depth) and every element of packed lists;
-    `TooManyItems` past `limit`."""
-    if len(body) <= limit:
+    """At least the number of values protobuf `body`, a `request` message, becomes: each
+    field, counting into every nested message (without recursion, so any depth), each element
+    of a packed list, and `EVENT_WEIGHT` more for each message that becomes an event, however
+    empty; `TooManyItems` past `limit`."""
+    # Such a message takes at least two bytes (its tag and length).
+    if len(body) * (1 + EVENT_WEIGHT // 2) <= limit:
         return len(body)
     count = 0
     data = memoryview(body)
@@ -181,11 +183,14 @@ def protobuf_items(body: bytes, request: Descriptor, limit: int = MAX_ITEMS) -> 
                 continue
             length, position = _varint(data, position)
             inside = fields.get(key >> 3)
-            if isinstance(inside, dict) and length:
-                enclosing.append((end, fields))
-                end, fields = position + length, inside
-                continue
-            if isinstance(inside, int):
+            if isinstance(inside, tuple):
+                weight, nested = inside
+                count += weight
+                if length:
+                    enclosing.append((end, fields))
+                    end, fields = position + length, nested
+                    continue
+            elif inside is not None:
                 count += length // inside
             position += length
     except (IndexError, _Unreadable):
@@ -195,9 +200,26 @@ def protobuf_items(body: bytes, request: Descriptor, limit: int = MAX_ITEMS) -> 
     return count
 
 
-# Per message type, by field number: the nested message's own table, or for a packed list
-# of numbers the bytes an element takes at least.
-_Fields = dict[int, "_Fields | int"]
+EVENT_WEIGHT: Final = 16
+"""What an OTLP span, span event, link, log record or data point counts besides its fields:
+about the fields every event it becomes has (ids, name, duration, kind, ...)."""
+
+_EVENT_MESSAGES: Final = frozenset(
+    {
+        "opentelemetry.proto.trace.v1.Span",
+        "opentelemetry.proto.trace.v1.Span.Event",
+        "opentelemetry.proto.trace.v1.Span.Link",
+        "opentelemetry.proto.logs.v1.LogRecord",
+        "opentelemetry.proto.metrics.v1.NumberDataPoint",
+        "opentelemetry.proto.metrics.v1.HistogramDataPoint",
+        "opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint",
+        "opentelemetry.proto.metrics.v1.SummaryDataPoint",
+    }
+)
+
+# Per message type, by field number: for a nested message what it counts besides its fields
+# and its own table, or for a packed list of numbers the bytes an element takes at least.
+_Fields = dict[int, "tuple[int, _Fields] | int"]
 _tables: dict[str, _Fields] = {}
 
 
@@ -209,8 +231,10 @@ def _fields(message: Descriptor) -> _Fields:
         return table
     table = _tables[message.full_name] = {}
     for field in message.fields:
-        if field.message_type is not None:
-            table[field.number] = _fields(field.message_type)
+        nested = field.message_type
+        if nested is not None:
+            weight = EVENT_WEIGHT if nested.full_name in _EVENT_MESSAGES else 0
+            table[field.number] = (weight, _fields(nested))
         elif field.is_repeated and field.type not in _TEXT_TYPES:
             # A packed list of numbers: each element becomes a Python number.
             table[field.number] = _PACKED_SIZES.get(field.type, 1)

@@ -9,7 +9,7 @@ default; JSON-encoded OTLP is refused with 415.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from opentelemetry._logs import LogRecord, SeverityNumber
@@ -139,16 +139,20 @@ def _span_context(trace_id: bytes, span_id: bytes, flags: int = 0, state: str = 
     )
 
 
-def spans_of(body: bytes) -> list[ReadableSpan]:
-    """The spans of an ``ExportTraceServiceRequest``."""
+def spans_of(body: bytes) -> Iterator[ReadableSpan]:
+    """The spans of an ``ExportTraceServiceRequest``, each made when it is asked for. The
+    request is parsed first: `google.protobuf.message.DecodeError` before any span."""
     request: Any = TraceRequest.FromString(body)
-    spans: list[ReadableSpan] = []
+    return _spans(request)
+
+
+def _spans(request: Any) -> Iterator[ReadableSpan]:
     for resource_spans in request.resource_spans:
         resource = _resource(resource_spans.resource, resource_spans.schema_url)
         for scope_spans in resource_spans.scope_spans:
             scope = _scope(scope_spans.scope, scope_spans.schema_url)
-            spans.extend(_span(span, resource, scope) for span in scope_spans.spans)
-    return spans
+            for span in scope_spans.spans:
+                yield _span(span, resource, scope)
 
 
 def _span(span: Any, resource: Resource, scope: SdkScope) -> ReadableSpan:
@@ -195,10 +199,14 @@ class ReceivedLogRecord:
         self.instrumentation_scope = scope
 
 
-def log_records_of(body: bytes) -> list[ReceivedLogRecord]:
-    """The log records of an `ExportLogsServiceRequest`."""
+def log_records_of(body: bytes) -> Iterator[ReceivedLogRecord]:
+    """The log records of an `ExportLogsServiceRequest`, each made when it is asked for. The
+    request is parsed first: `google.protobuf.message.DecodeError` before any record."""
     request: Any = LogsRequest.FromString(body)
-    records: list[ReceivedLogRecord] = []
+    return _log_records(request)
+
+
+def _log_records(request: Any) -> Iterator[ReceivedLogRecord]:
     for resource_logs in request.resource_logs:
         resource = _resource(resource_logs.resource, resource_logs.schema_url)
         for scope_logs in resource_logs.scope_logs:
@@ -217,8 +225,7 @@ def log_records_of(body: bytes) -> list[ReceivedLogRecord]:
                 )
                 if record.event_name and hasattr(api_record, "event_name"):
                     api_record.event_name = record.event_name
-                records.append(ReceivedLogRecord(api_record, resource, scope))
-    return records
+                yield ReceivedLogRecord(api_record, resource, scope)
 
 
 def _severity(number: int) -> Any:
