@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -25,51 +24,17 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from honeycomb_events.receiver import MAX_ITEMS, Fault, Receiver
 
+from .served import Served
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 HEADERS = {"X-Honeycomb-Team": "key"}
 TOO_MANY = {"error": "request body holds too many values"}
 MIB = 1 << 20
 
-_SERVE = (
-    "import sys, time\n"
-    "from honeycomb_events.receiver import Receiver\n"
-    "receiver = Receiver().start()\n"
-    "print(receiver.url, flush=True)\n"
-    "sys.stdin.read()\n"
-)
-
-
-class _Served:
-    """A receiver in a child process, and what its memory peaked at."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:")
-
-    def peak_rss(self) -> int:
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-        raise AssertionError("no VmHWM")
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(10)
-
-
 @pytest.fixture
-def served() -> Iterator[_Served]:
-    child = _Served()
+def served() -> Iterator[Served]:
+    child = Served()
     try:
         with httpx.Client(base_url=child.url, timeout=60) as http:
             # Warm: the first request imports and builds what every later one shares.
