@@ -65,14 +65,27 @@ class _Server(uvicorn.Server):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
 
     def request_exit(self, *, force: bool = False) -> None:
-        """Ask the server to shut down; safe from any thread, at any time."""
+        """Ask the server to shut down; safe from any thread, at any time.
+
+        `force` drops every connection instead of giving requests in flight about a second.
+        """
         if force:
             self.force_exit = True
         self.should_exit = True
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+        loop = self._loop
+        if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already closed
-                loop.call_soon_threadsafe(wake.set)
+                loop.call_soon_threadsafe(self._wake_up)
+
+    def _wake_up(self) -> None:
+        if self.force_exit:
+            # uvicorn's forced exit only stops waiting for requests; since Python 3.12.1 its
+            # listening server still waits for each connection to close, which a stalled
+            # client never does.
+            for connection in list(self.server_state.connections):
+                connection.transport.close()
+        if self._wake is not None:
+            self._wake.set()
 
 
 def _bind(host: str, port: int) -> socket.socket:
