@@ -19,7 +19,7 @@ from typing import get_args
 
 import pytest
 
-from honeycomb_events import _config
+from honeycomb_events import _config, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "honeycomb_events"
@@ -52,10 +52,12 @@ def per_signal_settings() -> set[str]:
 
 def code_variables() -> set[str]:
     """Every HONEYCOMB_* variable the package defines: the ENV_ constants of _config.py and
-    the per-signal names `signal_variable` builds for each signal."""
+    of the command line (the receiver's own settings), and the per-signal names
+    `signal_variable` builds for each signal."""
     names = {
         value
-        for name, value in vars(_config).items()
+        for module in (_config, cli)
+        for name, value in vars(module).items()
         if name.startswith("ENV_") and isinstance(value, str)
     }
     names |= {
