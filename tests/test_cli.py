@@ -3,11 +3,13 @@ in a subprocess, against receivers on 127.0.0.1 started here."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -232,6 +234,93 @@ def test_query_of_a_receiver_that_is_not_there(closed_port):
     completed = run("query", "orders", "--url", f"http://127.0.0.1:{closed_port}")
     assert completed.returncode == 1
     assert "cannot reach the receiver" in completed.stderr
+
+
+# What a terminal would obey: C0 and C1 controls, DEL, bidi overrides and isolates.
+TERMINAL_CONTROLS = {
+    chr(code)
+    for code in (
+        *range(0x20),
+        0x7F,
+        *range(0x80, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+HOSTILE = {
+    "title": "\x1b]0;pwned\x07",
+    "clear": "\x1b[2J",
+    "c1": "\x9b31mred",
+    "del": "a\x7fb",
+    "rtl": "abc\u202edcba",
+    "isolate": "\u2066x\u2069",
+    "key\x1b[1m": "v",
+}
+
+
+def test_query_escapes_what_a_terminal_would_obey(tmp_path):
+    db = tmp_path / "events.sqlite3"
+    # Read with --db while a receiver writes the file (WAL mode), as the docs promise.
+    with (
+        Receiver(db_path=db) as live,
+        HoneycombClient(api_key=API_KEY, endpoint=live.url) as client,
+    ):
+        assert all(result.ok for result in client.events.send_batch("hostile", [HOSTILE]))
+        table = run("query", "hostile", "--db", str(db))
+        jsonl = run("query", "hostile", "--db", str(db), "--format", "jsonl")
+        assert all(result.ok for result in client.events.send_batch("hostile", [{"n": 2}]))
+        again = run("query", "hostile", "--db", str(db), "--format", "jsonl")
+    assert table.returncode == jsonl.returncode == again.returncode == 0, table.stderr
+    assert not TERMINAL_CONTROLS - {"\n"} & set(table.stdout)
+    for shown in (
+        "\\x1b]0;pwned\\x07",
+        "\\x1b[2J",
+        "\\x9b31mred",
+        "a\\x7fb",
+        "abc\\u202edcba",
+        "\\u2066x\\u2069",
+        "key\\x1b[1m",
+    ):
+        assert shown in table.stdout
+    assert not TERMINAL_CONTROLS - {"\n"} & set(jsonl.stdout)
+    assert json.loads(jsonl.stdout)["data"] == HOSTILE  # still the same values, as JSON
+    assert len(again.stdout.splitlines()) == 2  # the receiver's later write is seen
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_query_db_refuses_other_files_and_never_writes_to_them(tmp_path):
+    rollback, wal = tmp_path / "notes.db", tmp_path / "wal notes?#%.db"
+    for path, mode in ((rollback, "delete"), (wal, "wal")):
+        with sqlite3.connect(path) as conn:
+            conn.execute(f"PRAGMA journal_mode = {mode}")
+            conn.execute("CREATE TABLE notes (text TEXT)")
+            conn.execute("INSERT INTO notes VALUES ('keep me')")
+        conn.close()
+    empty, text = tmp_path / "empty.sqlite3", tmp_path / "readme.txt"
+    empty.write_bytes(b"")
+    text.write_text("these are notes, not a database\n" * 20)
+    for path, says in (
+        (rollback, "is not a receiver's database: it has no datasets and no events table"),
+        (wal, "is not a receiver's database"),
+        (empty, "is not a receiver's database"),
+        (text, "cannot read"),
+    ):
+        digest = sha256(path)
+        completed = run("query", "orders", "--db", str(path))
+        assert completed.returncode == 2, completed.stderr
+        assert completed.stdout == ""
+        assert len(completed.stderr.splitlines()) == 1
+        assert says in completed.stderr
+        assert sha256(path) == digest, path.name
+    for path, mode in ((rollback, "delete"), (wal, "wal")):
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == (mode,)
+            tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            assert [name for (name,) in tables] == ["notes"]
+        conn.close()
 
 
 # send ------------------------------------------------------------------------------------------

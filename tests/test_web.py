@@ -107,3 +107,197 @@ def test_chromium_draws_every_span_of_the_trace(receiver, tmp_path):
         check=True,
     )
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# Any stored value renders; every page is bounded -------------------------------------------
+
+
+def post_spans(receiver: Receiver, dataset: str, events: list[dict[str, object]]) -> None:
+    """Store `events` through the Events API, a millisecond apart in the order given."""
+    items = [
+        {"data": data, "time": f"2024-05-01T12:00:{n // 1000:02d}.{n % 1000:03d}Z"}
+        for n, data in enumerate(events)
+    ]
+    for start in range(0, len(items), 2000):
+        response = httpx.post(
+            f"{receiver.url}/1/batch/{dataset}",
+            json=items[start : start + 2000],
+            headers={"X-Honeycomb-Team": API_KEY},
+        )
+        assert response.status_code == 200
+        assert {answer["status"] for answer in response.json()} == {202}
+
+
+def drawn_span_ids(page: str) -> list[str]:
+    return re.findall(r"class='span-bar[^']*' data-span-id='([^']*)'", page)
+
+
+def test_any_stored_value_renders(receiver):
+    nested: object = []
+    for _ in range(800):
+        nested = [nested]
+    post_spans(
+        receiver,
+        "odd",
+        [
+            {
+                "trace.trace_id": "odd",
+                "trace.span_id": "root",
+                "name": "root",
+                "duration_ms": 1e303,
+            },
+            {
+                "trace.trace_id": "odd",
+                "trace.span_id": "neg",
+                "trace.parent_id": "root",
+                "duration_ms": -5,
+                "name": {"a": "dict"},
+            },
+            {
+                "trace.trace_id": "odd",
+                "trace.span_id": "str",
+                "trace.parent_id": "root",
+                "duration_ms": "12 ms",
+                "name": ["a", "list"],
+                "nested": nested,
+            },
+            {
+                "trace.trace_id": "odd",
+                "trace.span_id": "big",
+                "trace.parent_id": "gone",
+                "duration_ms": 10**300,
+                "name": 42,
+            },
+            {
+                "trace.trace_id": "odd",
+                "trace.span_id": 7,
+                "trace.parent_id": {"x": 1},
+                "duration_ms": True,
+            },
+            {
+                "trace.trace_id": "odd",
+                "trace.span_id": "neg",
+                "trace.parent_id": "neg",
+                "name": "same id as another, its own parent",
+                "error": "yes",
+            },
+            {
+                "trace.trace_id": "odd",
+                "trace.parent_id": "root",
+                "name": 3,
+                "meta.annotation_type": "span_event",
+            },
+            {
+                "trace.trace_id": "odd",
+                "trace.parent_id": "str",
+                "body": {"b": 1},
+                "meta.signal_type": "log",
+            },
+            {"trace.trace_id": 12, "trace.span_id": "x", "name": "a trace id that is a number"},
+        ],
+    )
+    page = httpx.get(f"{receiver.url}/trace/odd")
+    assert page.status_code == 200
+    assert sorted(drawn_span_ids(page.text)) == ["", "big", "neg", "neg", "root", "str"]
+    assert "1e+303 ms" in page.text
+    assert "{&quot;a&quot;:&quot;dict&quot;}" in page.text  # a name that is not a string
+    assert page.text.count("class='mark event'") == 1
+    assert page.text.count("class='mark log'") == 1
+    index = httpx.get(f"{receiver.url}/")
+    assert index.status_code == 200
+    assert "/trace/odd" in index.text
+
+
+def test_a_parent_chain_of_3000_spans_is_drawn_whole(receiver):
+    chain = [{"trace.trace_id": "long", "trace.span_id": "s0", "name": "s0"}]
+    chain += [
+        {
+            "trace.trace_id": "long",
+            "trace.span_id": f"s{n}",
+            "trace.parent_id": f"s{n - 1}",
+            "name": f"s{n}",
+        }
+        for n in range(1, 3000)
+    ]
+    post_spans(receiver, "chain", chain)
+    page = httpx.get(f"{receiver.url}/trace/long")
+    assert page.status_code == 200
+    assert drawn_span_ids(page.text) == [f"s{n}" for n in range(3000)]
+    indents = {int(px) for px in re.findall(r"class=name style='padding-left:(\d+)px'", page.text)}
+    assert max(indents) == 16 * 14  # indentation stops deepening at 16 levels
+    assert "title='depth 2999'" in page.text
+
+
+def test_spans_in_a_parent_cycle_are_drawn(receiver):
+    post_spans(
+        receiver,
+        "cycle",
+        [
+            {"trace.trace_id": "loop", "trace.span_id": "root", "name": "root"},
+            {"trace.trace_id": "loop", "trace.span_id": "a", "trace.parent_id": "c"},
+            {"trace.trace_id": "loop", "trace.span_id": "b", "trace.parent_id": "a"},
+            {"trace.trace_id": "loop", "trace.span_id": "c", "trace.parent_id": "b"},
+            {"trace.trace_id": "loop", "trace.span_id": "self", "trace.parent_id": "self"},
+        ],
+    )
+    page = httpx.get(f"{receiver.url}/trace/loop").text
+    # The earliest span of the cycle is drawn as a root, the rest of it below.
+    assert drawn_span_ids(page) == ["root", "a", "b", "c", "self"]
+    names = re.findall(r"class=name style='padding-left:(\d+)px'", page)
+    assert names == ["0", "0", "14", "28", "0"]
+
+
+def test_a_trace_page_draws_at_most_10000_spans(receiver):
+    spans = [{"trace.trace_id": "huge", "trace.span_id": "root", "name": "import"}]
+    spans += [
+        {"trace.trace_id": "huge", "trace.span_id": f"s{n}", "trace.parent_id": "root"}
+        for n in range(1, 12_500)
+    ]
+    spans += [
+        {"trace.trace_id": "huge", "trace.parent_id": "root", "meta.annotation_type": "span_event"}
+    ]
+    post_spans(receiver, "huge", spans)
+    page = httpx.get(f"{receiver.url}/trace/huge").text
+    assert len(drawn_span_ids(page)) == 10_000
+    assert "12500 spans" in page
+    assert "2500 more spans are not drawn: this page draws the first 10000 by start time" in page
+
+
+def test_the_trace_list_pages_newest_first_with_a_cursor(receiver):
+    from honeycomb_events.receiver._web import index_page
+
+    roots = [
+        {"trace.trace_id": f"t{n:03}", "trace.span_id": "r", "name": f"root {n:03}"}
+        for n in range(120)
+    ]
+    post_spans(receiver, "many", roots)
+    # Ten more roots at one and the same time: the cursor still splits them without a loss.
+    response = httpx.post(
+        f"{receiver.url}/1/batch/many",
+        json=[
+            {
+                "data": {"trace.trace_id": f"same{n}", "trace.span_id": "r", "name": f"same {n}"},
+                "time": "2024-05-01T11:00:00Z",
+            }
+            for n in range(10)
+        ],
+        headers={"X-Honeycomb-Team": API_KEY},
+    )
+    assert response.status_code == 200
+    seen: list[str] = []
+    before = None
+    pages = 0
+    while pages < 10:
+        page = index_page(receiver.store, before=before)
+        pages += 1
+        seen += re.findall(r"href='/trace/([^']+)'", page)
+        older = re.search(r"href='/\?before=([^']+)'", page)
+        if older is None:
+            break
+        before = older.group(1)
+    assert pages == 3
+    assert seen[:3] == ["t119", "t118", "t117"]
+    assert seen[:120] == [f"t{n:03}" for n in reversed(range(120))]
+    assert sorted(seen[120:]) == [f"same{n}" for n in range(10)]
+    assert "no older traces" in index_page(receiver.store, before="0:0")
+    assert "<td>many</td><td>130</td>" in index_page(receiver.store, before="not a cursor")

@@ -40,16 +40,29 @@ def depth_first(
             roots.append(index)
         else:
             children[parent].append(index)
-    drawn = [False] * len(spans)
-    ordered: list[tuple[T, int]] = []
-    # Roots first, then whatever a cycle kept out of reach, earliest first.
-    for top in [*roots, *by_start]:
-        stack = [(top, 0)]
+    # A cycle keeps its spans out of reach of every root: the earliest span of each such
+    # group becomes a root too, and all roots are then drawn in start order.
+    reached = [False] * len(spans)
+    _walk(roots, children, reached)
+    for index in by_start:
+        if not reached[index]:
+            roots.append(index)
+            _walk([index], children, reached)
+    rank = {index: position for position, index in enumerate(by_start)}
+    roots.sort(key=rank.__getitem__)
+    return [(spans[index], depth) for index, depth in _walk(roots, children, [False] * len(spans))]
+
+
+def _walk(roots: list[int], children: list[list[int]], drawn: list[bool]) -> list[tuple[int, int]]:
+    """Depth first from each root in turn, skipping what `drawn` marks (and marking it)."""
+    ordered: list[tuple[int, int]] = []
+    for root in roots:
+        stack = [(root, 0)]
         while stack:
             index, depth = stack.pop()
             if drawn[index]:
                 continue
             drawn[index] = True
-            ordered.append((spans[index], depth))
+            ordered.append((index, depth))
             stack.extend((child, depth + 1) for child in reversed(children[index]))
     return ordered
