@@ -134,7 +134,9 @@ class Receiver:
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass db_path or store, not both")
-        hosts = normalize_hosts(allowed_hosts) | normalize_hosts([host])
+        hosts = normalize_hosts(allowed_hosts)
+        with contextlib.suppress(ValueError):  # a host that is not a name fails to bind instead
+            hosts |= normalize_hosts([host])
         self.host = host
         self._requested_port = port
         self._owns_store = store is None
