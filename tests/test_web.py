@@ -301,3 +301,19 @@ def test_the_trace_list_pages_newest_first_with_a_cursor(receiver):
     assert sorted(seen[120:]) == [f"same{n}" for n in range(10)]
     assert "no older traces" in index_page(receiver.store, before="0:0")
     assert "<td>many</td><td>130</td>" in index_page(receiver.store, before="not a cursor")
+
+
+def test_the_trace_list_counts_spans_up_to_a_cap(receiver, monkeypatch):
+    from honeycomb_events.receiver import _trace_queries, _web
+
+    monkeypatch.setattr(_trace_queries, "LISTED_SPAN_COUNT_CAP", 3)
+    monkeypatch.setattr(_web, "LISTED_SPAN_COUNT_CAP", 3)
+    spans = [{"trace.trace_id": "wide", "trace.span_id": "r", "name": "wide root"}]
+    spans += [
+        {"trace.trace_id": "wide", "trace.span_id": f"c{n}", "trace.parent_id": "r"}
+        for n in range(4)
+    ]
+    post_spans(receiver, "wide", spans)
+    page = httpx.get(f"{receiver.url}/").text
+    assert "<td>3+</td>" in page
+    assert "5 spans" in httpx.get(f"{receiver.url}/trace/wide").text

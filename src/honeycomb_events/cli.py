@@ -1269,7 +1269,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query_parser.add_argument("dataset", metavar="DATASET", help="dataset name (any casing)")
     source = query_parser.add_mutually_exclusive_group()
-    source.add_argument("--db", metavar="PATH", help="SQLite file written by `serve --db PATH`")
+    source.add_argument(
+        "--db",
+        metavar="PATH",
+        help="SQLite file written by `serve --db PATH` (read only, also while it is served)",
+    )
     source.add_argument(
         "--url", metavar="URL", help=f"a running receiver, e.g. http://127.0.0.1:{DEFAULT_PORT}"
     )

@@ -73,19 +73,21 @@ def _present_sql(path: str) -> str:
     return f"COALESCE(json_type(data, '{path}'), 'null') != 'null'"
 
 
-# JSON numbers that overflow a double read as infinity in SQLite: only finite ones are kept.
+_IS_SPAN_SQL: Final = f"(json_type(data, '{_TRACE}') = 'text' AND {_present_sql(_SPAN)})"
+
+# One statement, so that each row is rewritten once (SQLite reuses a row's parsed JSON across
+# the calls). JSON numbers that overflow a double read as infinity: only finite ones are kept.
 # Only this module's constants are interpolated into the SQL.
 _BACKFILL: Final = (
     f"UPDATE events SET trace_id = {_text_sql(_TRACE)}, span_id = {_text_sql(_SPAN)}, "  # noqa: S608
-    f"parent_id = {_text_sql(_PARENT)}, "
+    f"parent_id = {_text_sql(_PARENT)}, is_span = COALESCE({_IS_SPAN_SQL}, 0), "
+    f"is_root = COALESCE({_IS_SPAN_SQL} AND NOT {_present_sql(_PARENT)}, 0), "
     "error = COALESCE(json_type(data, '$.error') = 'true', 0), "
     "duration_ms = CASE WHEN json_type(data, '$.duration_ms') IN ('integer', 'real') "
     "AND abs(json_extract(data, '$.duration_ms')) <= 1.7976931348623157e308 "
     "THEN json_extract(data, '$.duration_ms') END, "
     f"name = substr({_text_sql('$.name')}, 1, {NAME_CHARACTERS}) "
     "WHERE json_valid(data)",
-    f"UPDATE events SET is_span = 1, is_root = NOT ({_present_sql(_PARENT)}) "  # noqa: S608
-    f"WHERE trace_id IS NOT NULL AND {_present_sql(_SPAN)}",
     "UPDATE datasets SET events = "
     "(SELECT COUNT(*) FROM events WHERE events.dataset = datasets.key)",
 )
@@ -131,17 +133,17 @@ def _finite(value: object) -> float | None:
 def prepare(conn: sqlite3.Connection) -> int:
     """Create or migrate the tables (`conn` in autocommit mode); the schema version after."""
     version = _user_version(conn)
-    if version >= SCHEMA_VERSION:
+    if version >= SCHEMA_VERSION and _has_table(conn, "events"):
         return version
     # IMMEDIATE: two processes opening one old file at once migrate it once.
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = _user_version(conn)
+        if _has_table(conn, "events") and "trace_id" not in _columns_of(conn, "events"):
+            _add_span_columns(conn)
+        for statement in _TABLES + _INDEXES:
+            conn.execute(statement)
         if version < SCHEMA_VERSION:
-            if _has_table(conn, "events") and "trace_id" not in _columns_of(conn, "events"):
-                _add_span_columns(conn)
-            for statement in _TABLES + _INDEXES:
-                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             version = SCHEMA_VERSION
     except BaseException:

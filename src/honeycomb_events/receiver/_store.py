@@ -4,6 +4,9 @@ A file database is in WAL mode with a busy timeout, so it survives restarts and 
 processes (a receiver, a CLI reading it, a second receiver) can use it at once. Every write is
 one transaction, and the per-dataset column limit is checked inside that transaction, so two
 writers cannot together push a dataset past it.
+
+What the web pages need of a span is also kept in indexed columns, and each dataset's event
+count in its row (`_schema.py`), so that no page reads every event (`_trace_queries.py`).
 """
 
 from __future__ import annotations
@@ -124,9 +127,11 @@ class EventStore:
         """A receiver's database file opened without writing to it: no table is created, no
         migration or journal mode change made, and every write raises `sqlite3.Error`.
 
-        A file being written by a receiver (in WAL mode) can be read. Raises `ValueError` when
-        the file is an SQLite database without the receiver's tables, and `sqlite3.Error`
-        when it cannot be read as SQLite at all.
+        A file being written by a receiver (in WAL mode) can be read; when such a file's
+        ``-wal`` and ``-shm`` companions are missing, SQLite creates them beside it to read
+        through (the file itself is not written). Raises `ValueError` when the file is an
+        SQLite database without the receiver's tables, and `sqlite3.Error` when it cannot be
+        read as SQLite at all.
         """
         store = cls.__new__(cls)
         store.path = os.fspath(path)

@@ -21,6 +21,11 @@ OLDER_ROOTS_SQL: Final = (
     "WHERE is_root = 1 AND (time_ns, id) < (?, ?) ORDER BY time_ns DESC, id DESC LIMIT ?"
 )
 TRACE_SPAN_COUNT_SQL: Final = "SELECT COUNT(*) FROM events WHERE trace_id = ? AND is_span = 1"
+LISTED_SPAN_COUNT_SQL: Final = (
+    "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE trace_id = ? AND is_span = 1 LIMIT ?)"
+)
+LISTED_SPAN_COUNT_CAP: Final = 100_000
+"""The trace list counts a trace's spans up to this many, and shows more as "100000+"."""
 # The planner would rather use events_by_trace, which matches more terms, and then read every
 # span of the trace to look at its error column: the partial index answers from one entry.
 TRACE_FAILED_SQL: Final = (
@@ -42,6 +47,7 @@ TRACE_MARK_COUNT_SQL: Final = "SELECT COUNT(*) FROM events WHERE trace_id = ? AN
 PAGE_QUERIES: Final = {
     "recent roots": (RECENT_ROOTS_SQL, (50,)),
     "older roots": (OLDER_ROOTS_SQL, (0, 0, 50)),
+    "listed span count": (LISTED_SPAN_COUNT_SQL, ("t", 10)),
     "trace span count": (TRACE_SPAN_COUNT_SQL, ("t",)),
     "trace failed": (TRACE_FAILED_SQL, ("t",)),
     "trace spans": (TRACE_SPANS_SQL, ("t", 10)),
@@ -73,7 +79,8 @@ class Cursor(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class TraceSummary:
-    """One root span in the trace list, with its trace's span count and failure flag."""
+    """One root span in the trace list, with its trace's span count (at most
+    `LISTED_SPAN_COUNT_CAP` + 1) and failure flag."""
 
     trace_id: str
     dataset: str
@@ -135,7 +142,11 @@ def recent_traces(
             time_ns=time_ns,
             name=name,
             duration_ms=duration_ms,
-            spans=int(conn.execute(TRACE_SPAN_COUNT_SQL, (trace_id,)).fetchone()[0]),
+            spans=int(
+                conn.execute(
+                    LISTED_SPAN_COUNT_SQL, (trace_id, LISTED_SPAN_COUNT_CAP + 1)
+                ).fetchone()[0]
+            ),
             failed=bool(conn.execute(TRACE_FAILED_SQL, (trace_id,)).fetchone()[0]),
         )
         for _, time_ns, trace_id, name, duration_ms, dataset in rows[:limit]

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import msgspec
 
 from ._store import EventStore
-from ._trace_queries import Cursor, MarkRow, SpanRow, TraceSummary
+from ._trace_queries import LISTED_SPAN_COUNT_CAP, Cursor, MarkRow, SpanRow, TraceSummary
 from ._trace_tree import depth_first
 
 TRACES_PER_PAGE: Final = 50
@@ -126,12 +126,13 @@ def index_page(store: EventStore, before: str | None = None) -> str:
 
 def _trace_row(summary: TraceSummary) -> str:
     name = "(unnamed root span)" if summary.name is None else summary.name
+    spans = f"{LISTED_SPAN_COUNT_CAP}+" if summary.spans > LISTED_SPAN_COUNT_CAP else summary.spans
     return (
         "<tr class=trace>"
         f"<td><a href='/trace/{html.escape(quote(summary.trace_id, safe=''))}'>"
         f"{html.escape(name)}</a></td>"
         f"<td>{html.escape(summary.dataset)}</td><td>{_time_text(summary.time_ns)}</td>"
-        f"<td>{summary.spans}</td><td>{_ms_text(summary.duration_ms)}</td>"
+        f"<td>{spans}</td><td>{_ms_text(summary.duration_ms)}</td>"
         f"<td>{'<span class=error>error</span>' if summary.failed else ''}</td></tr>"
     )
 
@@ -193,13 +194,13 @@ def trace_page(
         notes.append(
             f"{rows.mark_total - len(rows.marks)} more span events and logs are not drawn."
         )
-    total = axis.total
+    total_ms = axis.total / 1e6
     body = (
         f"<p><a href='/'>all traces</a></p><h1>Trace {html.escape(trace_id)}</h1>"
-        f"<p>{rows.span_total} spans, {_time_text(axis.start)}, {total / 1e6:.2f} ms</p>"
+        f"<p>{rows.span_total} spans, {_time_text(axis.start)}, {_ms_text(total_ms)}</p>"
         + "".join(f"<p class=note>{html.escape(note)}</p>" for note in notes)
         + "<div class=axis><span></span><span class=scale><span>0 ms</span>"
-        f"<span>{total / 2e6:.2f} ms</span><span>{total / 1e6:.2f} ms</span></span>"
+        f"<span>{_ms_text(total_ms / 2)}</span><span>{_ms_text(total_ms)}</span></span>"
         "<span></span></div>"
         f"<div class=waterfall>{drawn}</div>"
     )
