@@ -32,6 +32,7 @@ HEADERS = {"X-Honeycomb-Team": "key"}
 TOO_MANY = {"error": "request body holds too many values"}
 MIB = 1 << 20
 
+
 @pytest.fixture
 def served() -> Iterator[Served]:
     child = Served()

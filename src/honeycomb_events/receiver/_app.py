@@ -83,7 +83,8 @@ class _Handlers:
     # Web pages ---------------------------------------------------------------------------
 
     async def index(self, request: Request) -> Response:
-        page = await anyio.to_thread.run_sync(index_page, self.store)
+        before = request.query_params.get("before")
+        page = await anyio.to_thread.run_sync(lambda: index_page(self.store, before=before))
         return HTMLResponse(page)
 
     async def trace(self, request: Request) -> Response:
