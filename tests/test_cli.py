@@ -21,7 +21,7 @@ import pytest
 
 from honeycomb_events import BatchEvent, HoneycombClient
 from honeycomb_events.cli import _Row, choose_columns, parse_event_line, parse_time_ns, value_text
-from honeycomb_events.receiver import Receiver
+from honeycomb_events.receiver import Receiver, StoredEvent
 
 from .conftest import API_KEY
 
@@ -228,6 +228,24 @@ def test_query_needs_a_source_and_an_existing_database(tmp_path):
     bad_time = run("query", "orders", "--db", "x", "--since", "yesterday")
     assert bad_time.returncode == 2
     assert "15m" in bad_time.stderr
+
+
+def test_query_of_a_receiver_with_keys_sends_one(tmp_path):
+    with Receiver(api_keys={"team-key"}) as keyed:
+        keyed.store.add("orders", [StoredEvent.create("orders", 1, {"order": "A-1"})])
+        refused = run("query", "orders", "--url", keyed.url)
+        assert refused.returncode == 1
+        assert "HONEYCOMB_API_KEY was not set" in refused.stderr
+        wrong_key = clean_environment(HONEYCOMB_API_KEY="not-the-key-42")
+        wrong = run("query", "orders", "--url", keyed.url, env=wrong_key)
+        assert "HONEYCOMB_API_KEY was not one of its keys" in wrong.stderr
+        assert "not-the-key-42" not in wrong.stderr
+        named = clean_environment(MY_RECEIVER_KEY="team-key")
+        taken = run(
+            "query", "orders", "--url", keyed.url, "--api-key-env", "MY_RECEIVER_KEY", env=named
+        )
+        assert taken.returncode == 0, taken.stderr
+        assert "A-1" in taken.stdout
 
 
 def test_query_of_a_receiver_that_is_not_there(closed_port):

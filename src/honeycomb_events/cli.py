@@ -305,21 +305,36 @@ def _rows_from_db(
     return [_Row(e.time, e.samplerate, e.data) for e in events], known
 
 
+def _receiver_headers(key_variable: str | None) -> dict[str, str]:
+    """A receiver given keys wants one on its control endpoints too: the key of
+    ``--api-key-env`` (default ``HONEYCOMB_API_KEY``), when it is set."""
+    key = os.environ.get(key_variable or ENV_API_KEY, "").strip()
+    return {"X-Honeycomb-Team": key} if key else {}
+
+
 def _rows_from_url(
-    url: str, dataset: str, since: int | None, until: int | None, limit: int | None
+    args: argparse.Namespace, since: int | None, until: int | None, limit: int | None
 ) -> tuple[list[_Row], list[str]]:
     params = {
         name: str(value)
         for name, value in (("since_ns", since), ("until_ns", until), ("limit", limit))
         if value is not None
     }
-    base = url.rstrip("/")
+    base = args.url.rstrip("/")
+    variable = args.api_key_env or ENV_API_KEY
+    headers = _receiver_headers(variable)
     try:
-        with httpx.Client(timeout=30.0) as http:
+        with httpx.Client(timeout=30.0, headers=headers) as http:
             response = http.get(
-                f"{base}/_receiver/events/{quote(dataset, safe='')}",
+                f"{base}/_receiver/events/{quote(args.dataset, safe='')}",
                 params=params,
             )
+            if response.status_code == 401:
+                done = "was not one of its keys" if headers else "was not set"
+                raise _QueryError(
+                    f"the receiver at {base} accepts only its own keys, and {variable} {done}: "
+                    f"set {variable} to one of them (serve's HONEYCOMB_RECEIVER_API_KEYS)"
+                )
             if response.status_code != 200:
                 raise _QueryError(
                     f"{base} answered {response.status_code} to GET /_receiver/events: "
@@ -417,7 +432,7 @@ def _fetch(args: argparse.Namespace) -> tuple[list[_Row], list[str], str]:
     # --where filters here, so the store's limit may only cut when nothing else does.
     limit = args.limit if not args.where else None
     if args.db is None:
-        rows, known = _rows_from_url(args.url, args.dataset, args.since, args.until, limit)
+        rows, known = _rows_from_url(args, args.since, args.until, limit)
         return rows, known, args.url
     if not os.path.isfile(args.db):
         raise _QueryError(
@@ -1276,6 +1291,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--url", metavar="URL", help=f"a running receiver, e.g. http://127.0.0.1:{DEFAULT_PORT}"
+    )
+    query_parser.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help=f"with --url: the variable holding one of the receiver's keys, if it was given "
+        f"keys (default: {ENV_API_KEY})",
     )
     query_parser.add_argument(
         "--where",
