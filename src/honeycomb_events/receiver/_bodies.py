@@ -19,9 +19,14 @@ MAX_DECODED_BYTES: Final = 50_000_000
 _MSGPACK_TYPES: Final = frozenset({"application/msgpack", "application/x-msgpack"})
 _READ_CHUNK: Final = 1 << 16
 
+SPLIT_ABOVE: Final = 1 << 20
+"""Batch bodies larger than this are decoded an item at a time (`decode_batch`)."""
+
 _json_decoder: Final = msgspec.json.Decoder()
 # No fallback for unknown types: a msgpack extension value in an event makes it malformed.
 _msgpack_decoder: Final = msgspec.msgpack.Decoder()
+_json_parts: Final = msgspec.json.Decoder(list[msgspec.Raw])
+_msgpack_parts: Final = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
 class Disconnected(Exception):
@@ -96,7 +101,45 @@ def decompress(body: bytes, content_encoding: str | None) -> bytes:
 
 
 def decode_body(raw: bytes, media: str, content_encoding: str | None) -> Any:
-    """The request body decompressed, counted and decoded, or a `Reject`."""
+    """A ``/1/events`` body decompressed, counted and decoded, or a `Reject`."""
+    body, msgpack = _checked(raw, media, content_encoding)
+    try:
+        return _msgpack_decoder.decode(body) if msgpack else _json_decoder.decode(body)
+    except (msgspec.MsgspecError, ValueError, RecursionError) as exc:
+        raise Reject(400, ErrorText.MALFORMED, "malformed_bodies") from exc
+
+
+def decode_batch(raw: bytes, media: str, content_encoding: str | None) -> list[dict[str, Any]]:
+    """A ``/1/batch`` body decompressed, counted and decoded: its items, each an object; or a
+    `Reject`.
+
+    A body over `SPLIT_ABOVE` bytes is split into its items first and each decoded by a call of
+    its own: one call over a whole big batch would hold the GIL, and so keep the event loop's
+    thread from answering anyone, for as long as the body takes to decode (a 3.5 MB batch:
+    up to 0.1 s on a busy machine).
+    """
+    body, msgpack = _checked(raw, media, content_encoding)
+    decode = _msgpack_decoder.decode if msgpack else _json_decoder.decode
+    try:
+        if len(body) <= SPLIT_ABOVE:
+            items = decode(body)
+            if not isinstance(items, list):
+                raise Reject(400, ErrorText.MALFORMED, "malformed_bodies")
+        else:
+            parts = (_msgpack_parts if msgpack else _json_parts).decode(body)
+            items = [decode(part) for part in parts]
+    except (msgspec.MsgspecError, ValueError, RecursionError) as exc:
+        raise Reject(400, ErrorText.MALFORMED, "malformed_bodies") from exc
+    if not all(isinstance(item, dict) for item in items):
+        raise Reject(400, ErrorText.MALFORMED, "malformed_bodies")
+    if not items:
+        raise Reject(400, ErrorText.BODY_EMPTY, "empty_bodies")
+    return items
+
+
+def _checked(raw: bytes, media: str, content_encoding: str | None) -> tuple[bytes, bool]:
+    """The body decompressed, refused when empty or holding too many values; and whether it
+    is msgpack."""
     body = decompress(raw, content_encoding)
     msgpack = media in _MSGPACK_TYPES
     if not (body if msgpack else body.strip()):
@@ -105,7 +148,4 @@ def decode_body(raw: bytes, media: str, content_encoding: str | None) -> Any:
         (msgpack_items if msgpack else json_items)(body, MAX_ITEMS)
     except TooManyItems:
         raise Reject(400, ErrorText.TOO_MANY_ITEMS, "bodies_too_many_items") from None
-    try:
-        return _msgpack_decoder.decode(body) if msgpack else _json_decoder.decode(body)
-    except (msgspec.MsgspecError, ValueError, RecursionError) as exc:
-        raise Reject(400, ErrorText.MALFORMED, "malformed_bodies") from exc
+    return body, msgpack

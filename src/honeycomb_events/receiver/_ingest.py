@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from honeycomb_events._limits import MAX_BODY_BYTES, MAX_EVENT_BYTES
 
-from ._bodies import Disconnected, decode_body, decompress, media_type, read_body
+from ._bodies import Disconnected, decode_batch, decode_body, decompress, media_type, read_body
 from ._errors import ErrorText, Reject, error_response
 from ._event_checks import check_event, header_samplerate
 from ._faults import DroppedConnection, Fault, FaultPlan
@@ -202,18 +202,15 @@ class Ingest:
             raise Reject(400, ErrorText.BODY_TOO_LARGE, "bodies_too_large")
         if not raw:
             raise Reject(400, ErrorText.BODY_EMPTY, "empty_bodies")
+        decode = decode_batch if kind == "batch" else decode_body
         encoding = request.headers.get("content-encoding")
-        value = await self._in_worker(decode_body, raw, media_type(request), encoding)
+        value = await self._in_worker(decode, raw, media_type(request), encoding)
         return fault, None, value
 
     async def _batch(self, request: Request, observed: _Observed) -> Response:
         fault, replaced, items = await self._intake(request, observed, "batch", MAX_BODY_BYTES)
         if replaced is not None:
             return replaced
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise Reject(400, ErrorText.MALFORMED, "malformed_bodies")
-        if not items:
-            raise Reject(400, ErrorText.BODY_EMPTY, "empty_bodies")
         dataset = observed.dataset or ""
         results = await self._in_worker(self._store_items, dataset, items, fault, observed)
         return _json(results, _retry_after(fault))
