@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from ._encode import Compression, Encoding
 from ._errors import ConfigurationError
+from ._formats import Compression, Encoding
 
 _logger = logging.getLogger("honeycomb_events")
 

@@ -7,17 +7,16 @@ the events a server asked to retry can be resent, without encoding anything twic
 
 from __future__ import annotations
 
-import enum
 import gzip
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, overload
 
 import msgspec
 import zstandard
 
-from ._errors import ConfigurationError
+from ._formats import Compression, Encoding
 from ._limits import (
     DROPPED_FIELDS,
     MAX_BODY_BYTES,
@@ -44,48 +43,6 @@ GZIP_LEVEL: Final = 1
 # Compression adds a few bytes of framing per block; keeping the raw body this far below the
 # limit keeps the compressed body below it too, even for data that does not compress.
 _COMPRESSION_HEADROOM: Final = 4096
-
-
-_C = TypeVar("_C", bound="_Choice")
-
-
-class _Choice(enum.Enum):
-    """A setting with a fixed set of values, read from an argument or a variable."""
-
-    @classmethod
-    def from_str(cls: type[_C], value: str, source: str) -> _C:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            accepted = ", ".join(member.value for member in cls)
-            raise ConfigurationError(f"{source} must be one of {accepted}, not {value!r}") from None
-
-
-class Encoding(_Choice):
-    """How events are serialized in a batch body."""
-
-    JSON = "json"
-    MSGPACK = "msgpack"
-
-    @classmethod
-    def default(cls) -> Encoding:
-        return cls.JSON
-
-    @property
-    def content_type(self) -> str:
-        return "application/json" if self is Encoding.JSON else "application/msgpack"
-
-
-class Compression(_Choice):
-    """How request bodies are compressed (`Content-Encoding`)."""
-
-    ZSTD = "zstd"
-    GZIP = "gzip"
-    NONE = "none"
-
-    @classmethod
-    def default(cls) -> Compression:
-        return cls.ZSTD
 
 
 @dataclass(frozen=True, slots=True)
