@@ -28,7 +28,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceState
 
 from honeycomb_events import BatchEncoder, BatchEvent, Encoding, Transport, resolve_settings
-from honeycomb_events._limits import LimitTally, sanitize_fields
+from honeycomb_events._limits import LimitTally, mapped_event, sanitize_fields
 from honeycomb_events._model import ACCEPTED
 from honeycomb_events.otel import log_to_event, map_spans
 from honeycomb_events.otel._common import add_attributes, plain_sequence
@@ -87,7 +87,7 @@ def as_class(span: ReadableSpan, cls: type) -> ReadableSpan:
 
 def mapped(spans: list[ReadableSpan]) -> list[tuple[dict, str | None, int | None, bool]]:
     return [
-        (dict(event.data), event.time, event.samplerate, event._fields_checked)
+        (dict(event.data), event.time, event.samplerate, event.within_limits)
         for _, events in map_spans(spans)
         for event in events
     ]
@@ -189,7 +189,7 @@ def test_a_checked_event_encodes_to_the_bytes_of_the_careful_path(encoding):
         [BatchEvent.trusted(data, "2024-05-01T12:00:00Z", 3)], LimitTally()
     )
     fast = encoder.encode_events(
-        [BatchEvent.trusted(data, "2024-05-01T12:00:00Z", 3, fields_checked=True)], LimitTally()
+        [mapped_event(data, "2024-05-01T12:00:00Z", 3, within_limits=True)], LimitTally()
     )
     assert list(fast) == list(careful)
 
@@ -198,9 +198,7 @@ def test_a_checked_event_holding_an_overlong_string_still_has_it_cut():
     encoder = BatchEncoder()
     tally = LimitTally()
     data = {"long": "x" * 70_000, "n": 1}
-    [encoded] = encoder.encode_events(
-        [BatchEvent.trusted(data, None, None, fields_checked=True)], tally
-    )
+    [encoded] = encoder.encode_events([mapped_event(data, None, None, within_limits=True)], tally)
     assert len(msgspec.json.decode(encoded)["data"]["long"]) == 65_535
     assert tally.strings_truncated == 1
 
@@ -208,9 +206,7 @@ def test_a_checked_event_holding_an_overlong_string_still_has_it_cut():
 def test_a_checked_event_with_a_lone_surrogate_takes_the_careful_path():
     encoder = BatchEncoder()
     data = {"bad": "a\udc80b"}
-    fast = encoder.encode_events(
-        [BatchEvent.trusted(data, None, None, fields_checked=True)], LimitTally()
-    )
+    fast = encoder.encode_events([mapped_event(data, None, None, within_limits=True)], LimitTally())
     assert list(fast) == list(encoder.encode_events([BatchEvent(data)], LimitTally()))
     assert msgspec.json.decode(fast[0])["data"]["bad"] == "a\ufffdb"
 
@@ -271,7 +267,7 @@ def test_log_events_said_to_be_checked_are_left_unchanged_by_the_careful_path(at
     )
     event = log_to_event(record, {"service.name": "shop"}, {})
     tally = LimitTally()
-    if event._fields_checked:
+    if event.within_limits:
         assert sanitize_fields(event.data, tally) == event.data
         assert not tally
 
@@ -279,5 +275,5 @@ def test_log_events_said_to_be_checked_are_left_unchanged_by_the_careful_path(at
 def test_a_log_with_a_text_body_and_plain_attributes_is_checked_and_a_mapping_body_is_not():
     plain = LogRecord(body="hello", attributes=_bounded({"user": "ada", "n": 3}))
     nested = LogRecord(body={"a": {"b": 1}}, attributes=_bounded({"user": "ada"}))
-    assert log_to_event(plain, {}, {})._fields_checked
-    assert not log_to_event(nested, {}, {})._fields_checked
+    assert log_to_event(plain, {}, {}).within_limits
+    assert not log_to_event(nested, {}, {}).within_limits

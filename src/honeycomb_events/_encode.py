@@ -16,25 +16,23 @@ from typing import Any, Final, overload
 import msgspec
 import zstandard
 
+from ._encodable import ENCODE_ERRORS
 from ._formats import Compression, Encoding
 from ._limits import (
-    DROPPED_FIELDS,
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
-    MAX_FIELDS,
-    MAX_INT,
-    MAX_STRING_BYTES,
-    MIN_INT,
-    UNKNOWN,
+    SMALL_EVENT_BYTES,
     LimitTally,
-    has_surrogates,
-    replace_surrogates,
+    fit_event,
+    limited_event,
     sanitize_fields,
-    shrink_to_fit,
-    text_of,
-    to_builtin,
+    wire_item,
 )
 from ._model import BatchEvent
+
+# Encoding and Compression are defined in `_formats`, below the configuration; the package's
+# public names still come from here.
+__all__ = ["BatchEncoder", "Body", "Compression", "EncodedEvents", "Encoding"]
 
 ZSTD_LEVEL: Final = 1
 """Level 1 costs about a microsecond per span and still shrinks JSON events 6-10 times."""
@@ -118,86 +116,9 @@ class _BodyWriter:
         return EncodedEvents(self.buffer, self._starts, self._ends)
 
 
-class _Refused(Exception):
-    """A value the fast path leaves to `sanitize_fields`."""
-
-
-def _refuse(value: Any) -> Any:
-    raise _Refused
-
-
 def _stringify(value: Any) -> str:
     """msgspec's hook for values nested inside lists and dicts that it cannot encode."""
     return str(value)
-
-
-def _jsonable(value: Any, tally: LimitTally | None) -> Any:  # noqa: PLR0911 - one per kind
-    """A deep copy of `value` that any encoder takes: string keys, valid text, no odd types.
-
-    Only for events msgspec refused (a lone surrogate inside a list, say): known types are
-    converted as msgspec would have written them, so the rest of the event keeps its usual
-    form. Lone surrogates become U+FFFD, counted in `tally` when one is given.
-    """
-    if isinstance(value, str):
-        if has_surrogates(value):
-            if tally is not None:
-                tally.surrogates_replaced += 1
-            return replace_surrogates(value)
-        return str.__str__(value)
-    if isinstance(value, Mapping):
-        return {
-            _jsonable(key if type(key) is str else text_of(key), tally): _jsonable(item, tally)
-            for key, item in value.items()
-        }
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(item, tally) for item in value]
-    if value is None or isinstance(value, (bool, float)):
-        return value
-    if isinstance(value, int):
-        return value if MIN_INT <= value <= MAX_INT else _big_int_text(value, tally)
-    builtin = to_builtin(value)
-    return str(value) if builtin is UNKNOWN else _jsonable(builtin, tally)
-
-
-def _big_int_text(value: int, tally: LimitTally | None) -> str | None:
-    """An integer past 64 bits as its digits; past Python's 4,300 digits, None (null)."""
-    try:
-        return str(value)
-    except ValueError:
-        if tally is not None:
-            tally.values_dropped += 1
-        return None
-
-
-# ValueError: an integer past Python's 4,300 digits, which msgspec will not write either.
-_ENCODE_ERRORS: Final = (
-    msgspec.EncodeError,
-    TypeError,
-    UnicodeEncodeError,
-    OverflowError,
-    ValueError,
-)
-
-# JSON is at most this many times longer than msgpack for the same event: an escaped control
-# character is 6 bytes of JSON for 1 of msgpack, and nothing else expands more.
-_JSON_PER_MSGPACK_BYTE: Final = 6
-
-
-def _safely(encode: Callable[[Any], bytes], value: Any, tally: LimitTally | None = None) -> bytes:
-    try:
-        return encode(value)
-    except _ENCODE_ERRORS:
-        return encode(_jsonable(value, tally))
-
-
-def _wire(data: Mapping[str, Any], event: BatchEvent) -> dict[str, Any]:
-    """An event as the batch endpoint takes it: data, and time and samplerate when set."""
-    wire: dict[str, Any] = {"data": data}
-    if event.time is not None:
-        wire["time"] = event.time
-    if event.samplerate is not None:
-        wire["samplerate"] = event.samplerate
-    return wire
 
 
 class _ZstdPerThread(threading.local):
@@ -230,10 +151,6 @@ class BatchEncoder:
         )
         self._protected = frozenset(protected_fields)
         self._json = msgspec.json.Encoder(enc_hook=_stringify)
-        # msgpack keeps NaN and None as such, so only JSON output can be checked after the fact.
-        self._strict_json = (
-            msgspec.json.Encoder(enc_hook=_refuse) if encoding is Encoding.JSON else None
-        )
         encoder = (
             self._json
             if encoding is Encoding.JSON
@@ -253,102 +170,44 @@ class BatchEncoder:
         encode_into = self._encode_into
         for event in events:
             start = len(buffer)
-            # The usual event, inline: its fields were checked when it was built, and only a
-            # string can still be over its limit, which an event this short cannot hold (the
-            # string limit is far below the event limit, even as JSON from msgpack).
+            # The usual event, inline: `_limits` found it within the limits when it was built,
+            # and one this short once encoded cannot break the one limit left, a string's.
             written = False
-            if event._fields_checked and len(event.data) <= MAX_FIELDS:
+            if event.within_limits:
                 try:
-                    encode_into(_wire(event.data, event), buffer, -1)
-                    written = len(buffer) - start <= MAX_STRING_BYTES
-                except _ENCODE_ERRORS:  # a lone surrogate, say
+                    encode_into(wire_item(event.data, event), buffer, -1)
+                    written = len(buffer) - start <= SMALL_EVENT_BYTES
+                except ENCODE_ERRORS:  # a lone surrogate, say
                     pass
                 if not written:
                     del buffer[start:]
             if not written:
-                buffer += self._encode_event(event, tally)
+                buffer += self._limited(event, tally)
             writer.event_written(start)
         return writer.finish()
 
-    def _encode_event(self, event: BatchEvent, tally: LimitTally) -> bytes:
-        try:
-            if self._strict_json is not None and len(event.data) <= MAX_FIELDS:
-                clean = self._encode_if_clean(event)
-                if clean is not None:
-                    return clean
-            fields = sanitize_fields(event.data, tally)
-            return self._fit(fields, lambda kept: _wire(kept, event), self._encode, tally)
-        except Exception:
-            # Its fields cannot even be read (a mapping whose items() raises): the event keeps
-            # its place in the batch as the record of that loss, and no other event pays.
-            tally.values_dropped += 1
-            return self._encode(_wire({DROPPED_FIELDS: 1}, event))
-
-    def _fit(
-        self,
-        fields: dict[str, Any],
-        wire_of: Callable[[dict[str, Any]], Any],
-        encode: Callable[[Any], bytes],
-        tally: LimitTally,
-    ) -> bytes:
-        """The encoded event, its largest fields dropped until its JSON fits the event limit.
-
-        Honeycomb counts the limit in bytes of JSON, whatever encoding carries the event.
-        """
-        shrunk = False
-        counting: LimitTally | None = tally  # what the fallback replaces counts once
-        while True:
-            wire = wire_of(fields)
-            encoded = _safely(encode, wire, counting)
-            counting = None
-            size = len(encoded)
-            if (
-                encode is not self._json.encode
-                and size * _JSON_PER_MSGPACK_BYTE > self._max_event_bytes
-            ):
-                size = len(_safely(self._json.encode, wire))
-            nothing_left = fields.keys() <= {DROPPED_FIELDS}
-            if size <= self._max_event_bytes or nothing_left:
-                if shrunk:
-                    tally.events_shrunk += 1
-                return encoded
-            fields = shrink_to_fit(
-                fields,
-                size,
-                self._json_size_of,
-                tally,
-                budget=self._max_event_bytes,
-                protected=self._protected,
-            )
-            shrunk = True
-
-    def _encode_if_clean(self, event: BatchEvent) -> bytes | None:
-        """The event's JSON when it needs no limit applied, else None; costs one encode.
-
-        Everything `sanitize_fields` changes shows in the output: None and NaN are written
-        `null`, an empty key `"":`, and only an event over 65,535 bytes can hold a string over
-        the limit; odd types make the strict encoder refuse. msgspec writes integers of any
-        size and keys of many types, so big integers and non-string keys are looked for
-        directly. A false alarm (the text "null" inside a string) only costs the slow path.
-        """
-        try:
-            encoded = self._strict_json.encode(_wire(event.data, event))  # type: ignore[union-attr]
-        except (_Refused, *_ENCODE_ERRORS):
-            return None
-        if len(encoded) > MAX_STRING_BYTES or b"null" in encoded or b'"":' in encoded:
-            return None
-        for key, value in event.data.items():
-            if type(key) is not str or (type(value) is int and not MIN_INT <= value <= MAX_INT):
-                return None
-        return encoded
-
-    def _json_size_of(self, value: Any) -> int:
-        return len(_safely(self._json.encode, value))
+    def _limited(self, event: BatchEvent, tally: LimitTally) -> bytes:
+        """The event encoded the careful way: every field checked, then its size."""
+        return limited_event(
+            event,
+            self._encode,
+            tally,
+            json_encoded=self.encoding is Encoding.JSON,
+            budget=self._max_event_bytes,
+            protected=self._protected,
+        )[1]
 
     def encode_single(self, data: Mapping[str, Any], tally: LimitTally) -> Body:
         """The body of ``POST /1/events/<dataset>``: one JSON object, compressed."""
         fields = sanitize_fields(data, tally)
-        raw = self._fit(fields, lambda kept: kept, self._json.encode, tally)
+        _, raw = fit_event(
+            fields,
+            lambda kept: kept,
+            self._json.encode,
+            tally,
+            budget=self._max_event_bytes,
+            protected=self._protected,
+        )
         return Body((0,), self.compress(raw), len(raw))
 
     def bodies(self, encoded: EncodedEvents, positions: Sequence[int]) -> Iterator[Body]:

@@ -1,20 +1,38 @@
-"""Honeycomb's limits, enforced before an event leaves the process.
+"""Honeycomb's limits, enforced before an event leaves the process: the one place that says
+whether an event meets them, and makes it so.
 
 Honeycomb would otherwise reject or silently cut an event on arrival. Here every change is a
 documented transformation that is counted in a `LimitTally`, and dropping fields is recorded on
 the event itself as ``meta.dropped_fields``. An event is never dropped for its size.
+
+The OpenTelemetry mappings ask `value_within_limits` and `fields_within_limits` as they build an
+event, and `mapped_event` marks it `BatchEvent.within_limits` with their answer; the encoder
+trusts the mark. Every other event goes the careful way, `limited_event`: `sanitize_fields`,
+then `fit_event` for the event size.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import msgspec
+
+from ._encodable import (
+    ENCODE_ERRORS,
+    MAX_INT,
+    MIN_INT,
+    UNKNOWN,
+    encode_safely,
+    has_surrogates,
+    replace_surrogates,
+    text_of,
+    to_builtin,
+)
+from ._model import BatchEvent
 
 MAX_FIELDS: Final = 2_000
 MAX_STRING_BYTES: Final = 65_535
@@ -25,10 +43,6 @@ DROPPED_FIELDS: Final = "meta.dropped_fields"
 # A str of at most this many characters is at most MAX_STRING_BYTES in UTF-8 (4 bytes a
 # character at worst), so the common short string needs no encoding to be checked.
 _ALWAYS_SHORT_CHARS: Final = MAX_STRING_BYTES // 4
-
-# What a 64-bit signed or unsigned number holds.
-MIN_INT: Final = -(2**63)
-MAX_INT: Final = 2**64 - 1
 
 NON_FINITE_TEXT: Final = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
@@ -78,25 +92,81 @@ def truncate_utf8(text: str, max_bytes: int = MAX_STRING_BYTES) -> str:
     return encoded[:max_bytes].decode("utf-8", "ignore")
 
 
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-REPLACEMENT_CHARACTER: Final = "\ufffd"
-
-
-def has_surrogates(text: str) -> bool:
-    """Whether `text` holds a lone surrogate, which UTF-8 (and so JSON and msgpack) cannot
-    carry: Python makes them for undecodable bytes (``surrogateescape``)."""
-    return not text.isascii() and _SURROGATE.search(text) is not None
-
-
-def replace_surrogates(text: str) -> str:
-    """`text` with each lone surrogate replaced by U+FFFD, as Go (and so Honeycomb) replaces
-    each invalid UTF-8 sequence."""
-    return _SURROGATE.sub(REPLACEMENT_CHARACTER, text)
-
-
 def non_finite_text(value: float) -> str:
     """NaN and infinities are not JSON; Honeycomb gets them as these strings."""
     return NON_FINITE_TEXT.get(value, "NaN")
+
+
+def value_within_limits(value: Any) -> bool:
+    """Whether Honeycomb takes `value` as it is (a string's length aside): a string or bool, an
+    integer that 64 bits hold (signed or unsigned), a finite float; of exactly those types."""
+    cls = type(value)
+    if cls is str or cls is bool:
+        return True
+    if cls is int:
+        return bool(MIN_INT <= value <= MAX_INT)
+    if cls is float:
+        return math.isfinite(value)
+    return False
+
+
+_SCALAR_TYPES: Final = frozenset({str, bool, int, float})
+_NUMBER_TYPES: Final = frozenset({int, float})
+_TEXT_ONLY: Final = frozenset({str})
+_MSGPACK: Final = msgspec.msgpack.Encoder()
+
+
+def fields_within_limits(fields: Mapping[Any, Any], *, keys_checked: bool = False) -> bool:
+    """`value_within_limits` of every value, and every key a non-empty string: asked of a whole
+    mapping in a few C-level passes, since the mappings ask it of every span's attributes.
+    `keys_checked` skips the keys, known good (the SDK's `BoundedAttributes` takes no other).
+    Raises whatever the mapping's own methods raise."""
+    value_types = set(map(type, fields.values()))
+    return (
+        value_types <= _SCALAR_TYPES
+        and (keys_checked or ("" not in fields and set(map(type, fields)) <= _TEXT_ONLY))
+        and (not value_types & _NUMBER_TYPES or _numbers_within_limits(fields, value_types))
+    )
+
+
+def _numbers_within_limits(fields: Mapping[Any, Any], value_types: set[type]) -> bool:
+    if int in value_types:
+        # msgpack holds exactly the integers Honeycomb takes (signed or unsigned 64-bit), so
+        # encoding the values to it is the range check, at C speed.
+        try:
+            _MSGPACK.encode(fields)
+        except (OverflowError, UnicodeEncodeError, TypeError):
+            return False
+    return float not in value_types or all(
+        map(math.isfinite, [value for value in fields.values() if type(value) is float])
+    )
+
+
+SMALL_EVENT_BYTES: Final = MAX_STRING_BYTES
+"""An event marked `within_limits` whose encoding (JSON or msgpack) is at most this long meets
+every limit as it is: none of its strings can be longer, and it is far below
+`MAX_EVENT_BYTES`, even as JSON (at most six bytes of JSON for one of msgpack)."""
+
+
+class _WithinLimits(BatchEvent):
+    """An event `mapped_event` found within the limits: only this module makes one."""
+
+    __slots__ = ()
+    within_limits: ClassVar[bool] = True
+
+
+def mapped_event(
+    data: dict[str, Any], time: str | None, samplerate: int | None, *, within_limits: bool
+) -> BatchEvent:
+    """The event an OpenTelemetry mapping built, from values already normalized.
+
+    `within_limits` is the mapping's answer, made of `value_within_limits` and
+    `fields_within_limits` for each field it added. The event carries it as
+    `BatchEvent.within_limits` when it also has no more than `MAX_FIELDS` fields.
+    """
+    if within_limits and len(data) <= MAX_FIELDS:
+        return _WithinLimits.trusted(data, time, samplerate)
+    return BatchEvent.trusted(data, time, samplerate)
 
 
 def sanitize_fields(data: Mapping[Any, Any], tally: LimitTally) -> dict[str, Any]:  # noqa: PLR0912
@@ -210,36 +280,6 @@ def _convert(value: Any, tally: LimitTally) -> Any:  # noqa: PLR0911 - one retur
     return _limit_string(builtin, tally) if isinstance(builtin, str) else builtin
 
 
-UNKNOWN: Final = object()
-
-
-class _UnknownType(Exception):
-    pass
-
-
-def _refuse_unknown(value: Any) -> Any:
-    raise _UnknownType
-
-
-def to_builtin(value: Any) -> Any:
-    """`value` as msgspec's JSON encoder would write it, as a plain Python value.
-
-    bytes, datetimes, UUIDs, Decimals, enums and dataclasses become what msgspec writes for
-    them (base64, RFC3339, text, their value, an object), so an event reads the same whichever
-    path encoded it. A value of a type msgspec does not know gives the `UNKNOWN` marker.
-    """
-    try:
-        return msgspec.to_builtins(value, enc_hook=_refuse_unknown)
-    except _UnknownType:
-        return UNKNOWN
-
-
-def text_of(key: Any) -> str:
-    """A field name for a key that is not a string, as msgspec would write it."""
-    builtin = to_builtin(key)
-    return builtin if isinstance(builtin, str) else str(key)
-
-
 def _cap_fields(out: dict[str, Any], tally: LimitTally) -> dict[str, Any]:
     already_dropped = out.pop(DROPPED_FIELDS, 0)
     dropped = len(out) - (MAX_FIELDS - 1)
@@ -289,3 +329,108 @@ def shrink_to_fit(
     kept[DROPPED_FIELDS] = dropped_count(kept.pop(DROPPED_FIELDS, 0), len(drop))
     tally.fields_dropped += len(drop)
     return kept
+
+
+# The careful way, for every event not marked within the limits: each field checked, then the
+# event's size.
+
+_JSON: Final = msgspec.json.Encoder(enc_hook=str)
+"""JSON as the encoder writes it, a nested value of an unknown type as its text: Honeycomb
+counts the event limit in bytes of JSON, whatever encoding carries the event."""
+
+# JSON is at most this many times longer than msgpack for the same event: an escaped control
+# character is 6 bytes of JSON for 1 of msgpack, and nothing else expands more.
+_JSON_PER_MSGPACK_BYTE: Final = 6
+
+
+def wire_item(data: Mapping[str, Any], event: BatchEvent) -> dict[str, Any]:
+    """An event as the batch endpoint takes it: data, and time and samplerate when set."""
+    wire: dict[str, Any] = {"data": data}
+    if event.time is not None:
+        wire["time"] = event.time
+    if event.samplerate is not None:
+        wire["samplerate"] = event.samplerate
+    return wire
+
+
+def limited_fields(event: BatchEvent, tally: LimitTally) -> Mapping[str, Any]:
+    """The fields `event` is sent with as JSON: its own when it is marked `within_limits` and
+    small, else what `limited_event` makes of them.
+
+    For fields of scalar values, which are all the OpenTelemetry mappings make, these are
+    exactly what decoding the sent JSON gives back: the receiver stores what arrives over OTLP
+    as the exporters would send it, without encoding and decoding it.
+    """
+    if event.within_limits:
+        try:
+            if len(_JSON.encode(wire_item(event.data, event))) <= SMALL_EVENT_BYTES:
+                return event.data
+        except ENCODE_ERRORS:  # a lone surrogate, say
+            pass
+    return limited_event(event, _JSON.encode, tally)[0]
+
+
+def limited_event(
+    event: BatchEvent,
+    encode: Callable[[Any], bytes],
+    tally: LimitTally,
+    *,
+    json_encoded: bool = True,
+    budget: int = MAX_EVENT_BYTES,
+    protected: Collection[str] = (),
+) -> tuple[dict[str, Any], bytes]:
+    """`event`'s fields after every limit (`sanitize_fields`, then `fit_event`), and the event
+    encoded with them by `encode`.
+
+    An event whose fields cannot even be read (a mapping whose ``items()`` raises) keeps its
+    place as ``{"meta.dropped_fields": 1}`` with its time and sample rate: no other event pays.
+    """
+    try:
+        fields = sanitize_fields(event.data, tally)
+        return fit_event(
+            fields,
+            lambda kept: wire_item(kept, event),
+            encode,
+            tally,
+            json_encoded=json_encoded,
+            budget=budget,
+            protected=protected,
+        )
+    except Exception:
+        tally.values_dropped += 1
+        lost: dict[str, Any] = {DROPPED_FIELDS: 1}
+        return lost, encode(wire_item(lost, event))
+
+
+def fit_event(
+    fields: dict[str, Any],
+    wire_of: Callable[[dict[str, Any]], Any],
+    encode: Callable[[Any], bytes],
+    tally: LimitTally,
+    *,
+    json_encoded: bool = True,
+    budget: int = MAX_EVENT_BYTES,
+    protected: Collection[str] = (),
+) -> tuple[dict[str, Any], bytes]:
+    """`fields` with the largest dropped (`shrink_to_fit`) until the JSON of the event that
+    `wire_of` makes of them is within `budget`, and that event encoded by `encode` (JSON, or
+    msgpack when not `json_encoded`)."""
+    shrunk = False
+    counting: LimitTally | None = tally  # what the fallback replaces counts once
+    while True:
+        wire = wire_of(fields)
+        encoded = encode_safely(encode, wire, counting)
+        counting = None
+        size = len(encoded)
+        if not json_encoded and size * _JSON_PER_MSGPACK_BYTE > budget:
+            size = _json_size(wire)
+        if size <= budget or fields.keys() <= {DROPPED_FIELDS}:
+            if shrunk:
+                tally.events_shrunk += 1
+            return fields, encoded
+        fields = shrink_to_fit(fields, size, _json_size, tally, budget=budget, protected=protected)
+        shrunk = True
+
+
+def _json_size(value: Any) -> int:
+    return len(encode_safely(_JSON.encode, value))

@@ -14,7 +14,7 @@ import re
 import time as _time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, ClassVar, Final, TypeAlias
 
 TimeInput: TypeAlias = "_dt.datetime | str | int | float"
 """What an event time may be given as: a datetime, an RFC3339 string or a Unix epoch number."""
@@ -178,12 +178,19 @@ class BatchEvent:
     the caller's code, rather than failing later in a background thread.
     """
 
-    __slots__ = ("_fields_checked", "data", "samplerate", "time")
+    __slots__ = ("data", "samplerate", "time")
 
     data: Mapping[str, Any]
     time: str | None
     samplerate: int | None
-    _fields_checked: bool
+
+    within_limits: ClassVar[bool] = False
+    """True for an event whose fields already meet Honeycomb's per-field limits, as
+    `_limits.mapped_event` answered for an event an OpenTelemetry mapping built: every key a
+    non-empty string, every value a string, bool, 64-bit integer or finite float, at most
+    `MAX_FIELDS` fields. Only a string's length is left unchecked, which an event short once
+    encoded cannot break. The encoder then skips its per-field checks. False for every event
+    made any other way; read-only."""
 
     def __init__(
         self,
@@ -196,28 +203,17 @@ class BatchEvent:
         self.data = data
         self.time = None if time is None else normalize_time(time)
         self.samplerate = None if samplerate is None else normalize_samplerate(samplerate)
-        self._fields_checked = False
 
     @classmethod
     def trusted(
-        cls,
-        data: Mapping[str, Any],
-        time: str | None,
-        samplerate: int | None,
-        *,
-        fields_checked: bool = False,
+        cls, data: Mapping[str, Any], time: str | None, samplerate: int | None
     ) -> BatchEvent:
-        """Build an event from values already normalized (the OTel mappings' hot path).
-
-        `fields_checked` promises that every key is a non-empty string and every value a
-        string, bool, 64-bit integer or finite float: the encoder then checks only the
-        event's field count and size, not each field (a promise broken costs a wrong body).
-        """
+        """Build an event from values already normalized (the hot paths of the mappings, the
+        buffered sender and the command line): nothing is checked again."""
         event = cls.__new__(cls)
         event.data = data
         event.time = time
         event.samplerate = samplerate
-        event._fields_checked = fields_checked
         return event
 
     def __repr__(self) -> str:

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import collections
 import logging
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-import msgspec
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from honeycomb_events._limits import DROPPED_FIELDS, MAX_INT, MIN_INT, LimitTally, dropped_count
+from honeycomb_events._limits import (
+    DROPPED_FIELDS,
+    LimitTally,
+    dropped_count,
+    fields_within_limits,
+    value_within_limits,
+)
 from honeycomb_events._model import BatchEvent
 
 from ._values import VALUES_DROPPED, Counts, add_value, key_text, single_value
@@ -45,11 +49,7 @@ ITEMS_DROPPED: Final = "items_dropped"
 
 logger = logging.getLogger("honeycomb_events")
 
-_MSGPACK = msgspec.msgpack.Encoder()
 _Item = TypeVar("_Item")
-_SCALAR_TYPES: Final = frozenset({str, bool, int, float})
-_NUMBER_TYPES: Final = frozenset({int, float})
-_TEXT_ONLY: Final = {str}
 _TEXT_MADE: Final = frozenset({list, tuple, bytes})
 _EMPTY_RESOURCE: Final = Resource.get_empty()
 
@@ -62,10 +62,10 @@ def add_attributes(
     Fields that could not be converted are dropped, counted in `counts` and in the event's
     ``meta.dropped_fields``; nothing raises.
 
-    True when every merged field already holds Honeycomb's per-value limits (a string key; a
-    string, bool, 64-bit integer or finite float), so that the encoder need not check each
-    field again (see `BatchEvent.trusted`). Attributes the SDK recorded nearly always do: they
-    are checked with a few C-level passes and merged with one `dict.update`.
+    True when every merged field already holds Honeycomb's per-value limits, as `_limits`
+    answers it (`fields_within_limits`, `value_within_limits`), so that the encoder need not
+    check each field again (see `_limits.mapped_event`). Attributes the SDK recorded nearly
+    always do: they are checked with a few C-level passes and merged with one `dict.update`.
     """
     if not attributes:
         return True
@@ -81,15 +81,7 @@ def add_attributes(
         record_dropped(fields, 1, counts)  # type: ignore[unreachable]
         return False
     try:
-        values = attributes.values()
-        value_types = set(map(type, values))
-        if (
-            value_types <= _SCALAR_TYPES
-            and (
-                keys_checked or ("" not in attributes and set(map(type, attributes)) == _TEXT_ONLY)
-            )
-            and (not value_types & _NUMBER_TYPES or _numbers_hold_limits(attributes, value_types))
-        ):
+        if fields_within_limits(attributes, keys_checked=keys_checked):
             fields.update(attributes)
             return True
         pairs = list(attributes.items())
@@ -120,7 +112,7 @@ def _convert_attributes(
         cls = type(value)
         if cls is str or cls is bool or cls is int or cls is float:
             fields[key] = value
-            checked = checked and holds_limits(value)
+            checked = checked and value_within_limits(value)
         else:
             dropped += add_value(fields, key, value, counts)
             # An array or bytes becomes one string; what a mapping makes, the encoder checks.
@@ -136,32 +128,6 @@ def record_dropped(fields: dict[str, Any], dropped: int, counts: Counts | None) 
     if counts is not None:
         counts[VALUES_DROPPED] += dropped
     fields[DROPPED_FIELDS] = dropped_count(fields.get(DROPPED_FIELDS), dropped)
-
-
-def _numbers_hold_limits(attributes: Mapping[str, Any], value_types: set[type]) -> bool:
-    """Whether every int of `attributes` is a 64-bit integer and every float finite."""
-    if int in value_types:
-        # msgpack holds exactly the integers Honeycomb takes (signed or unsigned 64-bit), so
-        # encoding the values to it is the range check, at C speed.
-        try:
-            _MSGPACK.encode(attributes)
-        except (OverflowError, UnicodeEncodeError, TypeError):
-            return False
-    return float not in value_types or all(
-        map(math.isfinite, [value for value in attributes.values() if type(value) is float])
-    )
-
-
-def holds_limits(value: Any) -> bool:
-    """Whether Honeycomb takes `value` as it is (a string's length aside)."""
-    cls = type(value)
-    if cls is str or cls is bool:
-        return True
-    if cls is int:
-        return bool(MIN_INT <= value <= MAX_INT)
-    if cls is float:
-        return math.isfinite(value)
-    return False
 
 
 @dataclass(frozen=True, slots=True)

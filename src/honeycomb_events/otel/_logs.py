@@ -18,7 +18,7 @@ from opentelemetry._logs import LogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from honeycomb_events._limits import LimitTally
+from honeycomb_events._limits import LimitTally, mapped_event
 from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import (
@@ -277,8 +277,8 @@ def _event_of(parts: _LogParts, shared: SharedFields, counts: Counts, dropped: i
     nanos = timestamp or observed
     if nanos and type(nanos) is not int:
         raise ValueError("not the SDK's record")  # read again part by part, each checked
-    return BatchEvent.trusted(
-        fields, format_time_ns(nanos) if nanos else None, samplerate, fields_checked=checked
+    return mapped_event(
+        fields, format_time_ns(nanos) if nanos else None, samplerate, within_limits=checked
     )
 
 

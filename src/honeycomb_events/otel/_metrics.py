@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
-from honeycomb_events._limits import LimitTally
+from honeycomb_events._limits import LimitTally, mapped_event, value_within_limits
 from honeycomb_events._model import MAX_TIME_NS, BatchEvent, format_time_ns
 
 from ._common import (
@@ -35,7 +35,6 @@ from ._common import (
     ITEMS_SALVAGED,
     SharedFields,
     add_attributes,
-    holds_limits,
     log_once,
     readable_resource,
     record_dropped,
@@ -122,7 +121,7 @@ class _MetricEvent:
 
     def batch_event(self) -> BatchEvent:
         time = None if self.second is None else format_time_ns(self.second * _NANOS_PER_SECOND)
-        return BatchEvent.trusted(self.fields, time, None, fields_checked=self.checked)
+        return mapped_event(self.fields, time, None, within_limits=self.checked)
 
 
 _PointAdder: TypeAlias = Callable[[dict[str, Any], str, Any, Counts], bool]
@@ -262,7 +261,7 @@ def _add_value(fields: dict[str, Any], name: str, point: Any, counts: Counts) ->
         value = MISSING
     if type(value) is float or type(value) is int:  # the SDK's point: no call for it
         fields[name] = value
-        return holds_limits(value)
+        return value_within_limits(value)
     return _number(fields, name, value, counts)
 
 
@@ -272,7 +271,7 @@ def _number(fields: dict[str, Any], key: str, value: Any, counts: Counts) -> boo
     cls = type(value)
     if cls is int or cls is float:
         fields[key] = value
-        return holds_limits(value)
+        return value_within_limits(value)
     if value is None:
         return True
     try:
@@ -324,7 +323,7 @@ def _add_histogram(
     fields.update(zip(names[5:], estimates, strict=False))
     # An integer histogram's sum, min, max and estimates may be integers too, of any size;
     # the average is a float, finite when the sum is.
-    return checked and all(map(holds_limits, (count, total, *estimates)))
+    return checked and all(map(value_within_limits, (count, total, *estimates)))
 
 
 def _add_totals(
@@ -349,7 +348,7 @@ def _average(fields: dict[str, Any], key: str, total: Any, count: Any, counts: C
     except (ArithmeticError, ValueError):  # sums past the float range
         record_dropped(fields, 1, counts)
         return False
-    return holds_limits(average)
+    return value_within_limits(average)
 
 
 _NUMBERS: Final = (int, float)

@@ -17,7 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import Link, SpanKind, StatusCode
 
-from honeycomb_events._limits import LimitTally
+from honeycomb_events._limits import LimitTally, mapped_event
 from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import ItemMapping, SharedFields, add_attributes, group_by_resource, record_dropped
@@ -154,7 +154,7 @@ def _span_events(
         else None
     )
     start_text = format_time_ns(start)
-    the_span = BatchEvent.trusted(fields, start_text, samplerate, fields_checked=checked)
+    the_span = mapped_event(fields, start_text, samplerate, within_limits=checked)
     if not span_events and not links:  # most spans
         return [the_span]
     # The span's ids, its own as its annotations' parent (its attributes may have replaced
@@ -221,8 +221,8 @@ def _span_event_event(span_event: Event, along: _Annotations, unread: int) -> Ba
     if since_start < 0:
         fields["meta.invalid_time_since_span_start"] = True
     checked = _finish_annotation(fields, span_event.attributes, along, unread)
-    return BatchEvent.trusted(
-        fields, format_time_ns(span_event.timestamp), along.samplerate, fields_checked=checked
+    return mapped_event(
+        fields, format_time_ns(span_event.timestamp), along.samplerate, within_limits=checked
     )
 
 
@@ -238,7 +238,7 @@ def _link_event(link: Link, along: _Annotations, unread: int) -> BatchEvent:
         fields["trace.link.trace_id"] = trace_id_hex(linked.trace_id)
         fields["trace.link.span_id"] = span_id_hex(linked.span_id)
     checked = _finish_annotation(fields, link.attributes, along, unread)
-    return BatchEvent.trusted(fields, along.start_text, along.samplerate, fields_checked=checked)
+    return mapped_event(fields, along.start_text, along.samplerate, within_limits=checked)
 
 
 def _finish_annotation(

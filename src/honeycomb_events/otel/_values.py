@@ -22,14 +22,14 @@ from typing import Any, Final, TypeAlias, cast
 
 import msgspec
 
-from honeycomb_events._limits import (
-    MAX_STRING_BYTES,
+from honeycomb_events._encodable import (
     UNKNOWN,
     has_surrogates,
     replace_surrogates,
     text_of,
     to_builtin,
 )
+from honeycomb_events._limits import MAX_STRING_BYTES
 
 MAX_FLATTEN_DEPTH: Final = 5
 """Mappings are flattened into ``key.a.b...`` fields down to this depth below the key; a
