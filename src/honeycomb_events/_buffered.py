@@ -20,9 +20,11 @@ from typing import Any, Final
 
 import msgspec
 
+from ._deadline import Deadline
 from ._errors import AuthenticationError
 from ._lifecycle import Closeable
 from ._model import BatchEvent, EventResult, TimeInput, now_rfc3339
+from ._once import once
 from ._transport import NO_RESPONSE, Transport
 
 _logger = logging.getLogger("honeycomb_events")
@@ -55,11 +57,6 @@ def _after_fork_in_child() -> None:
         sender._restart_after_fork()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@atexit.register
 def _close_all_at_exit() -> None:
     """Deliver what is queued when the interpreter exits, as a closed sender would.
 
@@ -72,14 +69,22 @@ def _close_all_at_exit() -> None:
         close_senders(senders, max(sender._transport.settings.timeout for sender in senders))
 
 
+@once
+def _install_process_hooks() -> None:
+    """The fork and exit hooks of buffered senders, once per process, by the first sender."""
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+    atexit.register(_close_all_at_exit)
+
+
 def close_senders(senders: Iterable[BufferedSender], timeout: float) -> None:
     """Close `senders` all at once, draining in parallel, within one shared `timeout`."""
     senders = list(senders)
-    deadline = time.monotonic() + timeout
+    deadline = Deadline.after(timeout)
     for sender in senders:
         sender.begin_close(deadline)
     for sender in senders:
-        sender.wait_closed(max(0.0, deadline - time.monotonic()))
+        sender.wait_closed(deadline)
 
 
 class BufferedSender(Closeable):
@@ -127,8 +132,9 @@ class BufferedSender(Closeable):
         self._counts: collections.Counter[str] = collections.Counter()
         self._closing = False
         self._closed_logged = False
-        self._close_deadline: float | None = None
+        self._close_deadline: Deadline | None = None
         self._reset_queue()
+        _install_process_hooks()
         _LIVE_SENDERS.add(self)
 
     def _reset_queue(self) -> None:
@@ -241,13 +247,11 @@ class BufferedSender(Closeable):
                 self._report(batch, results)
 
     def _deliver(self, batch: list[BatchEvent]) -> list[EventResult]:
-        timeout = None
-        if self._close_deadline is not None:
-            timeout = self._close_deadline - time.monotonic()
-            if timeout <= 0:
-                return [EventResult(NO_RESPONSE, _CLOSED_TEXT)] * len(batch)
+        deadline = self._close_deadline  # while closing; else the transport's own timeout
+        if deadline is not None and deadline.expired:
+            return [EventResult(NO_RESPONSE, _CLOSED_TEXT)] * len(batch)
         try:
-            return self._transport.send_batch(self.dataset, batch, timeout=timeout)
+            return self._transport.send_batch(self.dataset, batch, deadline=deadline)
         except AuthenticationError as error:
             _logger.error("%s", error)
             # Events of an earlier request of this batch may have been accepted all the same.
@@ -293,22 +297,25 @@ class BufferedSender(Closeable):
         get failed results at once. A batch already on the wire finishes in the background
         within its own send deadline. Safe to call more than once.
         """
-        self.begin_close(None if timeout is None else time.monotonic() + timeout)
-        return self.wait_closed(timeout)
+        deadline = None if timeout is None else Deadline.after(timeout)
+        self.begin_close(deadline)
+        return self.wait_closed(deadline)
 
-    def begin_close(self, deadline: float | None) -> None:
-        """Stop accepting events; send the queue until `deadline` (a `time.monotonic()`)."""
+    def begin_close(self, deadline: Deadline | None) -> None:
+        """Stop accepting events; send the queue until `deadline` (None: no end but the
+        transport's own timeout for each send)."""
         with self._cond:
             self._closing = True
             if deadline is not None:
                 self._close_deadline = deadline
             self._cond.notify_all()
 
-    def wait_closed(self, timeout: float | None) -> bool:
-        """Wait for the worker to finish after `begin_close`; True if everything was settled."""
+    def wait_closed(self, deadline: Deadline | None) -> bool:
+        """Wait, until `deadline` at most, for the worker to finish after `begin_close`; True
+        if everything was settled."""
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
-            worker.join(timeout)
+            worker.join(None if deadline is None else deadline.remaining())
         with self._cond:
             drained = not self._queue
         return drained and (worker is None or not worker.is_alive())

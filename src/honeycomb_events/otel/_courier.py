@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from honeycomb_events._config import Settings
+from honeycomb_events._deadline import Deadline
 from honeycomb_events._encode import EncodedEvents
 from honeycomb_events._errors import AuthenticationError
 from honeycomb_events._model import ACCEPTED, EventResult
@@ -311,8 +312,8 @@ class Courier:
         try:
             # HONEYCOMB_TIMEOUT may ask more patience, never less: a request given up while
             # the backend still works on it is one it may store twice.
-            wait = max(self._settings.timeout, ANSWER_WAIT)
-            attempt = self._transport.send_encoded(dataset, encoded, timeout=wait, attempts=1)
+            deadline = Deadline.after(max(self._settings.timeout, ANSWER_WAIT))
+            attempt = self._transport.send_encoded(dataset, encoded, deadline=deadline, attempts=1)
         except AuthenticationError as error:
             results = error.results or [EventResult(error.status, str(error))] * len(encoded)
             stats.record_results(results)

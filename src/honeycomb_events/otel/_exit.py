@@ -18,6 +18,8 @@ import time
 import weakref
 from typing import Final, Protocol
 
+from honeycomb_events._once import once
+
 EXIT_WAIT: Final = 1.2
 """The longest a close takes, and at exit the longest all of them take together (with the
 SDK's last exports and the spool's writes, an exit ends within 2 s of the application's end)."""
@@ -46,6 +48,7 @@ _exit = _Exit()
 
 def track(courier: Closeable) -> None:
     """Close `courier` at exit if nobody did, and restart it in a forked child."""
+    _install_process_hooks()
     _live.add(courier)
 
 
@@ -66,6 +69,10 @@ def close_by(timeout: float) -> float:
         return min(ends, max(_exit.deadline, now + _LAST_WORD))
 
 
+# Registered on import, unlike the fork hook: exit hooks run last registered first, and this
+# one must run after the SDK's, which its providers register when they are made (before the
+# exporters, under `opentelemetry-instrument` as in the usual code). Registered by the first
+# courier, it would close every courier before the SDK's last exports reached them.
 @atexit.register
 def _close_the_rest() -> None:
     """Couriers whose exporter was not shut down (the SDK does it, at exit) stop here."""
@@ -79,5 +86,8 @@ def _after_fork_in_child() -> None:
         courier.restart_in_child()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+@once
+def _install_process_hooks() -> None:
+    """The fork hook of the couriers, once per process, by the first courier."""
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,229 @@
+"""What `Transport` and `AsyncTransport` share: the requests they make (URLs, headers, TLS, the
+timeout httpx gets), the plan of each send (a `Delivery` with its one `Deadline`), the log
+filter that keeps httpx quiet about this package's own requests, and a fresh start for every
+transport in a forked child.
+
+The filter and the fork hook are installed when the first transport is made, not on import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import platform
+import ssl
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from ._config import Settings, validate_dataset
+from ._deadline import Deadline
+from ._delivery import DEADLINE_TEXT, Closed, Delivery
+from ._encode import BatchEncoder, EncodedEvents
+from ._limits import LimitTally
+from ._model import BatchEvent
+from ._once import once
+from ._retry import RetryPolicy
+from ._spool import Spool
+from ._transport_stats import TransportStats
+from ._version import __version__
+
+_USER_AGENT: Final = (
+    f"honeycomb-events/{__version__} httpx/{httpx.__version__} python/{platform.python_version()}"
+)
+
+_OWN_REQUEST: Final = contextvars.ContextVar("honeycomb_events_own_request", default=False)
+
+
+class _QuietOwnRequests(logging.Filter):
+    """Drops httpx's per-request log line for this package's own requests.
+
+    A logging bridge that exports logs through this package (OTel's `LoggingHandler` on the
+    root logger at INFO) would otherwise turn each export's "HTTP Request" line into a record
+    to export, and so on forever. The application's own httpx requests still log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _OWN_REQUEST.get()
+
+
+def tls_verification(settings: Settings) -> ssl.SSLContext | bool:
+    """httpx's `verify`: certificates are always verified, against the configured CA bundle,
+    else the system's (httpx's default)."""
+    if settings.ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=settings.ca_bundle)
+
+
+def request_timeout(deadline: Deadline) -> float:
+    """httpx's timeout for one request: what is left of the send's deadline (httpx applies it
+    to each network wait). With nothing left, the request is a timeout without being made."""
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise httpx.ReadTimeout(DEADLINE_TEXT)
+    return remaining
+
+
+_HttpT = TypeVar("_HttpT", httpx.BaseTransport, httpx.AsyncBaseTransport)
+
+
+class TransportBase(Generic[_HttpT]):
+    """What both transports share: settings, encoder, headers, URLs, and the delivery plan."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry: RetryPolicy | None = None,
+        encoder: BatchEncoder | None = None,
+        stats: TransportStats | None = None,
+        http_transport: _HttpT | None = None,
+    ) -> None:
+        _install_process_hooks()
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.encoder = encoder or BatchEncoder(settings.encoding, settings.compression)
+        self.stats = stats or TransportStats()
+        self._endpoint = settings.endpoint.rstrip("/")
+        self._batch_headers = {
+            "X-Honeycomb-Team": settings.api_key.reveal(),
+            "User-Agent": _USER_AGENT,
+            # Honeycomb's answers are small; a compressed one is only a risk (see
+            # `bounded_decoding`).
+            "Accept-Encoding": "identity",
+            **self.encoder.headers,
+        }
+        self._single_headers = self._batch_headers | {"Content-Type": "application/json"}
+        self._http_transport: _HttpT | None = http_transport
+        spool = settings.spool
+        self.spool: Spool | None = (
+            None
+            if spool is None
+            else Spool(spool.directory, max_bytes=spool.max_bytes, max_age=spool.max_age)
+        )
+        self._reset_connections(closed=False)
+        _LIVE_TRANSPORTS.add(self)
+
+    def _reset_connections(self, *, closed: bool) -> None:
+        """Fresh locks, shutdown flag and (lazily) connection pool; after a fork too."""
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(endpoint={self._endpoint!r}, api_key={self.settings.api_key!r})"
+        )
+
+    def _client_options(self) -> dict[str, Any]:
+        """httpx's client arguments: redirects are not followed, TLS is always verified."""
+        return {
+            "transport": self._http_transport,
+            "follow_redirects": False,
+            "verify": tls_verification(self.settings),
+        }
+
+    @contextlib.contextmanager
+    def _request_scope(self) -> Iterator[None]:
+        """Around one request: httpx logs nothing of it, and the error httpx raises when
+        `close()` overtakes it is `Closed`."""
+        token = _OWN_REQUEST.set(True)
+        try:
+            yield
+        except RuntimeError as error:  # httpx: "the client has been closed"
+            if self.closed:
+                raise Closed from error
+            raise
+        finally:
+            _OWN_REQUEST.reset(token)
+
+    def _url(self, kind: str, dataset: str) -> str:
+        return f"{self._endpoint}/1/{kind}/{quote(validate_dataset(dataset), safe='')}"
+
+    def _deadline(self, timeout: float | None, deadline: Deadline | None = None) -> Deadline:
+        """A send's one deadline: `deadline`, else `timeout` seconds (default: the settings')
+        from now."""
+        if deadline is None:
+            return Deadline.after(self.settings.timeout if timeout is None else timeout)
+        if timeout is not None:
+            raise TypeError("give a send a timeout or a deadline, not both")
+        return deadline
+
+    def _plan_batch(
+        self, dataset: str, events: Iterable[BatchEvent], deadline: Deadline
+    ) -> tuple[str, Delivery, EncodedEvents]:
+        url = self._url("batch", dataset)
+        tally = LimitTally()
+        encoded = self.encoder.encode_events(events, tally)
+        self.stats.record_limits(tally)
+        self.stats.record(events_submitted=len(encoded))
+        return url, self._delivery_of(encoded, deadline), encoded
+
+    def _delivery_of(
+        self,
+        encoded: EncodedEvents,
+        deadline: Deadline,
+        policy: RetryPolicy | None = None,
+        *,
+        record: bool = True,
+    ) -> Delivery:
+        return Delivery(
+            make_bodies=lambda due: self.encoder.bodies(encoded, due),
+            count=len(encoded),
+            policy=policy or self.retry,
+            deadline=deadline,
+            key=self.settings.api_key,
+            per_event=True,
+            stats=self.stats,
+            record=record,
+        )
+
+    def _plan_single(
+        self, dataset: str, event: BatchEvent, deadline: Deadline
+    ) -> tuple[str, dict[str, str], Delivery]:
+        url = self._url("events", dataset)
+        tally = LimitTally()
+        body = self.encoder.encode_single(event.data, tally)
+        self.stats.record_limits(tally)
+        self.stats.record(events_submitted=1)
+        headers = dict(self._single_headers)
+        if event.time is not None:
+            headers["X-Honeycomb-Event-Time"] = event.time
+        if event.samplerate is not None:
+            headers["X-Honeycomb-Samplerate"] = str(event.samplerate)
+        delivery = Delivery(
+            make_bodies=lambda due: (body,) if due else (),
+            count=1,
+            policy=self.retry,
+            deadline=deadline,
+            key=self.settings.api_key,
+            per_event=False,
+            stats=self.stats,
+        )
+        return url, headers, delivery
+
+
+# Transports re-make their locks and connection pools in a forked child: a pool's sockets are
+# shared with the parent, and a lock may have been held by a thread that does not exist there.
+_LIVE_TRANSPORTS: weakref.WeakSet[TransportBase[Any]] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_LIVE_TRANSPORTS):
+        transport.stats.reset_lock()
+        transport._reset_connections(closed=transport.closed)
+
+
+@once
+def _install_process_hooks() -> None:
+    """The httpx log filter and the fork hook, once per process, by the first transport."""
+    logging.getLogger("httpx").addFilter(_QuietOwnRequests())
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
