@@ -19,7 +19,7 @@ from honeycomb_events import (
     Transport,
     resolve_settings,
 )
-from honeycomb_events._transport import parse_retry_after
+from honeycomb_events._retry import parse_retry_after
 from honeycomb_events.receiver import Fault, Receiver
 
 from .conftest import API_KEY, FAST_RETRY

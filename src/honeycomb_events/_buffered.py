@@ -20,12 +20,13 @@ from typing import Any, Final
 
 import msgspec
 
+from ._answers import NO_RESPONSE
 from ._deadline import Deadline
 from ._errors import AuthenticationError
 from ._lifecycle import Closeable
 from ._model import BatchEvent, EventResult, TimeInput, now_rfc3339
 from ._once import once
-from ._transport import NO_RESPONSE, Transport
+from ._transport import Transport
 
 _logger = logging.getLogger("honeycomb_events")
 

@@ -23,14 +23,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
+from honeycomb_events._answers import NO_RESPONSE
 from honeycomb_events._config import Settings
 from honeycomb_events._deadline import Deadline
+from honeycomb_events._delivery import Attempt
 from honeycomb_events._encode import EncodedEvents
 from honeycomb_events._errors import AuthenticationError
 from honeycomb_events._model import ACCEPTED, EventResult
 from honeycomb_events._notices import notice
 from honeycomb_events._spool import Lease, Spool
-from honeycomb_events._transport import NO_RESPONSE, Attempt, Transport
+from honeycomb_events._transport import Transport
 
 from . import _courier_notices as lines
 from . import _exit
