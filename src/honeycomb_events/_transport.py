@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import httpx
 
-from ._answers import MAX_ANSWER_BYTES, NO_RESPONSE, Answer, AnswerBody, bounded_decoding
+from ._answers import NO_RESPONSE, Answer, AnswerBody
 from ._deadline import Deadline
 from ._delivery import (
     DEADLINE_TEXT,
@@ -33,24 +33,19 @@ from ._encode import Body, EncodedEvents
 from ._errors import AuthenticationError
 from ._http import _USER_AGENT, TransportBase, request_timeout, tls_verification
 from ._model import ACCEPTED, BatchEvent, EventResult
-from ._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from ._retry import RetryPolicy, parse_retry_after
 from ._spool import Lease, Spool
 from ._spooling import drain, keep_undelivered
 from ._transport_stats import TransportStats
 
 __all__ = [
-    "DEADLINE_TEXT",
-    "MAX_ANSWER_BYTES",
     "NO_RESPONSE",
-    "RETRYABLE_STATUSES",
-    "SHUT_DOWN_TEXT",
     "_USER_AGENT",
     "AsyncTransport",
     "Attempt",
     "RetryPolicy",
     "Transport",
     "TransportStats",
-    "bounded_decoding",
     "parse_retry_after",
     "tls_verification",
 ]
@@ -181,6 +176,7 @@ class Transport(TransportBase[httpx.BaseTransport]):
     def _exchange(
         self, url: str, body: Body, headers: Mapping[str, str], deadline: Deadline
     ) -> Outcome:
+        """What posting `body` came to: its answer, or the error that stands for it."""
         try:
             return self._post(url, body, headers, deadline)
         except (Closed, httpx.HTTPError) as error:
@@ -284,6 +280,7 @@ class AsyncTransport(TransportBase[httpx.AsyncBaseTransport]):
     async def _exchange(
         self, url: str, body: Body, headers: Mapping[str, str], deadline: Deadline
     ) -> Outcome:
+        """What posting `body` came to: its answer, or the error that stands for it."""
         try:
             return await self._post(url, body, headers, deadline)
         except (Closed, httpx.HTTPError) as error:
