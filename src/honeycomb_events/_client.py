@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from ._assembly import assemble
 from ._buffered import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FLUSH_INTERVAL,
@@ -19,12 +20,13 @@ from ._buffered import (
     ResultCallback,
     close_senders,
 )
-from ._config import resolve_settings, validate_dataset
-from ._encode import BatchEncoder, Compression, Encoding
+from ._config import resolve_settings
+from ._datasets import validate_dataset
 from ._errors import ClientClosedError
+from ._formats import Compression, Encoding
 from ._lifecycle import Closeable
 from ._model import BatchEvent, EventResult, TimeInput
-from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
+from ._transport import AsyncTransport, RetryPolicy, Transport
 
 EventLike = BatchEvent | Mapping[str, Any]
 
@@ -42,9 +44,10 @@ class HoneycombClient(Closeable):
     `compression` to ``HONEYCOMB_COMPRESSION`` (zstd, gzip or none; default zstd) and
     `encoding` to ``HONEYCOMB_ENCODING`` (json or msgpack; default json).
 
-    Both the plain methods (``client.events.send``) and the ``_async`` ones work on any client;
-    `sync=True` documents intent and is accepted for compatibility with the client API this
-    package follows. Use it as ``with`` or ``async with`` so connections are closed.
+    The plain methods (``client.events.send``) work on any client; the ``_async`` ones on a
+    client made without `sync=True`: a client made with it is for sync code only, never opens
+    an async connection pool, and refuses the ``_async`` methods with a `RuntimeError`. Use it
+    as ``with`` or ``async with`` so connections are closed.
     `http_transport` replaces httpx's network transport (e.g. `httpx.MockTransport`) in tests.
     """
 
@@ -69,13 +72,8 @@ class HoneycombClient(Closeable):
         )
         self.sync = sync
         self._http_transport = http_transport
-        self._stats = TransportStats()
         # Both transports share one policy, encoder and set of counters.
-        self._shared: dict[str, Any] = {
-            "retry": retry or RetryPolicy(),
-            "encoder": BatchEncoder(self.settings.encoding, self.settings.compression),
-            "stats": self._stats,
-        }
+        self._parts = assemble(self.settings, retry=retry)
         self._transport: Transport | None = None
         self._async_transport: AsyncTransport | None = None
         self._senders: weakref.WeakSet[BufferedSender] = weakref.WeakSet()
@@ -92,7 +90,7 @@ class HoneycombClient(Closeable):
     @property
     def stats(self) -> dict[str, Any]:
         """What this client sent: see `TransportStats.snapshot`."""
-        return self._stats.snapshot()
+        return self._parts.stats.snapshot()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -106,14 +104,17 @@ class HoneycombClient(Closeable):
     def _sync_transport_locked(self) -> Transport:
         if self._transport is None:
             http = self._http_transport
-            self._transport = Transport(
-                self.settings,
-                http_transport=http if isinstance(http, httpx.BaseTransport) else None,
-                **self._shared,
+            self._transport = self._parts.transport(
+                http if isinstance(http, httpx.BaseTransport) else None
             )
         return self._transport
 
     def _asyncio_transport(self) -> AsyncTransport:
+        if self.sync:
+            raise RuntimeError(
+                "this HoneycombClient was made with sync=True, for sync code only: call send() "
+                "and send_batch(), or make the client without sync=True for the _async methods"
+            )
         self._check_open()
         with self._lock:
             return self._asyncio_transport_locked()
@@ -121,10 +122,8 @@ class HoneycombClient(Closeable):
     def _asyncio_transport_locked(self) -> AsyncTransport:
         if self._async_transport is None:
             http = self._http_transport
-            self._async_transport = AsyncTransport(
-                self.settings,
-                http_transport=http if isinstance(http, httpx.AsyncBaseTransport) else None,
-                **self._shared,
+            self._async_transport = self._parts.async_transport(
+                http if isinstance(http, httpx.AsyncBaseTransport) else None
             )
         return self._async_transport
 

@@ -11,10 +11,14 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from ._datasets import DATASET_ARGUMENT, ENV_DATASET, checked_dataset
+
+# Re-exported: the transport and the command line check dataset names through the settings.
+from ._datasets import validate_dataset as validate_dataset  # noqa: PLC0414
 from ._errors import ConfigurationError
 from ._formats import Compression, Encoding
 
@@ -40,7 +44,6 @@ DEFAULT_TIMEOUT: Final = 10.0
 
 ENV_API_KEY: Final = "HONEYCOMB_API_KEY"
 ENV_ENDPOINT: Final = "HONEYCOMB_API_ENDPOINT"
-ENV_DATASET: Final = "HONEYCOMB_DATASET"
 ENV_TIMEOUT: Final = "HONEYCOMB_TIMEOUT"
 ENV_COMPRESSION: Final = "HONEYCOMB_COMPRESSION"
 ENV_ENCODING: Final = "HONEYCOMB_ENCODING"
@@ -121,6 +124,12 @@ class Settings:
     and there is no spool; past it, the newest are dropped and counted."""
     endpoint_source: str = ENV_ENDPOINT
     """The setting the endpoint came from: what a message about it tells the user to check."""
+    dataset: str | None = None
+    """An OpenTelemetry signal's configured dataset (see `resolve_dataset`), which its rule
+    in `_datasets.routing` applies; checked there when it came from a variable, since a rule
+    may ignore it."""
+    dataset_source: str | None = None
+    """Where `dataset` came from, or the variables looked at when it is not set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +150,17 @@ def resolve_settings(
     encoding: str | Encoding | None = None,
     environ: Mapping[str, str] | None = None,
     signal: Signal | None = None,
+    dataset: str | None = None,
 ) -> Settings:
     """Resolve every transport setting: argument first, then the environment, then the default.
 
     With a `signal`, its own variables come before the general ones: for traces,
     ``HONEYCOMB_TRACES_APIKEY`` before ``HONEYCOMB_API_KEY`` and ``HONEYCOMB_TRACES_ENDPOINT``
-    before ``HONEYCOMB_API_ENDPOINT``.
+    before ``HONEYCOMB_API_ENDPOINT``; and its dataset is resolved too (`resolve_dataset`).
     """
     env = os.environ if environ is None else environ
     resolved_endpoint, endpoint_source = _resolve_endpoint(endpoint, env, signal)
-    return Settings(
+    settings = Settings(
         api_key=_resolve_api_key(api_key, env, signal),
         endpoint=resolved_endpoint,
         endpoint_source=endpoint_source,
@@ -163,6 +173,10 @@ def resolve_settings(
             env, ENV_BACKLOG_MAX_BYTES, DEFAULT_BACKLOG_MAX_BYTES, "67108864"
         ),
     )
+    if signal is None:  # the events client names its dataset with each send
+        return settings
+    name, source = resolve_dataset(dataset, signal, env)
+    return replace(settings, dataset=name, dataset_source=source)
 
 
 def _resolve_ca_bundle(env: Mapping[str, str]) -> str | None:
@@ -248,28 +262,18 @@ def _resolve_endpoint(
 
 def resolve_dataset(
     argument: str | None, signal: Signal, environ: Mapping[str, str] | None = None
-) -> tuple[str, str] | tuple[None, None]:
+) -> tuple[str | None, str]:
     """The configured dataset and where it came from: the argument, else the signal's own
-    variable (``HONEYCOMB_TRACES_DATASET``), else ``HONEYCOMB_DATASET``; (None, None) if unset.
+    variable (``HONEYCOMB_TRACES_DATASET``), else ``HONEYCOMB_DATASET``; unset, None and the
+    variables looked at.
 
-    The argument is checked here; a variable's value is checked by `checked_dataset` where it
-    is used, since with an environment key it may be ignored.
+    The argument is checked here; a variable's value is checked where a signal's rule uses it
+    (`_datasets.routing`), since with an environment key it may be ignored.
     """
     if argument is not None:
-        return checked_dataset(argument, "the dataset argument"), "the dataset argument"
+        return checked_dataset(argument, DATASET_ARGUMENT), DATASET_ARGUMENT
     env = os.environ if environ is None else environ
-    value, name = _first_variable(env, signal, "DATASET", ENV_DATASET)
-    if value is None:
-        return None, None
-    return value, name
-
-
-def checked_dataset(name: str, source: str) -> str:
-    """`validate_dataset`, failing with a `ConfigurationError` that names `source`."""
-    try:
-        return validate_dataset(name)
-    except ValueError as error:
-        raise ConfigurationError(f"{source}: {error}") from None
+    return _first_variable(env, signal, "DATASET", ENV_DATASET)
 
 
 def validate_endpoint(value: str, source: str) -> str:
@@ -363,14 +367,3 @@ def _resolve_enum(
     if value is None:
         return kind.default()
     return kind.from_str(value, variable)
-
-
-def validate_dataset(name: str) -> str:
-    """Check a dataset name as the Events API would take it in a URL path."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError("dataset must be a non-empty string")
-    if "/" in name:
-        raise ValueError(
-            f"dataset {name!r} contains '/': Honeycomb dataset names cannot contain slashes"
-        )
-    return name

@@ -16,18 +16,15 @@ from typing import Any, Final
 import httpx
 from opentelemetry.sdk.resources import Resource
 
-from honeycomb_events._config import (
-    Settings,
-    Signal,
-    resolve_settings,
-    validate_dataset,
-)
-from honeycomb_events._encode import BatchEncoder, Compression, Encoding
+from honeycomb_events._assembly import assemble
+from honeycomb_events._config import Settings, Signal, resolve_settings
+from honeycomb_events._datasets import routing, validate_dataset
 from honeycomb_events._errors import AuthenticationError
+from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._limits import LimitTally
 from honeycomb_events._model import BatchEvent, EventResult
 from honeycomb_events._notices import notice
-from honeycomb_events._transport import RetryPolicy, Transport
+from honeycomb_events._transport import RetryPolicy
 
 from ._courier import Courier
 from ._job import Job
@@ -69,6 +66,7 @@ class EventsExporter:
         self,
         *,
         api_key: str | None,
+        dataset: str | None,
         endpoint: str | None,
         timeout: float | None,
         compression: str | Compression | None,
@@ -84,17 +82,12 @@ class EventsExporter:
             compression=compression,
             encoding=encoding,
             signal=self._signal,
+            dataset=dataset,
         )
-        self._transport = Transport(
-            self.settings,
-            retry=retry,
-            encoder=BatchEncoder(
-                self.settings.encoding,
-                self.settings.compression,
-                protected_fields=protected_fields,
-            ),
-            http_transport=http_transport,
-        )
+        self._routing = routing(self._signal, self.settings)
+        self._transport = assemble(
+            self.settings, retry=retry, protected_fields=protected_fields
+        ).transport(http_transport)
         self._courier = Courier(
             self._transport,
             what=type(self).__name__,
@@ -141,8 +134,8 @@ class EventsExporter:
         notice(f"{id(self)} rejected {sorted(by_status)}", message, again=logging.WARNING)
 
     def dataset_for(self, resource: Resource) -> str:
-        """The dataset that events of `resource` are sent to."""
-        raise NotImplementedError
+        """The dataset that events of `resource` are sent to (see `_datasets.routing`)."""
+        return self._routing.dataset_for(resource.attributes)
 
     def _export(
         self,

@@ -1,6 +1,7 @@
 """What every signal's mapping shares: attributes merged into events, resource and scope
-fields, items grouped by resource with each item isolated from the others, and dataset
-routing, as Honeycomb's own OTLP translation does them (see mapping.md).
+fields, and items grouped by resource with each item isolated from the others, as Honeycomb's
+own OTLP translation does them (see mapping.md). Which dataset a resource's events go to is
+decided in `honeycomb_events._datasets`.
 
 Everything here is a pure function of SDK objects: no I/O, no global state but a note of
 which kinds of failure were already logged.
@@ -43,7 +44,6 @@ INSTRUMENTATION_PREFIXES: Final = (
 )
 """Scope names Honeycomb marks with ``telemetry.instrumentation_library: true``."""
 
-UNKNOWN_SERVICE: Final = "unknown_service"
 ITEMS_SALVAGED: Final = "items_salvaged"
 ITEMS_DROPPED: Final = "items_dropped"
 
@@ -395,16 +395,3 @@ def plain_sequence(items: Sequence[_Item]) -> Sequence[_Item]:
         if type(inner) is collections.deque:
             return tuple(inner)
     return items
-
-
-def service_dataset(resource_attributes: Mapping[str, Any] | None) -> str:
-    """The dataset Honeycomb picks for an environment key: the resource's ``service.name``,
-    trimmed; missing, blank or ``unknown_service...`` gives ``unknown_service``.
-
-    A dataset name cannot hold '/', so each one becomes '-' (Honeycomb would refuse the
-    request, and with it every span of the service).
-    """
-    name = (resource_attributes or {}).get("service.name")
-    if not isinstance(name, str) or not name.strip() or name.startswith(UNKNOWN_SERVICE):
-        return UNKNOWN_SERVICE
-    return name.strip().replace("/", "-")

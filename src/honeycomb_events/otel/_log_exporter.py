@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 import httpx
-from opentelemetry.sdk.resources import Resource
 
-from honeycomb_events._config import checked_dataset, resolve_dataset
-from honeycomb_events._encode import Compression, Encoding
+from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
-from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_dataset, log_event_groups
+from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_event_groups
 
 try:
     from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -25,8 +22,6 @@ except ImportError:  # SDKs before 1.39 name them LogExporter and LogExportResul
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord
-
-_logger = logging.getLogger("honeycomb_events")
 
 
 class HoneycombLogExporter(EventsExporter, LogRecordExporter):
@@ -61,6 +56,7 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
     ) -> None:
         super().__init__(
             api_key=api_key,
+            dataset=dataset,
             endpoint=endpoint,
             timeout=timeout,
             compression=compression,
@@ -69,19 +65,6 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
             http_transport=http_transport,
             protected_fields=PROTECTED_FIELDS,
         )
-        configured, source = resolve_dataset(dataset, self._signal)
-        self._fixed_dataset: str | None = None
-        self._fallback_dataset: str | None = None
-        if dataset is not None:
-            self._fixed_dataset = configured
-        elif configured is not None:
-            # Used for every resource without a usable service.name, whatever the key: checked
-            # now rather than at the first such export.
-            self._fallback_dataset = checked_dataset(configured, str(source))
-
-    def dataset_for(self, resource: Resource) -> str:
-        """The dataset that log records of `resource` are sent to."""
-        return self._fixed_dataset or log_dataset(resource.attributes, self._fallback_dataset)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises.

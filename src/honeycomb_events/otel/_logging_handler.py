@@ -19,19 +19,20 @@ from typing import Any, Final
 
 from opentelemetry import trace
 
+from honeycomb_events._assembly import assemble
 from honeycomb_events._buffered import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FLUSH_INTERVAL,
     DEFAULT_MAX_QUEUE_SIZE,
     BufferedSender,
 )
-from honeycomb_events._config import checked_dataset, resolve_dataset, resolve_settings
-from honeycomb_events._encode import BatchEncoder
+from honeycomb_events._config import resolve_settings
+from honeycomb_events._datasets import routing
 from honeycomb_events._model import BatchEvent, epoch_to_ns, format_time_ns
-from honeycomb_events._transport import RetryPolicy, Transport
+from honeycomb_events._transport import RetryPolicy
 
 from ._common import record_dropped
-from ._logs import PROTECTED_FIELDS, log_dataset, severity_name
+from ._logs import PROTECTED_FIELDS, severity_name
 from ._reading import span_id_hex, trace_id_hex
 from ._sampling import event_sample_rate
 from ._values import Counts, add_value
@@ -155,7 +156,7 @@ class HoneycombLoggingHandler(logging.Handler):
     ) -> None:
         super().__init__(level)
         self.settings = resolve_settings(
-            api_key=api_key, endpoint=endpoint, timeout=timeout, signal="logs"
+            api_key=api_key, endpoint=endpoint, timeout=timeout, signal="logs", dataset=dataset
         )
         if service_name is None:
             service_name = os.environ.get(ENV_SERVICE_NAME, "").strip() or None
@@ -163,21 +164,11 @@ class HoneycombLoggingHandler(logging.Handler):
         self._shared: dict[str, Any] = (
             {} if service_name is None else {"service.name": service_name}
         )
-        if dataset is not None:
-            self.dataset = checked_dataset(dataset, "the dataset argument")
-        else:
-            configured, source = resolve_dataset(None, "logs")
-            fallback = None if configured is None else checked_dataset(configured, str(source))
-            self.dataset = log_dataset(self._shared, fallback)
-        self._transport = Transport(
-            self.settings,
-            retry=retry,
-            encoder=BatchEncoder(
-                self.settings.encoding,
-                self.settings.compression,
-                protected_fields=PROTECTED_FIELDS,
-            ),
-        )
+        # Every record shares the handler's resource: one dataset for all of them.
+        self.dataset = routing("logs", self.settings).dataset_for(self._shared)
+        self._transport = assemble(
+            self.settings, retry=retry, protected_fields=PROTECTED_FIELDS
+        ).transport()
         self._sender = BufferedSender(
             self._transport,
             self.dataset,

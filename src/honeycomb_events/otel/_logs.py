@@ -22,20 +22,15 @@ from honeycomb_events._limits import LimitTally, mapped_event
 from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import (
-    UNKNOWN_SERVICE,
     ItemMapping,
     SharedFields,
     add_attributes,
     group_by_resource,
     record_dropped,
-    service_dataset,
 )
 from ._reading import MISSING, read, span_id_hex, span_id_of, time_of, trace_id_hex, trace_id_of
 from ._sampling import event_sample_rate
 from ._values import VALUES_DROPPED, Counts, add_value, json_text, single_value
-
-UNKNOWN_LOG_SOURCE: Final = "unknown_log_source"
-"""The dataset of logs whose resource has no usable ``service.name`` and no dataset is set."""
 
 SEVERITIES: Final = ("trace", "debug", "info", "warn", "error", "fatal")
 """Severity names of the numbers 1-4, 5-8, 9-12, 13-16, 17-20 and 21-24; others: unspecified."""
@@ -66,16 +61,6 @@ _EMPTY_RESOURCE: Final = Resource.get_empty()
 def severity_name(number: int) -> str:
     """The lowercase severity Honeycomb shows for an OTel severity number."""
     return SEVERITIES[(number - 1) // 4] if 1 <= number <= 24 else "unspecified"
-
-
-def log_dataset(resource_attributes: Mapping[str, Any] | None, configured: str | None) -> str:
-    """The dataset Honeycomb picks for logs, whatever the key: a usable ``service.name``
-    (a string, not blank, not starting with ``unknown_service``; trimmed, '/' made '-'), else
-    `configured` (the dataset variable), else ``unknown_log_source``."""
-    name = (resource_attributes or {}).get("service.name")
-    if isinstance(name, str) and name.strip() and not name.startswith(UNKNOWN_SERVICE):
-        return service_dataset(resource_attributes)
-    return configured or UNKNOWN_LOG_SOURCE
 
 
 class LogItem(Protocol):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Final
 
 import httpx
@@ -23,13 +22,10 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.resources import Resource
 
-from honeycomb_events._config import checked_dataset, signal_variable
-from honeycomb_events._encode import Compression, Encoding
+from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel._metrics import map_metrics
-
-UNKNOWN_METRICS: Final = "unknown_metrics"
 
 DELTA_TEMPORALITY: Final = {
     Counter: AggregationTemporality.DELTA,
@@ -75,6 +71,7 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
         EventsExporter.__init__(
             self,
             api_key=api_key,
+            dataset=dataset,
             endpoint=endpoint,
             timeout=timeout,
             compression=compression,
@@ -88,16 +85,8 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
             preferred_temporality=DELTA_TEMPORALITY | (preferred_temporality or {}),
             preferred_aggregation=preferred_aggregation,
         )
-        if dataset is not None:
-            self.dataset = checked_dataset(dataset, "the dataset argument")
-        else:
-            variable = signal_variable(self._signal, "DATASET")
-            configured = os.environ.get(variable, "").strip()
-            self.dataset = checked_dataset(configured, variable) if configured else UNKNOWN_METRICS
-
-    def dataset_for(self, resource: Resource) -> str:
-        """Every data point goes to the one metrics dataset, whatever its resource."""
-        return self.dataset
+        self.dataset = self.dataset_for(Resource.get_empty())
+        """The one dataset of every data point, whatever its resource."""
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import httpx
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from honeycomb_events._config import checked_dataset, resolve_dataset, signal_variable
-from honeycomb_events._encode import Compression, Encoding
-from honeycomb_events._errors import ConfigurationError
+from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
-from honeycomb_events.otel._common import service_dataset
 from honeycomb_events.otel._spans import PROTECTED_FIELDS, span_event_groups
-
-_logger = logging.getLogger("honeycomb_events")
 
 
 class HoneycombEventsExporter(EventsExporter, SpanExporter):
@@ -54,6 +47,7 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
     ) -> None:
         super().__init__(
             api_key=api_key,
+            dataset=dataset,
             endpoint=endpoint,
             timeout=timeout,
             compression=compression,
@@ -62,28 +56,6 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
             http_transport=http_transport,
             protected_fields=PROTECTED_FIELDS,
         )
-        configured, source = resolve_dataset(dataset, self._signal)
-        self._fixed_dataset: str | None = None
-        if dataset is not None:
-            self._fixed_dataset = configured
-        elif self.settings.api_key.is_classic:
-            if configured is None:
-                raise ConfigurationError(
-                    f"the API key from {self.settings.api_key.source} is a classic key, which "
-                    f"needs a dataset: set {signal_variable(self._signal, 'DATASET')} or "
-                    "HONEYCOMB_DATASET, or pass dataset=..."
-                )
-            self._fixed_dataset = checked_dataset(configured, str(source))
-        elif configured is not None:
-            _logger.warning(
-                "%s is ignored: with an environment key, Honeycomb names each trace dataset "
-                "after the service.name resource attribute (pass dataset=... to override)",
-                source,
-            )
-
-    def dataset_for(self, resource: Resource) -> str:
-        """The dataset that spans of `resource` are sent to."""
-        return self._fixed_dataset or service_dataset(resource.attributes)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send `spans`; SUCCESS only when Honeycomb accepted every event. Never raises."""

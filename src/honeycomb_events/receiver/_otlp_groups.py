@@ -11,21 +11,23 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Literal, TypeVar
 
-import msgspec
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from honeycomb_events._encode import BatchEncoder, Compression, Encoding
-from honeycomb_events._limits import LimitTally
-from honeycomb_events._model import BatchEvent
-from honeycomb_events.otel._common import service_dataset
-from honeycomb_events.otel._logs import log_dataset, log_event_groups
-from honeycomb_events.otel._metric_exporter import UNKNOWN_METRICS
-from honeycomb_events.otel._metrics import map_metrics
-from honeycomb_events.otel._spans import span_event_groups
+from honeycomb_events import BatchEvent, LimitTally
+from honeycomb_events.otel.mappings import (
+    limited_fields,
+    log_dataset,
+    log_event_groups,
+    map_metrics,
+    metrics_dataset,
+    service_dataset,
+    span_event_groups,
+    wire_item,
+)
 
 from ._otlp import log_records_of, metrics_of, spans_of
 
@@ -48,8 +50,6 @@ def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
         yield chunk
 
 
-# OTLP-ingested events are encoded as an exporter would send them, uncompressed.
-_ENCODER: Final = BatchEncoder(Encoding.JSON, Compression.NONE)
 _TRACES_ANSWER: Final = ExportTraceServiceResponse().SerializeToString()
 _LOGS_ANSWER: Final = ExportLogsServiceResponse().SerializeToString()
 _METRICS_ANSWER: Final = ExportMetricsServiceResponse().SerializeToString()
@@ -68,7 +68,7 @@ def _metric_groups(body: bytes, dataset: str | None) -> _Groups:
     """Metrics go to the ``X-Honeycomb-Dataset`` header's dataset, else ``unknown_metrics``,
     as the metric exporter's dataset rule has it."""
     for _, events in map_metrics(metrics_of(body)):
-        yield dataset or UNKNOWN_METRICS, events
+        yield metrics_dataset(dataset), events
 
 
 def _log_groups(body: bytes, dataset: str | None) -> _Groups:
@@ -89,10 +89,12 @@ def otlp_groups(
     signal: Signal, body: bytes, dataset: str | None
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Each dataset's events of an OTLP request of `signal`, as batch items (``data``, ``time``,
-    ``samplerate``) encoded and decoded as an exporter's batch would be, a chunk at a time.
-    `google.protobuf.message.DecodeError` or `ValueError` when the body is no such request."""
+    ``samplerate``) with Honeycomb's limits applied as an exporter applies them, a chunk at a
+    time. `google.protobuf.message.DecodeError` or `ValueError` when the body is no such
+    request."""
+    tally = LimitTally()  # left uncounted: the receiver keeps its own counts of what it stores
     for name, events in _OTLP[signal][0](body, dataset):
-        yield name, msgspec.json.decode(_ENCODER.encode_events(events, LimitTally()).buffer)
+        yield name, [wire_item(limited_fields(event, tally), event) for event in events]
 
 
 def otlp_answer(signal: Signal) -> bytes:

@@ -1,0 +1,62 @@
+"""Resolved settings into the parts that send: the one place the events client, the exporters
+and the logging handler get their encoder and transports from."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import httpx
+
+from ._config import Settings
+from ._encode import BatchEncoder
+from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
+
+
+@dataclass(frozen=True, slots=True)
+class Assembly:
+    """What one sender is built of: its settings, one encoder, one retry policy and one set of
+    counters, shared by every transport made from them (the client makes a sync and an async
+    one). Each transport keeps the settings' spool, when one is configured."""
+
+    settings: Settings
+    encoder: BatchEncoder
+    retry: RetryPolicy
+    stats: TransportStats
+
+    def transport(self, http_transport: httpx.BaseTransport | None = None) -> Transport:
+        """A transport for threads; `http_transport` replaces httpx's network (tests)."""
+        return Transport(
+            self.settings,
+            retry=self.retry,
+            encoder=self.encoder,
+            stats=self.stats,
+            http_transport=http_transport,
+        )
+
+    def async_transport(
+        self, http_transport: httpx.AsyncBaseTransport | None = None
+    ) -> AsyncTransport:
+        """A transport for asyncio, sharing this assembly's encoder, retry policy and counters."""
+        return AsyncTransport(
+            self.settings,
+            retry=self.retry,
+            encoder=self.encoder,
+            stats=self.stats,
+            http_transport=http_transport,
+        )
+
+
+def assemble(
+    settings: Settings,
+    *,
+    retry: RetryPolicy | None = None,
+    protected_fields: Collection[str] = (),
+) -> Assembly:
+    """The parts `settings` make: an encoder of their encoding and compression, which keeps
+    `protected_fields` longest when an event is over the size limit; `retry` (default: the
+    default `RetryPolicy`); and fresh counters."""
+    encoder = BatchEncoder(
+        settings.encoding, settings.compression, protected_fields=protected_fields
+    )
+    return Assembly(settings, encoder, retry or RetryPolicy(), TransportStats())
