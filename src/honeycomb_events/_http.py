@@ -33,9 +33,10 @@ from ._spool import Spool
 from ._transport_stats import TransportStats
 from ._version import __version__
 
-_USER_AGENT: Final = (
+USER_AGENT: Final = (
     f"honeycomb-events/{__version__} httpx/{httpx.__version__} python/{platform.python_version()}"
 )
+"""The ``User-Agent`` of every request this package makes (`check` sends it too)."""
 
 _OWN_REQUEST: Final = contextvars.ContextVar("honeycomb_events_own_request", default=False)
 
@@ -92,7 +93,7 @@ class TransportBase(Generic[_HttpT]):
         self._endpoint = settings.endpoint.rstrip("/")
         self._batch_headers = {
             "X-Honeycomb-Team": settings.api_key.reveal(),
-            "User-Agent": _USER_AGENT,
+            "User-Agent": USER_AGENT,
             # Honeycomb's answers are small; a compressed one is only a risk (see
             # `bounded_decoding`).
             "Accept-Encoding": "identity",

@@ -31,7 +31,7 @@ from ._delivery import (
 )
 from ._encode import Body, EncodedEvents
 from ._errors import AuthenticationError
-from ._http import _USER_AGENT, TransportBase, request_timeout, tls_verification
+from ._http import TransportBase, request_timeout, tls_verification
 from ._model import ACCEPTED, BatchEvent, EventResult
 from ._retry import RetryPolicy, parse_retry_after
 from ._spool import Lease, Spool
@@ -40,7 +40,6 @@ from ._transport_stats import TransportStats
 
 __all__ = [
     "NO_RESPONSE",
-    "_USER_AGENT",
     "AsyncTransport",
     "Attempt",
     "RetryPolicy",

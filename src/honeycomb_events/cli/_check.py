@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
-from typing import Any, Final, TextIO
+from typing import Any, TextIO
 
 import httpx
 import msgspec
 
 from honeycomb_events._config import ENV_ENDPOINT, ApiKey, Settings
 from honeycomb_events._errors import ConfigurationError
-from honeycomb_events._transport import tls_verification
-from honeycomb_events._version import __version__
+from honeycomb_events._http import USER_AGENT, tls_verification
 
 from ._common import EXIT_OK, EXIT_USAGE, CommandError, Commands, add_command, fail, json_decoder
 from ._keys import add_key_options, settings_from
-
-_USER_AGENT: Final = (
-    f"honeycomb-events/{__version__} httpx/{httpx.__version__} python/{platform.python_version()}"
-)
-"""The header the transport sends, built the same way here: the transport keeps its own copy
-private, and `check` should look to Honeycomb like the exporters whose key it checks."""
 
 
 def _printable(value: object) -> str:
@@ -55,7 +47,7 @@ def _get_auth(args: argparse.Namespace, settings: Settings) -> httpx.Response:
         ) as http:
             return http.get(
                 f"{settings.endpoint}/1/auth",
-                headers={"X-Honeycomb-Team": key.reveal(), "User-Agent": _USER_AGENT},
+                headers={"X-Honeycomb-Team": key.reveal(), "User-Agent": USER_AGENT},
             )
     except httpx.HTTPError as problem:
         raise CommandError(
