@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TypedDict
 
 import httpx
 
@@ -26,25 +27,24 @@ class Assembly:
 
     def transport(self, http_transport: httpx.BaseTransport | None = None) -> Transport:
         """A transport for threads; `http_transport` replaces httpx's network (tests)."""
-        return Transport(
-            self.settings,
-            retry=self.retry,
-            encoder=self.encoder,
-            stats=self.stats,
-            http_transport=http_transport,
-        )
+        return Transport(self.settings, http_transport=http_transport, **self._shared())
 
     def async_transport(
         self, http_transport: httpx.AsyncBaseTransport | None = None
     ) -> AsyncTransport:
         """A transport for asyncio, sharing this assembly's encoder, retry policy and counters."""
-        return AsyncTransport(
-            self.settings,
-            retry=self.retry,
-            encoder=self.encoder,
-            stats=self.stats,
-            http_transport=http_transport,
-        )
+        return AsyncTransport(self.settings, http_transport=http_transport, **self._shared())
+
+    def _shared(self) -> _Shared:
+        return {"retry": self.retry, "encoder": self.encoder, "stats": self.stats}
+
+
+class _Shared(TypedDict):
+    """What every transport of one assembly shares."""
+
+    retry: RetryPolicy
+    encoder: BatchEncoder
+    stats: TransportStats
 
 
 def assemble(

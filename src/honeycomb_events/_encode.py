@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, overload
 
 import msgspec
@@ -22,9 +22,8 @@ from ._limits import (
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
     SMALL_EVENT_BYTES,
+    EventFit,
     LimitTally,
-    fit_event,
-    limited_event,
     sanitize_fields,
     wire_item,
 )
@@ -145,19 +144,23 @@ class BatchEncoder:
             raise ValueError("max_body_bytes must leave room for at least one full event")
         self.encoding = encoding
         self.compression = compression
-        self._max_event_bytes = max_event_bytes
         self._raw_budget = max_body_bytes - (
             0 if compression is Compression.NONE else _COMPRESSION_HEADROOM
         )
-        self._protected = frozenset(protected_fields)
-        self._json = msgspec.json.Encoder(enc_hook=_stringify)
+        json = msgspec.json.Encoder(enc_hook=_stringify)
         encoder = (
-            self._json
-            if encoding is Encoding.JSON
-            else msgspec.msgpack.Encoder(enc_hook=_stringify)
+            json if encoding is Encoding.JSON else msgspec.msgpack.Encoder(enc_hook=_stringify)
         )
         self._encode: Callable[[Any], bytes] = encoder.encode
         self._encode_into: Callable[[Any, bytearray, int], None] = encoder.encode_into
+        # A batch's events are fitted in its encoding; a single event's body is always JSON.
+        self._fit = EventFit(
+            encoder.encode,
+            json_encoded=encoding is Encoding.JSON,
+            budget=max_event_bytes,
+            protected=frozenset(protected_fields),
+        )
+        self._single_fit = replace(self._fit, encode=json.encode, json_encoded=True)
         self._zstd = _ZstdPerThread()
         self.headers: Mapping[str, str] = {"Content-Type": encoding.content_type} | (
             {} if compression is Compression.NONE else {"Content-Encoding": compression.value}
@@ -182,32 +185,13 @@ class BatchEncoder:
                 if not written:
                     del buffer[start:]
             if not written:
-                buffer += self._limited(event, tally)
+                buffer += self._fit.limited(event, tally)[1]
             writer.event_written(start)
         return writer.finish()
 
-    def _limited(self, event: BatchEvent, tally: LimitTally) -> bytes:
-        """The event encoded the careful way: every field checked, then its size."""
-        return limited_event(
-            event,
-            self._encode,
-            tally,
-            json_encoded=self.encoding is Encoding.JSON,
-            budget=self._max_event_bytes,
-            protected=self._protected,
-        )[1]
-
     def encode_single(self, data: Mapping[str, Any], tally: LimitTally) -> Body:
         """The body of ``POST /1/events/<dataset>``: one JSON object, compressed."""
-        fields = sanitize_fields(data, tally)
-        _, raw = fit_event(
-            fields,
-            lambda kept: kept,
-            self._json.encode,
-            tally,
-            budget=self._max_event_bytes,
-            protected=self._protected,
-        )
+        _, raw = self._single_fit.fitted(sanitize_fields(data, tally), lambda kept: kept, tally)
         return Body((0,), self.compress(raw), len(raw))
 
     def bodies(self, encoded: EncodedEvents, positions: Sequence[int]) -> Iterator[Body]:

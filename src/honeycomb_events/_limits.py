@@ -7,8 +7,8 @@ the event itself as ``meta.dropped_fields``. An event is never dropped for its s
 
 The OpenTelemetry mappings ask `value_within_limits` and `fields_within_limits` as they build an
 event, and `mapped_event` marks it `BatchEvent.within_limits` with their answer; the encoder
-trusts the mark. Every other event goes the careful way, `limited_event`: `sanitize_fields`,
-then `fit_event` for the event size.
+trusts the mark. Every other event goes the careful way, `EventFit.limited`: `sanitize_fields`,
+then its largest fields dropped until it fits the event size.
 """
 
 from __future__ import annotations
@@ -353,9 +353,66 @@ def wire_item(data: Mapping[str, Any], event: BatchEvent) -> dict[str, Any]:
     return wire
 
 
+@dataclass(frozen=True, slots=True)
+class EventFit:
+    """How an event is made to fit the event limit: its largest fields dropped (`protected`
+    last) until its JSON is within `budget`, then encoded by `encode` (JSON, or msgpack when
+    not `json_encoded`)."""
+
+    encode: Callable[[Any], bytes] = _JSON.encode
+    json_encoded: bool = True
+    budget: int = MAX_EVENT_BYTES
+    protected: Collection[str] = ()
+
+    def limited(self, event: BatchEvent, tally: LimitTally) -> tuple[dict[str, Any], bytes]:
+        """`event`'s fields after every limit (`sanitize_fields`, then `fitted`), and the event
+        encoded with them.
+
+        An event whose fields cannot even be read (a mapping whose ``items()`` raises) keeps
+        its place as ``{"meta.dropped_fields": 1}`` with its time and sample rate: no other
+        event pays.
+        """
+        try:
+            fields = sanitize_fields(event.data, tally)
+            return self.fitted(fields, lambda kept: wire_item(kept, event), tally)
+        except Exception:
+            tally.values_dropped += 1
+            lost: dict[str, Any] = {DROPPED_FIELDS: 1}
+            return lost, self.encode(wire_item(lost, event))
+
+    def fitted(
+        self,
+        fields: dict[str, Any],
+        wire_of: Callable[[dict[str, Any]], Any],
+        tally: LimitTally,
+    ) -> tuple[dict[str, Any], bytes]:
+        """`fields` with the largest dropped (`shrink_to_fit`) until the JSON of the event
+        `wire_of` makes of them fits, and that event encoded."""
+        shrunk = False
+        counting: LimitTally | None = tally  # what the fallback replaces counts once
+        while True:
+            wire = wire_of(fields)
+            encoded = encode_safely(self.encode, wire, counting)
+            counting = None
+            size = len(encoded)
+            if not self.json_encoded and size * _JSON_PER_MSGPACK_BYTE > self.budget:
+                size = _json_size(wire)
+            if size <= self.budget or fields.keys() <= {DROPPED_FIELDS}:
+                if shrunk:
+                    tally.events_shrunk += 1
+                return fields, encoded
+            fields = shrink_to_fit(
+                fields, size, _json_size, tally, budget=self.budget, protected=self.protected
+            )
+            shrunk = True
+
+
+_SENT_AS_JSON: Final = EventFit()
+
+
 def limited_fields(event: BatchEvent, tally: LimitTally) -> Mapping[str, Any]:
     """The fields `event` is sent with as JSON: its own when it is marked `within_limits` and
-    small, else what `limited_event` makes of them.
+    small, else what `EventFit.limited` makes of them.
 
     For fields of scalar values, which are all the OpenTelemetry mappings make, these are
     exactly what decoding the sent JSON gives back: the receiver stores what arrives over OTLP
@@ -367,69 +424,7 @@ def limited_fields(event: BatchEvent, tally: LimitTally) -> Mapping[str, Any]:
                 return event.data
         except ENCODE_ERRORS:  # a lone surrogate, say
             pass
-    return limited_event(event, _JSON.encode, tally)[0]
-
-
-def limited_event(
-    event: BatchEvent,
-    encode: Callable[[Any], bytes],
-    tally: LimitTally,
-    *,
-    json_encoded: bool = True,
-    budget: int = MAX_EVENT_BYTES,
-    protected: Collection[str] = (),
-) -> tuple[dict[str, Any], bytes]:
-    """`event`'s fields after every limit (`sanitize_fields`, then `fit_event`), and the event
-    encoded with them by `encode`.
-
-    An event whose fields cannot even be read (a mapping whose ``items()`` raises) keeps its
-    place as ``{"meta.dropped_fields": 1}`` with its time and sample rate: no other event pays.
-    """
-    try:
-        fields = sanitize_fields(event.data, tally)
-        return fit_event(
-            fields,
-            lambda kept: wire_item(kept, event),
-            encode,
-            tally,
-            json_encoded=json_encoded,
-            budget=budget,
-            protected=protected,
-        )
-    except Exception:
-        tally.values_dropped += 1
-        lost: dict[str, Any] = {DROPPED_FIELDS: 1}
-        return lost, encode(wire_item(lost, event))
-
-
-def fit_event(
-    fields: dict[str, Any],
-    wire_of: Callable[[dict[str, Any]], Any],
-    encode: Callable[[Any], bytes],
-    tally: LimitTally,
-    *,
-    json_encoded: bool = True,
-    budget: int = MAX_EVENT_BYTES,
-    protected: Collection[str] = (),
-) -> tuple[dict[str, Any], bytes]:
-    """`fields` with the largest dropped (`shrink_to_fit`) until the JSON of the event that
-    `wire_of` makes of them is within `budget`, and that event encoded by `encode` (JSON, or
-    msgpack when not `json_encoded`)."""
-    shrunk = False
-    counting: LimitTally | None = tally  # what the fallback replaces counts once
-    while True:
-        wire = wire_of(fields)
-        encoded = encode_safely(encode, wire, counting)
-        counting = None
-        size = len(encoded)
-        if not json_encoded and size * _JSON_PER_MSGPACK_BYTE > budget:
-            size = _json_size(wire)
-        if size <= budget or fields.keys() <= {DROPPED_FIELDS}:
-            if shrunk:
-                tally.events_shrunk += 1
-            return fields, encoded
-        fields = shrink_to_fit(fields, size, _json_size, tally, budget=budget, protected=protected)
-        shrunk = True
+    return _SENT_AS_JSON.limited(event, tally)[0]
 
 
 def _json_size(value: Any) -> int:

@@ -10,8 +10,8 @@ field that could be read.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, NamedTuple, TypeVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, NamedTuple
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -57,7 +57,6 @@ PROTECTED_FIELDS: Final = frozenset(
 """Fields kept longest when an event is over the size limit: what the trace view needs."""
 
 _NANOS_PER_MILLI: Final = 1e6
-_Annotated = TypeVar("_Annotated", Event, Link)
 
 
 def map_spans(
@@ -147,39 +146,38 @@ def _span_events(
         record_dropped(fields, unread, None)
         checked = False
 
-    # Most spans carry no rate: no call for those.
-    samplerate = (
-        event_sample_rate(fields, header)
-        if header or "sampleRate" in fields or "SampleRate" in fields
-        else None
-    )
+    rated = header or "sampleRate" in fields or "SampleRate" in fields
+    samplerate = event_sample_rate(fields, header) if rated else None  # no call for most spans
     start_text = format_time_ns(start)
     the_span = mapped_event(fields, start_text, samplerate, within_limits=checked)
     if not span_events and not links:  # most spans
         return [the_span]
-    # The span's ids, its own as its annotations' parent (its attributes may have replaced
-    # them among its own fields).
     ids = {"trace.trace_id": trace_id, "trace.parent_id": span_id} if context is not None else {}
     along = _Annotations(
         ids, name, start, start_text, samplerate, code is StatusCode.ERROR, shared, counts
     )
-    return [
-        *_annotations(span_events, events_unread, along, _span_event_event),
-        *_annotations(links, links_unread, along, _link_event),
-        the_span,
-    ]
+    return [*_annotations(along, span_events, events_unread, links, links_unread), the_span]
 
 
 def _annotations(
-    items: Sequence[_Annotated],
-    unread: Sequence[int],
     along: _Annotations,
-    event_of: Callable[[_Annotated, _Annotations, int], BatchEvent],
+    span_events: Sequence[Event],
+    events_unread: Sequence[int],
+    links: Sequence[Link],
+    links_unread: Sequence[int],
 ) -> list[BatchEvent]:
-    """The events of a span's span events or links; `unread` counts, by position, the parts
-    of each that could not be read (empty when none was read one by one)."""
+    """The events of a span's span events, then of its links; `events_unread` and
+    `links_unread` count, by position, the parts of each that could not be read (empty when
+    none was read one by one)."""
     return [
-        event_of(item, along, unread[index] if unread else 0) for index, item in enumerate(items)
+        *(
+            _span_event_event(item, along, events_unread[index] if events_unread else 0)
+            for index, item in enumerate(span_events)
+        ),
+        *(
+            _link_event(item, along, links_unread[index] if links_unread else 0)
+            for index, item in enumerate(links)
+        ),
     ]
 
 
@@ -198,7 +196,9 @@ _SPANS: Final = ItemMapping(
 class _Annotations(NamedTuple):
     """What each of a span's span events and links takes from the span."""
 
-    ids: dict[str, str]  # the trace id, and the span's id as their parent's
+    # The trace id, and the span's own id as their parent's: its attributes may have replaced
+    # them among its own fields.
+    ids: dict[str, str]
     span_name: Any
     start: int
     start_text: str
