@@ -67,21 +67,22 @@ def add_attributes(
     check each field again (see `_limits.mapped_event`). Attributes the SDK recorded nearly
     always do: they are checked with a few C-level passes and merged with one `dict.update`.
     """
-    if not attributes:
-        return True
     # The SDK's BoundedAttributes only takes non-empty string keys. Inlined from
-    # `plain_attributes`: this runs for every span, span event and log record.
+    # `plain_attributes`: this runs for every span, span event and log record. The dict
+    # inside is unwrapped first, since even the wrapper's len() is a Python call.
     keys_checked = type(attributes) is BoundedAttributes
     if keys_checked:
         inner = getattr(attributes, "_dict", None)
         if type(inner) is dict:
             attributes = inner
+    if not attributes:
+        return True
     if type(attributes) is not dict and not isinstance(attributes, Mapping):
         # A hand-built item's attributes may be anything: not attributes, one field lost.
         record_dropped(fields, 1, counts)  # type: ignore[unreachable]
         return False
     try:
-        if fields_within_limits(attributes, keys_checked=keys_checked):
+        if fields_within_limits(attributes, keys_checked):
             fields.update(attributes)
             return True
         pairs = list(attributes.items())

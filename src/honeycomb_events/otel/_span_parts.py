@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple, TypeAlias
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceState
 
 from ._common import plain_sequence
@@ -76,6 +77,14 @@ def span_parts(span: ReadableSpan) -> SpanParts:
     sdk_layout = _SDK_LAYOUT.get(type(span))  # known after the first span of each class
     if sdk_layout or (sdk_layout is None and _keeps_sdk_layout(type(span))):
         try:
+            events: Any = span._events
+            links: Any = span._links
+            # The deques inside the SDK's BoundedLists, as tuples: one C call each, where the
+            # lists' own len() and iteration are Python calls (empty: the empty tuple).
+            if type(events) is BoundedList and type(links) is BoundedList:
+                events, links = tuple(events._dq), tuple(links._dq)  # type: ignore[attr-defined]
+            else:
+                events, links = plain_sequence(events), plain_sequence(links)
             return (
                 span._name,
                 span._context,
@@ -85,9 +94,8 @@ def span_parts(span: ReadableSpan) -> SpanParts:
                 span._end_time,
                 span._status,
                 span._attributes,  # add_attributes reads the dict inside
-                # Most spans have no events and no links: an empty list needs no snapshot.
-                plain_sequence(span._events) if span._events else (),
-                plain_sequence(span._links) if span._links else (),
+                events,
+                links,
             )
         except AttributeError:  # an SDK that renamed them: the public properties still work
             pass
