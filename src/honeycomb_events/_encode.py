@@ -16,7 +16,6 @@ from typing import Any, Final, overload
 import msgspec
 import zstandard
 
-from ._encodable import ENCODE_ERRORS
 from ._formats import Compression, Encoding
 from ._limits import (
     MAX_BODY_BYTES,
@@ -24,6 +23,7 @@ from ._limits import (
     SMALL_EVENT_BYTES,
     EventFit,
     LimitTally,
+    data_within_limits,
     sanitize_fields,
     wire_item,
 )
@@ -173,18 +173,18 @@ class BatchEncoder:
         encode_into = self._encode_into
         for event in events:
             start = len(buffer)
-            # The usual event, inline: `_limits` found it within the limits when it was built,
-            # and one this short once encoded cannot break the one limit left, a string's.
+            # The usual event, inline: `_limits` found it within the limits (when a mapping
+            # built it, else now), and one this short once encoded cannot break the one limit
+            # left, a string's.
             written = False
-            if event.within_limits:
-                try:
+            try:
+                if event.within_limits or data_within_limits(event.data):
                     encode_into(wire_item(event.data, event), buffer, -1)
                     written = len(buffer) - start <= SMALL_EVENT_BYTES
-                except ENCODE_ERRORS:  # a lone surrogate, say
-                    pass
-                if not written:
-                    del buffer[start:]
+            except Exception:  # a lone surrogate, a mapping whose methods raise: the careful way
+                written = False
             if not written:
+                del buffer[start:]
                 buffer += self._fit.limited(event, tally)[1]
             writer.event_written(start)
         return writer.finish()

@@ -7,7 +7,8 @@ the event itself as ``meta.dropped_fields``. An event is never dropped for its s
 
 The OpenTelemetry mappings ask `value_within_limits` and `fields_within_limits` as they build an
 event, and `mapped_event` marks it `BatchEvent.within_limits` with their answer; the encoder
-trusts the mark. Every other event goes the careful way, `EventFit.limited`: `sanitize_fields`,
+trusts the mark, and asks the same of other events (`data_within_limits`). An event whose
+fields are not within the limits goes the careful way, `EventFit.limited`: `sanitize_fields`,
 then its largest fields dropped until it fits the event size.
 """
 
@@ -22,7 +23,6 @@ from typing import Any, ClassVar, Final
 import msgspec
 
 from ._encodable import (
-    ENCODE_ERRORS,
     MAX_INT,
     MIN_INT,
     UNKNOWN,
@@ -110,42 +110,37 @@ def value_within_limits(value: Any) -> bool:
     return False
 
 
-_SCALAR_TYPES: Final = frozenset({str, bool, int, float})
-_NUMBER_TYPES: Final = frozenset({int, float})
-_TEXT_ONLY: Final = frozenset({str})
-_MSGPACK: Final = msgspec.msgpack.Encoder()
-
-
 def fields_within_limits(fields: Mapping[Any, Any], keys_checked: bool = False) -> bool:
-    """`value_within_limits` of every value, and every key a non-empty string: asked of a whole
-    mapping in a few C-level passes, since the mappings ask it of every span's attributes.
-    `keys_checked` skips the keys, known good (the SDK's `BoundedAttributes` takes no other).
-    Raises whatever the mapping's own methods raise."""
-    value_types = set(map(type, fields.values()))
-    return (
-        value_types <= _SCALAR_TYPES
-        and (keys_checked or ("" not in fields and set(map(type, fields)) <= _TEXT_ONLY))
-        and (not value_types & _NUMBER_TYPES or _numbers_within_limits(fields, value_types))
-    )
-
-
-def _numbers_within_limits(fields: Mapping[Any, Any], value_types: set[type]) -> bool:
-    if int in value_types:
-        # msgpack holds exactly the integers Honeycomb takes (signed or unsigned 64-bit), so
-        # encoding the values to it is the range check, at C speed.
-        try:
-            _MSGPACK.encode(fields)
-        except (OverflowError, UnicodeEncodeError, TypeError):
+    """`value_within_limits` of every value, and every key a non-empty string, in one loop of
+    exact-type tests (the mappings ask it of every span's attributes). `keys_checked` skips
+    the keys, known good (the SDK's `BoundedAttributes` takes no other). Raises whatever the
+    mapping's own methods raise."""
+    for key, value in fields.items():
+        if not keys_checked and (type(key) is not str or not key):
             return False
-    return float not in value_types or all(
-        map(math.isfinite, [value for value in fields.values() if type(value) is float])
-    )
+        cls = type(value)
+        if cls is str or cls is bool:
+            continue
+        if cls is int:
+            if not MIN_INT <= value <= MAX_INT:
+                return False
+        elif cls is not float or value - value != 0.0:  # NaN or an infinity, without a call
+            return False
+    return True
+
+
+def data_within_limits(data: Mapping[Any, Any]) -> bool:
+    """`fields_within_limits`, and no more than `MAX_FIELDS` fields: the answer a mapping gives
+    as it builds an event, asked of an event's data after the fact (the events client's)."""
+    return len(data) <= MAX_FIELDS and fields_within_limits(data)
 
 
 SMALL_EVENT_BYTES: Final = MAX_STRING_BYTES
-"""An event marked `within_limits` whose encoding (JSON or msgpack) is at most this long meets
-every limit as it is: none of its strings can be longer, and it is far below
-`MAX_EVENT_BYTES`, even as JSON (at most six bytes of JSON for one of msgpack)."""
+"""An event whose fields are within the limits (`fields_within_limits`) and whose encoding (JSON
+or msgpack) is at most this long meets every limit as it is: none of its strings can be longer,
+and it is far below `MAX_EVENT_BYTES`, even as JSON (at most six bytes of JSON for one of
+msgpack). A lone surrogate in a string makes the encoding fail instead, and the event goes the
+careful way."""
 
 
 class _WithinLimits(BatchEvent):
@@ -414,20 +409,20 @@ _SENT_AS_JSON: Final = EventFit()
 
 
 def limited_fields(event: BatchEvent, tally: LimitTally) -> Mapping[str, Any]:
-    """The fields `event` is sent with as JSON: its own when it is marked `within_limits` and
-    small, else what `EventFit.limited` makes of them.
+    """The fields `event` is sent with as JSON: its own when they are within the limits and the
+    event is small, else what `EventFit.limited` makes of them.
 
     For fields of scalar values, which are all the OpenTelemetry mappings make, these are
     exactly what decoding the sent JSON gives back: the receiver stores what arrives over OTLP
     as the exporters would send it, without encoding and decoding it.
     """
-    if event.within_limits:
-        try:
-            if len(_JSON.encode(wire_item(event.data, event))) <= SMALL_EVENT_BYTES:
-                return event.data
-        except ENCODE_ERRORS:  # a lone surrogate, say
-            pass
-    return _SENT_AS_JSON.limited(event, tally)[0]
+    # As the encoder decides it (`BatchEncoder.encode_events`).
+    try:
+        within = event.within_limits or data_within_limits(event.data)
+        as_it_is = within and len(_JSON.encode(wire_item(event.data, event))) <= SMALL_EVENT_BYTES
+    except Exception:  # a lone surrogate, a mapping whose methods raise: the careful way
+        as_it_is = False
+    return event.data if as_it_is else _SENT_AS_JSON.limited(event, tally)[0]
 
 
 def _json_size(value: Any) -> int:

@@ -188,9 +188,9 @@ class BatchEvent:
     """True for an event whose fields already meet Honeycomb's per-field limits, as
     `_limits.mapped_event` answered for an event an OpenTelemetry mapping built: every key a
     non-empty string, every value a string, bool, 64-bit integer or finite float, at most
-    `MAX_FIELDS` fields. Only a string's length is left unchecked, which an event short once
-    encoded cannot break. The encoder then skips its per-field checks. False for every event
-    made any other way; read-only."""
+    `MAX_FIELDS` fields. Only a string's length and its lone surrogates are left unchecked,
+    which the encoder finds as it writes the event. The encoder then skips its per-field
+    checks. False for every event made any other way; read-only."""
 
     def __init__(
         self,

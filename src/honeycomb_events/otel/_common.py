@@ -65,7 +65,7 @@ def add_attributes(
     True when every merged field already holds Honeycomb's per-value limits, as `_limits`
     answers it (`fields_within_limits`, `value_within_limits`), so that the encoder need not
     check each field again (see `_limits.mapped_event`). Attributes the SDK recorded nearly
-    always do: they are checked with a few C-level passes and merged with one `dict.update`.
+    always do: they are checked in one loop and merged with one `dict.update`.
     """
     # The SDK's BoundedAttributes only takes non-empty string keys. Inlined from
     # `plain_attributes`: this runs for every span, span event and log record. The dict
