@@ -20,7 +20,7 @@ from ._buffered import (
     ResultCallback,
     close_senders,
 )
-from ._config import resolve_settings
+from ._config import ApiKey, resolve_settings
 from ._datasets import validate_dataset
 from ._errors import ClientClosedError
 from ._formats import Compression, Encoding
@@ -38,7 +38,8 @@ def _as_batch_event(event: EventLike) -> BatchEvent:
 class HoneycombClient(Closeable):
     """A client for Honeycomb's Events API.
 
-    Every argument falls back to the environment: `api_key` to ``HONEYCOMB_API_KEY``,
+    Every argument falls back to the environment: `api_key` to ``HONEYCOMB_API_KEY`` (an
+    `ApiKey` keeps the name of where it was read, for the messages of a rejection),
     `endpoint` to ``HONEYCOMB_API_ENDPOINT`` (default ``https://api.honeycomb.io``), `timeout`
     (seconds for one send, retries included) to ``HONEYCOMB_TIMEOUT`` (default 10),
     `compression` to ``HONEYCOMB_COMPRESSION`` (zstd, gzip or none; default zstd) and
@@ -53,7 +54,7 @@ class HoneycombClient(Closeable):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | ApiKey | None = None,
         endpoint: str | None = None,
         *,
         sync: bool = False,

@@ -143,7 +143,7 @@ class SpoolSettings:
 
 def resolve_settings(
     *,
-    api_key: str | None = None,
+    api_key: str | ApiKey | None = None,
     endpoint: str | None = None,
     timeout: float | None = None,
     compression: str | Compression | None = None,
@@ -236,7 +236,11 @@ def _first_variable(
     return None, " or ".join(names)
 
 
-def _resolve_api_key(argument: str | None, env: Mapping[str, str], signal: Signal | None) -> ApiKey:
+def _resolve_api_key(
+    argument: str | ApiKey | None, env: Mapping[str, str], signal: Signal | None
+) -> ApiKey:
+    if isinstance(argument, ApiKey):  # read by the caller, who knows where it came from
+        return argument
     if argument is not None:
         return ApiKey(argument, "the api_key argument")
     value, name = _first_variable(env, signal, "APIKEY", ENV_API_KEY)

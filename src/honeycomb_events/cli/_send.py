@@ -234,13 +234,10 @@ def send(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     try:
         dataset = validate_dataset(args.dataset)
         key = api_key(args)
-        client = HoneycombClient(api_key=key.reveal(), endpoint=args.endpoint)
+        # As an ApiKey, so that a rejection names the variable the key came from.
+        client = HoneycombClient(api_key=key, endpoint=args.endpoint)
     except (ConfigurationError, ValueError) as problem:
         return fail(err, "send", str(problem), EXIT_USAGE)
-    # Messages about a rejected key then name the variable the key came from. HoneycombClient
-    # takes the key only as text, which it names "the api_key argument"; until it takes an
-    # ApiKey, the settings are replaced before the client's first request builds a transport.
-    client.settings = dataclasses.replace(client.settings, api_key=key)
     library_logger = logging.getLogger("honeycomb_events")
     once = _OncePerMessage()
     library_logger.addFilter(once)
