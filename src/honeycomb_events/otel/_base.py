@@ -61,19 +61,20 @@ class EventsExporter:
     """
 
     _signal: Signal
+    _protected_fields: Collection[str]
+    """Fields a mapping writes that shrinking an oversized event must keep."""
 
     def __init__(
         self,
+        api_key: str | None = None,
+        dataset: str | None = None,
+        endpoint: str | None = None,
         *,
-        api_key: str | None,
-        dataset: str | None,
-        endpoint: str | None,
-        timeout: float | None,
-        compression: str | Compression | None,
-        encoding: str | Encoding | None,
-        retry: RetryPolicy | None,
-        http_transport: httpx.BaseTransport | None,
-        protected_fields: Collection[str],
+        timeout: float | None = None,
+        compression: str | Compression | None = None,
+        encoding: str | Encoding | None = None,
+        retry: RetryPolicy | None = None,
+        http_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings: Settings = resolve_settings(
             api_key=api_key,
@@ -86,7 +87,7 @@ class EventsExporter:
         )
         self._routing = routing(self._signal, self.settings)
         self._transport = assemble(
-            self.settings, retry=retry, protected_fields=protected_fields
+            self.settings, retry=retry, protected_fields=self._protected_fields
         ).transport(http_transport)
         self._courier = Courier(
             self._transport,

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-import httpx
-
-from honeycomb_events._formats import Compression, Encoding
-from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_event_groups
 
@@ -41,30 +37,7 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
     """
 
     _signal = "logs"
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        dataset: str | None = None,
-        endpoint: str | None = None,
-        *,
-        timeout: float | None = None,
-        compression: str | Compression | None = None,
-        encoding: str | Encoding | None = None,
-        retry: RetryPolicy | None = None,
-        http_transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            dataset=dataset,
-            endpoint=endpoint,
-            timeout=timeout,
-            compression=compression,
-            encoding=encoding,
-            retry=retry,
-            http_transport=http_transport,
-            protected_fields=PROTECTED_FIELDS,
-        )
+    _protected_fields = PROTECTED_FIELDS
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises.

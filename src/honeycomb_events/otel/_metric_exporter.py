@@ -53,6 +53,7 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
     """
 
     _signal = "metrics"
+    _protected_fields = ("meta.signal_type", "meta.annotation_type", "service.name")
 
     def __init__(
         self,
@@ -70,15 +71,14 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
     ) -> None:
         EventsExporter.__init__(
             self,
-            api_key=api_key,
-            dataset=dataset,
-            endpoint=endpoint,
+            api_key,
+            dataset,
+            endpoint,
             timeout=timeout,
             compression=compression,
             encoding=encoding,
             retry=retry,
             http_transport=http_transport,
-            protected_fields=("meta.signal_type", "meta.annotation_type", "service.name"),
         )
         MetricExporter.__init__(
             self,

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from honeycomb_events._formats import Compression, Encoding
-from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel._spans import PROTECTED_FIELDS, span_event_groups
 
@@ -32,30 +29,7 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
     """
 
     _signal = "traces"
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        dataset: str | None = None,
-        endpoint: str | None = None,
-        *,
-        timeout: float | None = None,
-        compression: str | Compression | None = None,
-        encoding: str | Encoding | None = None,
-        retry: RetryPolicy | None = None,
-        http_transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            dataset=dataset,
-            endpoint=endpoint,
-            timeout=timeout,
-            compression=compression,
-            encoding=encoding,
-            retry=retry,
-            http_transport=http_transport,
-            protected_fields=PROTECTED_FIELDS,
-        )
+    _protected_fields = PROTECTED_FIELDS
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send `spans`; SUCCESS only when Honeycomb accepted every event. Never raises."""

@@ -143,16 +143,19 @@ def spans_of(body: bytes) -> Iterator[ReadableSpan]:
     """The spans of an ``ExportTraceServiceRequest``, each made when it is asked for. The
     request is parsed first: `google.protobuf.message.DecodeError` before any span."""
     request: Any = TraceRequest.FromString(body)
-    return _spans(request)
+    found = _scoped(request.resource_spans, "scope_spans", "spans")
+    return (_span(span, resource, scope) for span, resource, scope in found)
 
 
-def _spans(request: Any) -> Iterator[ReadableSpan]:
-    for resource_spans in request.resource_spans:
-        resource = _resource(resource_spans.resource, resource_spans.schema_url)
-        for scope_spans in resource_spans.scope_spans:
-            scope = _scope(scope_spans.scope, scope_spans.schema_url)
-            for span in scope_spans.spans:
-                yield _span(span, resource, scope)
+def _scoped(resources: Any, scopes: str, items: str) -> Iterator[tuple[Any, Resource, SdkScope]]:
+    """Each item of a request's resources and their scopes, with its resource and scope, each of
+    those made once."""
+    for resource_items in resources:
+        resource = _resource(resource_items.resource, resource_items.schema_url)
+        for scope_items in getattr(resource_items, scopes):
+            scope = _scope(scope_items.scope, scope_items.schema_url)
+            for item in getattr(scope_items, items):
+                yield item, resource, scope
 
 
 def _span(span: Any, resource: Resource, scope: SdkScope) -> ReadableSpan:
@@ -203,29 +206,25 @@ def log_records_of(body: bytes) -> Iterator[ReceivedLogRecord]:
     """The log records of an `ExportLogsServiceRequest`, each made when it is asked for. The
     request is parsed first: `google.protobuf.message.DecodeError` before any record."""
     request: Any = LogsRequest.FromString(body)
-    return _log_records(request)
+    found = _scoped(request.resource_logs, "scope_logs", "log_records")
+    return (_log_record(record, resource, scope) for record, resource, scope in found)
 
 
-def _log_records(request: Any) -> Iterator[ReceivedLogRecord]:
-    for resource_logs in request.resource_logs:
-        resource = _resource(resource_logs.resource, resource_logs.schema_url)
-        for scope_logs in resource_logs.scope_logs:
-            scope = _scope(scope_logs.scope, scope_logs.schema_url)
-            for record in scope_logs.log_records:
-                api_record = LogRecord(
-                    timestamp=_signed(record.time_unix_nano) or None,
-                    observed_timestamp=_signed(record.observed_time_unix_nano) or None,
-                    trace_id=int.from_bytes(record.trace_id, "big") if record.trace_id else None,
-                    span_id=int.from_bytes(record.span_id, "big") if record.span_id else None,
-                    trace_flags=TraceFlags(record.flags & 0xFF),
-                    severity_text=record.severity_text or None,
-                    severity_number=_severity(record.severity_number),
-                    body=any_value(record.body) if record.HasField("body") else None,
-                    attributes=attributes_of(record.attributes),
-                )
-                if record.event_name and hasattr(api_record, "event_name"):
-                    api_record.event_name = record.event_name
-                yield ReceivedLogRecord(api_record, resource, scope)
+def _log_record(record: Any, resource: Resource, scope: SdkScope) -> ReceivedLogRecord:
+    api_record = LogRecord(
+        timestamp=_signed(record.time_unix_nano) or None,
+        observed_timestamp=_signed(record.observed_time_unix_nano) or None,
+        trace_id=int.from_bytes(record.trace_id, "big") if record.trace_id else None,
+        span_id=int.from_bytes(record.span_id, "big") if record.span_id else None,
+        trace_flags=TraceFlags(record.flags & 0xFF),
+        severity_text=record.severity_text or None,
+        severity_number=_severity(record.severity_number),
+        body=any_value(record.body) if record.HasField("body") else None,
+        attributes=attributes_of(record.attributes),
+    )
+    if record.event_name and hasattr(api_record, "event_name"):
+        api_record.event_name = record.event_name
+    return ReceivedLogRecord(api_record, resource, scope)
 
 
 def _severity(number: int) -> Any:
