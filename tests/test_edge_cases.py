@@ -21,8 +21,9 @@ import pytest
 from honeycomb_events import BatchEvent, HoneycombClient, RetryPolicy
 from honeycomb_events._buffered import BufferedSender
 from honeycomb_events._config import resolve_settings
-from honeycomb_events._encode import BatchEncoder, Compression, Encoding
+from honeycomb_events._encode import BatchEncoder
 from honeycomb_events._errors import ConfigurationError
+from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._limits import MAX_EVENT_BYTES, LimitTally
 from honeycomb_events._model import normalize_time
 from honeycomb_events._transport import AsyncTransport, Transport

@@ -31,8 +31,8 @@ from honeycomb_events import BatchEncoder, BatchEvent, Encoding, Transport, reso
 from honeycomb_events._limits import LimitTally, mapped_event, sanitize_fields
 from honeycomb_events._model import ACCEPTED
 from honeycomb_events.otel import log_to_event, map_spans
-from honeycomb_events.otel._common import add_attributes, plain_sequence
-from honeycomb_events.otel._span_parts import _keeps_sdk_layout
+from honeycomb_events.otel.mapping._common import add_attributes, plain_sequence
+from honeycomb_events.otel.mapping._span_parts import _keeps_sdk_layout
 
 from .conftest import API_KEY, FAST_RETRY
 

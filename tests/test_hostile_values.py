@@ -38,7 +38,7 @@ from honeycomb_events.otel import (
     HoneycombLogExporter,
     HoneycombMetricExporter,
 )
-from honeycomb_events.otel._common import add_attributes
+from honeycomb_events.otel.mapping._common import add_attributes
 
 from .conftest import FAST_RETRY
 from .hostile import attribute_maps, texts, trees
@@ -376,7 +376,7 @@ def test_a_hostile_metric_point_costs_nothing_of_its_batch_of_512(environment, r
 
 
 def test_json_text_is_written_to_any_depth_and_marks_what_it_cannot_follow():
-    from honeycomb_events.otel._values import MAX_JSON_DEPTH, json_text
+    from honeycomb_events.otel.mapping._values import MAX_JSON_DEPTH, json_text
 
     counts: collections.Counter[str] = collections.Counter()
     deepest = [0]
@@ -394,7 +394,7 @@ def test_json_text_is_written_to_any_depth_and_marks_what_it_cannot_follow():
 
 
 def test_json_text_stops_once_past_the_string_limit():
-    from honeycomb_events.otel._values import json_text
+    from honeycomb_events.otel.mapping._values import json_text
 
     huge = [["x" * 1000] * 100] * 100  # ten megabytes if written whole
     text = json_text(huge, collections.Counter())

@@ -16,7 +16,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from honeycomb_events._datasets import log_dataset
 from honeycomb_events.otel import map_logs
-from honeycomb_events.otel._logs import severity_name
+from honeycomb_events.otel.mapping._logs import severity_name
 
 # The SDK's own logging bridge is deprecated in favour of a contrib package; it still works.
 pytestmark = pytest.mark.filterwarnings("ignore:.*LoggingHandler.*:DeprecationWarning")

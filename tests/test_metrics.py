@@ -29,7 +29,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from honeycomb_events import ConfigurationError
 from honeycomb_events.otel import HoneycombMetricExporter, map_metrics
 from honeycomb_events.otel._metric_exporter import DELTA_TEMPORALITY
-from honeycomb_events.otel._metrics import PERCENTILES, percentiles
+from honeycomb_events.otel.mapping._metrics import PERCENTILES, percentiles
 from honeycomb_events.receiver import Fault, Receiver
 
 from .conftest import FAST_RETRY

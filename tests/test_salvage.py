@@ -28,7 +28,7 @@ from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 
 from honeycomb_events import BatchEncoder, LimitTally
 from honeycomb_events.otel import map_logs, map_metrics, map_spans
-from honeycomb_events.otel._metrics import Summary, SummaryDataPoint
+from honeycomb_events.otel.mapping._metrics import Summary, SummaryDataPoint
 
 from .reference import Opaque
 

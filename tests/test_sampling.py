@@ -8,7 +8,11 @@ import math
 
 import pytest
 
-from honeycomb_events.otel._sampling import event_sample_rate, rate_of, tracestate_sample_rate
+from honeycomb_events.otel.mapping._sampling import (
+    event_sample_rate,
+    rate_of,
+    tracestate_sample_rate,
+)
 
 # Honeycomb draws at random between floor and ceiling up to 100, and takes the floor above:
 # (tracestate, the lowest and highest rate it gives); None where it reads no rate.

@@ -23,9 +23,9 @@ from opentelemetry.trace import (
 )
 
 from honeycomb_events.otel import map_spans
-from honeycomb_events.otel._sampling import tracestate_sample_rate
-from honeycomb_events.otel._values import go_float
-from honeycomb_events.otel._values import json_text as counted_json_text
+from honeycomb_events.otel.mapping._sampling import tracestate_sample_rate
+from honeycomb_events.otel.mapping._values import go_float
+from honeycomb_events.otel.mapping._values import json_text as counted_json_text
 
 START = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z in ns
 

@@ -7,8 +7,9 @@ underscore may change without notice.
 from ._buffered import BufferedSender
 from ._client import Events, HoneycombClient
 from ._config import ApiKey, Settings, resolve_settings
-from ._encode import BatchEncoder, Compression, Encoding
+from ._encode import BatchEncoder
 from ._errors import AuthenticationError, ClientClosedError, ConfigurationError, HoneycombError
+from ._formats import Compression, Encoding
 from ._limits import (
     DROPPED_FIELDS,
     MAX_BODY_BYTES,

@@ -31,7 +31,7 @@ from ._model import BatchEvent
 
 # Encoding and Compression are defined in `_formats`, below the configuration; the package's
 # public names still come from here.
-__all__ = ["BatchEncoder", "Body", "Compression", "EncodedEvents", "Encoding"]
+__all__ = ["BatchEncoder", "Body", "EncodedEvents"]
 
 ZSTD_LEVEL: Final = 1
 """Level 1 costs about a microsecond per span and still shrinks JSON events 6-10 times."""

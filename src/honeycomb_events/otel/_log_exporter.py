@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from honeycomb_events.otel._base import EventsExporter
-from honeycomb_events.otel._logs import PROTECTED_FIELDS, log_event_groups
+from honeycomb_events.otel.mapping._logs import PROTECTED_FIELDS, log_event_groups
 
 try:
     from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult

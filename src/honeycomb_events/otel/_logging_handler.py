@@ -31,11 +31,11 @@ from honeycomb_events._datasets import routing
 from honeycomb_events._model import BatchEvent, epoch_to_ns, format_time_ns
 from honeycomb_events._transport import RetryPolicy
 
-from ._common import record_dropped
-from ._logs import PROTECTED_FIELDS, severity_name
-from ._reading import span_id_hex, trace_id_hex
-from ._sampling import event_sample_rate
-from ._values import Counts, add_value
+from .mapping._common import record_dropped
+from .mapping._logs import PROTECTED_FIELDS, severity_name
+from .mapping._reading import span_id_hex, trace_id_hex
+from .mapping._sampling import event_sample_rate
+from .mapping._values import Counts, add_value
 
 OWN_LOGGERS: Final = frozenset({"honeycomb_events", "httpx", "httpcore"})
 """Loggers (with their children) whose records the handler never sends: sending logs to them."""

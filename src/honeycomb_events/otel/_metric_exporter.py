@@ -25,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
-from honeycomb_events.otel._metrics import map_metrics
+from honeycomb_events.otel.mapping._metrics import map_metrics
 
 DELTA_TEMPORALITY: Final = {
     Counter: AggregationTemporality.DELTA,

@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from honeycomb_events.otel._base import EventsExporter
-from honeycomb_events.otel._spans import PROTECTED_FIELDS, span_event_groups
+from honeycomb_events.otel.mapping._spans import PROTECTED_FIELDS, span_event_groups
 
 
 class HoneycombEventsExporter(EventsExporter, SpanExporter):

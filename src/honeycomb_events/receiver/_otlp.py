@@ -41,7 +41,7 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from honeycomb_events.otel.mappings import Summary, SummaryDataPoint
+from honeycomb_events.otel.mapping import Summary, SummaryDataPoint
 
 from ._otlp_wire import LogsRequest, MetricsRequest, TraceRequest, any_value, attributes_of
 

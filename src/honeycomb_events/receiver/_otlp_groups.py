@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from honeycomb_events import BatchEvent, LimitTally
-from honeycomb_events.otel.mappings import (
+from honeycomb_events.otel.mapping import (
     limited_fields,
     log_dataset,
     log_event_groups,
