@@ -1,11 +1,12 @@
 """What every benchmark shares: a local sink that answers like Honeycomb, measuring contenders
-in interleaved rounds, and printing the table.
+in interleaved rounds, and printing the table (each contender's median round, and the spread
+of all its rounds).
 
 CPU is the exporting thread's own (`time.thread_time`) and that of any thread the exporter
 runs for itself (this package's courier, named ``honeycomb-events-*``): the sink runs in
 another thread of the same process and is not counted. Contenders are measured in turns, round
-after round, and each keeps its best round, so a noisy neighbour on a shared machine slows
-every contender alike instead of whichever happened to run at the time.
+after round, so a noisy neighbour on a shared machine slows every contender alike instead of
+whichever happened to run at the time; each reports its median round and the spread of all.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ class Outcome:
     wall_seconds: float
     wire_bytes: int
     peak_bytes: int = 0
+    cpu_rounds: tuple[float, ...] = ()
+    """Every round's CPU seconds, for the spread."""
 
 
 Export = Callable[[Any], None]
@@ -174,18 +177,22 @@ def peak_bytes(export: Export, batch: Any, sink: Sink) -> int:
 def interleaved(
     contenders: dict[str, Export], batches: Sequence[Any], sink: Sink, rounds: int
 ) -> list[Outcome]:
-    """Each contender's best round (least CPU), the contenders taking turns every round."""
+    """Each contender's median round (by CPU), with every round's CPU kept for the spread; the
+    contenders take turns every round."""
     for export in contenders.values():  # connections, caches and imports warmed up
         export(batches[0])
-    best: dict[str, Outcome] = {}
+    seen: dict[str, list[Outcome]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, export in contenders.items():
-            outcome = _one_round(name, export, batches, sink)
-            if name not in best or outcome.cpu_seconds < best[name].cpu_seconds:
-                best[name] = outcome
+            seen[name].append(_one_round(name, export, batches, sink))
+    medians = []
     for name, export in contenders.items():
-        best[name].peak_bytes = peak_bytes(export, batches[0], sink)
-    return list(best.values())
+        ordered = sorted(seen[name], key=lambda outcome: outcome.cpu_seconds)
+        median = ordered[(len(ordered) - 1) // 2]
+        median.cpu_rounds = tuple(outcome.cpu_seconds for outcome in ordered)
+        median.peak_bytes = peak_bytes(export, batches[0], sink)
+        medians.append(median)
+    return medians
 
 
 def machine() -> str:
@@ -211,17 +218,26 @@ def machine() -> str:
     )
 
 
+def _spread(outcome: Outcome) -> str:
+    """The rounds' range around the median, in percent: how far one run's figure can be off."""
+    rounds = outcome.cpu_rounds or (outcome.cpu_seconds,)
+    below = (1 - rounds[0] / outcome.cpu_seconds) * 100
+    above = (rounds[-1] / outcome.cpu_seconds - 1) * 100
+    return f"-{below:.0f}/+{above:.0f}%"
+
+
 def print_table(unit: str, count: int, outcomes: Sequence[Outcome]) -> None:
-    """CPU and wall figures per `unit`, wire bytes, peak memory per batch, and each
-    contender's CPU as a ratio of the first one's (the baseline)."""
+    """Median CPU per `unit` and its spread over the rounds, wall throughput of that round,
+    wire bytes, peak memory per batch, and each contender's median CPU as a ratio of the first
+    one's (the baseline)."""
     baseline = outcomes[0].cpu_seconds
     print(
-        f"{'exporter':34} {'CPU µs/' + unit:>14} {unit + 's/s':>11} {'bytes/' + unit:>12} "
-        f"{'peak KiB/batch':>14} {'CPU ratio':>9}"
+        f"{'exporter':34} {'CPU µs/' + unit:>14} {'spread':>9} {unit + 's/s':>11} "
+        f"{'bytes/' + unit:>12} {'peak KiB/batch':>14} {'CPU ratio':>9}"
     )
     for outcome in outcomes:
         print(
-            f"{outcome.name:34} {outcome.cpu_seconds / count * 1e6:14.2f} "
+            f"{outcome.name:34} {outcome.cpu_seconds / count * 1e6:14.2f} {_spread(outcome):>9} "
             f"{count / outcome.wall_seconds:11.0f} {outcome.wire_bytes / count:12.1f} "
             f"{outcome.peak_bytes / 1024:14.0f} {outcome.cpu_seconds / baseline:9.2f}"
         )

@@ -89,7 +89,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="the median of this many rounds, with their spread"
+    )
     args = parser.parse_args()
 
     sink = Sink()
@@ -106,7 +108,8 @@ def main() -> None:
     batches = [data[start : start + args.batch] for start in range(0, len(data), args.batch)]
     print(machine())
     print(
-        f"{args.events} events in batches of {args.batch}, best of {args.rounds} interleaved rounds"
+        f"{args.events} events in batches of {args.batch}, "
+        f"median of {args.rounds} interleaved rounds"
     )
     try:
         outcomes = interleaved(contenders, batches, sink, args.rounds)

@@ -169,7 +169,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="the median of this many rounds, with their spread"
+    )
     # Off by default: at 100,000 records every contender adds some 15 s to the run.
     parser.add_argument(
         "--all-compressions",
@@ -195,7 +197,7 @@ def main() -> None:
     print(machine())
     print(
         f"{len(records)} log records ({in_spans} in spans, {resource_size} resource attributes) "
-        f"in batches of {args.batch}, best of {args.rounds} interleaved rounds"
+        f"in batches of {args.batch}, median of {args.rounds} interleaved rounds"
     )
     compare("record", len(records), exporters, batches, sink=sink, rounds=args.rounds)
 

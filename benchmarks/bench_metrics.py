@@ -191,7 +191,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=5_000, help="data points per collection")
     parser.add_argument("--collections", type=int, default=10, help="batches exported")
-    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="the median of this many rounds, with their spread"
+    )
     args = parser.parse_args()
 
     batches = workload(args.points, args.collections)
@@ -216,7 +218,7 @@ def main() -> None:
     print(
         f"{total} data points in {len(batches)} collections of ~{total // len(batches)} "
         f"(4 instruments, {resource_size} resource attributes), one batch per collection, "
-        f"best of {args.rounds} interleaved rounds"
+        f"median of {args.rounds} interleaved rounds"
     )
     compare("point", total, exporters, batches, sink=sink, rounds=args.rounds)
 
