@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import msgspec
 import zstandard
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 
 from ._errors import ErrorText, Reject
@@ -33,8 +34,9 @@ class Disconnected(Exception):
     """The client went away before its body was read."""
 
 
-def media_type(request: Request) -> str:
-    return (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+def media_type(headers: Headers) -> str:
+    """The ``Content-Type`` without its parameters, in lower case; empty when there is none."""
+    return (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
 
 
 async def read_body(request: Request, limit: int) -> tuple[bytes, int]:

@@ -105,7 +105,7 @@ class EventsApi:
             raise Reject(400, ErrorText.BODY_EMPTY, "empty_bodies")
         decode = decode_batch if kind == "batch" else decode_body
         encoding = request.headers.get("content-encoding")
-        value = await self._intake.in_worker(decode, raw, media_type(request), encoding)
+        value = await self._intake.in_worker(decode, raw, media_type(request.headers), encoding)
         return fault, None, value
 
     async def _batch(self, request: Request, observed: Observed) -> Response:

@@ -35,6 +35,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from honeycomb_events._limits import MAX_BODY_BYTES
 
+from ._bodies import media_type
+
 _HOST: Final = re.compile(
     r"(?:\[(?P<bracketed>[^\]\s]+)\]|(?P<name>[^\s:\[\]@/]+))(?::(?P<port>[0-9]{1,5}))?"
 )
@@ -92,10 +94,6 @@ def _same_origin(origin: str, host: str | None) -> bool:
 def _is_navigation(headers: Headers) -> bool:
     mode, destination = headers.get("sec-fetch-mode"), headers.get("sec-fetch-dest")
     return mode == "navigate" and destination == "document"
-
-
-def _media_type(headers: Headers) -> str:
-    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def normalize_hosts(hosts: Collection[str]) -> frozenset[str]:
@@ -184,7 +182,7 @@ class BrowserGuard:
         key = headers.get("x-honeycomb-team", "").strip()
         if self._keys is not None and key not in self._keys:
             return 401, "control endpoints need one of the receiver's API keys in X-Honeycomb-Team"
-        if method == "POST" and _media_type(headers) != _JSON:
+        if method == "POST" and media_type(headers) != _JSON:
             return 415, f"control endpoints take Content-Type: {_JSON}"
         return None
 

@@ -103,8 +103,9 @@ def json_items(body: bytes, limit: int = MAX_ITEMS) -> int:
     if len(body) <= limit:
         return len(body)
     marks = (b",", b":", b"[", b"{")
-    if 1 + sum(body.count(mark) for mark in marks) <= limit:
-        return 1 + sum(body.count(mark) for mark in marks)
+    count = 1 + sum(body.count(mark) for mark in marks)
+    if count <= limit:
+        return count
     # Only a body this dense pays for finding its strings, whose commas do not count.
     framing = _JSON_STRING.sub(b"", body)
     count = 1 + sum(framing.count(mark) for mark in marks)

@@ -32,7 +32,7 @@ class OtlpIngest:
         raw = await self._intake.read(request, observed, MAX_BODY_BYTES)
         if observed.body_bytes > MAX_BODY_BYTES:
             raise Reject(400, ErrorText.BODY_TOO_LARGE, "bodies_too_large")
-        if media_type(request) != "application/x-protobuf":
+        if media_type(request.headers) != "application/x-protobuf":
             raise Reject(415, ErrorText.OTLP_PROTOBUF_ONLY, "malformed_bodies")
         signal = OTLP_SIGNALS[request.url.path]
         dataset = (request.headers.get("x-honeycomb-dataset") or "").strip() or None
