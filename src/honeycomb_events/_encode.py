@@ -58,14 +58,17 @@ class EncodedEvents(Sequence[bytes]):
 
     One growing buffer spares each event its own bytes object (msgspec grows a new one from
     a few bytes for every call) and the batch the copy of joining them.
+
+    `whole` is the body of every event at once, once `BatchEncoder.compress_whole` made it.
     """
 
-    __slots__ = ("_ends", "_starts", "buffer")
+    __slots__ = ("_ends", "_starts", "buffer", "whole")
 
     def __init__(self, buffer: bytearray, starts: list[int], ends: list[int]) -> None:
         self.buffer = buffer
         self._starts = starts
         self._ends = ends
+        self.whole: Body | None = None
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -87,32 +90,33 @@ class EncodedEvents(Sequence[bytes]):
 
 
 class _BodyWriter:
-    """Events written one after another into a buffer framed as one batch body."""
+    """Events written one after another into a buffer framed as one batch body: each
+    event's bytes from `starts` to `ends`, then a separator (JSON's comma)."""
 
     def __init__(self, encoding: Encoding) -> None:
-        self._json = encoding is Encoding.JSON
+        self.json = encoding is Encoding.JSON
         # msgpack's array header goes first, its count filled in at the end: the 32-bit form
         # is valid for any count.
-        self.buffer = bytearray(b"[" if self._json else b"\xdd\x00\x00\x00\x00")
-        self._starts: list[int] = []
-        self._ends: list[int] = []
+        self.buffer = bytearray(b"[" if self.json else b"\xdd\x00\x00\x00\x00")
+        self.starts: list[int] = []
+        self.ends: list[int] = []
 
     def event_written(self, start: int) -> None:
         """The event written from `start` to the end of the buffer is complete."""
-        self._starts.append(start)
-        self._ends.append(len(self.buffer))
-        if self._json:
+        self.starts.append(start)
+        self.ends.append(len(self.buffer))
+        if self.json:
             self.buffer += b","
 
     def finish(self) -> EncodedEvents:
-        if self._json:
-            if self._starts:
+        if self.json:
+            if self.starts:
                 self.buffer[-1] = ord("]")  # the last separator closes the array
             else:
                 self.buffer += b"]"
         else:
-            self.buffer[1:5] = len(self._starts).to_bytes(4, "big")
-        return EncodedEvents(self.buffer, self._starts, self._ends)
+            self.buffer[1:5] = len(self.starts).to_bytes(4, "big")
+        return EncodedEvents(self.buffer, self.starts, self.ends)
 
 
 def _stringify(value: Any) -> str:
@@ -169,7 +173,8 @@ class BatchEncoder:
     def encode_events(self, events: Iterable[BatchEvent], tally: LimitTally) -> EncodedEvents:
         """Each event's bytes, after Honeycomb's limits were applied to it, in one buffer."""
         writer = _BodyWriter(self.encoding)
-        buffer = writer.buffer
+        buffer, starts, ends = writer.buffer, writer.starts, writer.ends
+        separator = b"," if writer.json else b""
         encode_into = self._encode_into
         for event in events:
             start = len(buffer)
@@ -179,14 +184,23 @@ class BatchEncoder:
             written = False
             try:
                 if event.within_limits or data_within_limits(event.data):
-                    encode_into(wire_item(event.data, event), buffer, -1)
+                    time = event.time
+                    encode_into(
+                        {"data": event.data, "time": time}
+                        if time is not None and event.samplerate is None
+                        else wire_item(event.data, event),
+                        buffer,
+                        -1,
+                    )
                     written = len(buffer) - start <= SMALL_EVENT_BYTES
             except Exception:  # a lone surrogate, a mapping whose methods raise: the careful way
                 written = False
             if not written:
                 del buffer[start:]
                 buffer += self._fit.limited(event, tally)[1]
-            writer.event_written(start)
+            starts.append(start)
+            ends.append(len(buffer))
+            buffer += separator
         return writer.finish()
 
     def encode_single(self, data: Mapping[str, Any], tally: LimitTally) -> Body:
@@ -194,18 +208,23 @@ class BatchEncoder:
         _, raw = self._single_fit.fitted(sanitize_fields(data, tally), lambda kept: kept, tally)
         return Body((0,), self.compress(raw), len(raw))
 
-    def bodies(self, encoded: EncodedEvents, positions: Sequence[int]) -> Iterator[Body]:
-        """Bodies holding the events at `positions`, each within the body limit, in order."""
-        every = tuple(positions)
-        if (
-            every
-            and len(encoded.buffer) <= self._raw_budget
-            and every == tuple(range(len(encoded)))
-        ):
+    def compress_whole(self, encoded: EncodedEvents) -> Body | None:
+        """The body of all of `encoded`'s events when they fit in one, made once: the
+        exporters make it where the events were just written, while their bytes are still in
+        the CPU's caches, and not in the thread that sends them."""
+        if encoded.whole is None and len(encoded) and len(encoded.buffer) <= self._raw_budget:
             # Every event in order, and they fit in one body: the buffer is that body already.
             raw = encoded.buffer
-            yield Body(every, self.compress(raw), len(raw))
-            return
+            encoded.whole = Body(tuple(range(len(encoded))), self.compress(raw), len(raw))
+        return encoded.whole
+
+    def bodies(self, encoded: EncodedEvents, positions: Sequence[int]) -> Iterator[Body]:
+        """Bodies holding the events at `positions`, each within the body limit, in order."""
+        if tuple(positions) == tuple(range(len(encoded))):
+            whole = self.compress_whole(encoded)
+            if whole is not None:
+                yield whole
+                return
         start = 0
         size = 0
         for index, position in enumerate(positions):

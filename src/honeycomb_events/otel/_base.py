@@ -10,6 +10,7 @@ import collections
 import dataclasses
 import itertools
 import logging
+import os
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, Final
 
@@ -53,6 +54,20 @@ _LOSSES: Final = (
 )
 
 
+_DEFAULT_BATCH: Final = 512  # the SDK's processors' default largest batch
+
+
+def _full_batch(variable: str | None) -> int | None:
+    """How many items make a full batch for the SDK's processor, as it reads `variable`."""
+    if variable is None:
+        return None
+    try:
+        size = int(os.environ.get(variable, _DEFAULT_BATCH))
+    except ValueError:  # the SDK falls back to its default too
+        return _DEFAULT_BATCH
+    return size if size > 0 else _DEFAULT_BATCH
+
+
 class EventsExporter:
     """What the span, metric and log exporters share: settings, transport, delivery, logging.
 
@@ -63,6 +78,8 @@ class EventsExporter:
     _signal: Signal
     _protected_fields: Collection[str]
     """Fields a mapping writes that shrinking an oversized event must keep."""
+    _batch_size_variable: str | None = None
+    """The variable that sets the SDK's processor's largest batch for this signal, if any."""
 
     def __init__(
         self,
@@ -97,6 +114,7 @@ class EventsExporter:
             on_rejected=self._log_key_rejection,
         )
         self._losses_logged: set[str] = set()
+        self._full_batch = _full_batch(self._batch_size_variable)
         if internal_metrics_enabled():
             report_stats(f"honeycomb_events_{self._signal}_exporter", weak_stats(self))
 
@@ -142,12 +160,17 @@ class EventsExporter:
         self,
         groups: Callable[[LimitTally], Iterable[tuple[Resource, Iterable[BatchEvent]]]],
         what: str,
+        count: int = 0,
     ) -> bool:
         """Map, route each resource's events to its dataset, send; True only when Honeycomb
         accepted every event. Never raises (an exporter must not raise into the SDK's worker)
         and, after `shutdown`, fails at once without a request. `what` names the items in the
         error logged if mapping or sending raises ("3 spans"). What the mapping transformed
-        or dropped joins the transport's counters."""
+        or dropped joins the transport's counters.
+
+        `count` items make a full batch for the SDK's processor when they are as many as its
+        largest: it has more to come, and the batch is sent as part of a stream (see
+        `Courier.deliver`)."""
         if self._transport.closed:
             return False
         tally = LimitTally()
@@ -159,7 +182,8 @@ class EventsExporter:
                 [
                     self._job(dataset, itertools.chain.from_iterable(groups))
                     for dataset, groups in by_dataset.items()
-                ]
+                ],
+                stream=self._full_batch is not None and count >= self._full_batch,
             )
         except Exception:
             logger.exception("exporting %s to Honeycomb failed", what)
@@ -169,10 +193,12 @@ class EventsExporter:
             self._warn_of_losses(tally)
 
     def _job(self, dataset: str, events: Iterable[BatchEvent]) -> Job:
-        """The dataset's events encoded (here, in the exporting thread), ready for the
-        courier."""
+        """The dataset's events encoded and compressed (here, in the exporting thread), ready
+        for the courier."""
         tally = LimitTally()
-        encoded = self._transport.encoder.encode_events(events, tally)
+        encoder = self._transport.encoder
+        encoded = encoder.encode_events(events, tally)
+        encoder.compress_whole(encoded)
         stats = self._transport.stats
         stats.record_limits(tally)
         stats.record(events_submitted=len(encoded))

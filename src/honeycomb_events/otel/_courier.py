@@ -1,9 +1,16 @@
 """The exporters' courier: delivers their batches from one background thread, so that
 `export()` never waits on a backend that fails (reliability.md, "An outage costs disk").
 
-- While the backend answers, `export()` hands its batches over and, when nothing waits ahead
-  of them, waits up to `EXPORT_WAIT` for the answer, so that its result says whether they were
-  accepted; past that it returns, and the batches are delivered all the same.
+- While the backend answers, `export()` hands its batches over and, when little waits ahead
+  of them, waits for the answers, so that its result says whether they were accepted:
+  `EXPORT_WAIT` at most, and as much again for each batch of a stream ahead of them; past
+  that it returns, and the batches are delivered all the same.
+- Except in a stream: an exporter handed a full batch (its processor has more to come) does not
+  wait for the answer, so that the exporting thread maps the next batch while this one
+  travels. It waits only for room: until the batch ahead of its own is on its way
+  (`EXPORT_WAIT` at most), so that an exporter holds two batches at most, one in flight. The
+  stream's answers are reported as they come (failed events logged and counted), and the
+  next batch that is not full waits for them all, being behind them.
 - After a failed attempt (no answer, a connection error, 429, 5xx) the backend is unhealthy:
   batches go straight to the spool (or, without one, to a backlog in memory bounded in bytes,
   past which the newest are dropped and counted), and `export()` returns at once. One probe at
@@ -40,7 +47,8 @@ from ._exit import EXIT_WAIT
 from ._job import Job
 
 EXPORT_WAIT: Final = 0.5
-"""The longest `export()` waits for a healthy backend's answer."""
+"""The longest `export()` waits for a healthy backend's answer to one request, or in a
+stream for room."""
 ANSWER_WAIT: Final = 30.0
 """The longest a request waits for its answer before it is given up."""
 PROBE_MAX_WAIT: Final = 5.0
@@ -83,6 +91,7 @@ class Courier:
         self._queue: collections.deque[Job] = collections.deque()
         self._queued_bytes = 0
         self._healthy = True
+        self._key_rejected = False
         self._in_flight: Job | None = None
         self._in_flight_lease: Lease | None = None
         self._busy = False
@@ -99,28 +108,53 @@ class Courier:
 
     # --- what export() calls --------------------------------------------------------------
 
-    def deliver(self, jobs: Sequence[Job]) -> bool:
+    def deliver(self, jobs: Sequence[Job], *, stream: bool = False) -> bool:
         """Hand `jobs` over; True when every event of them was accepted by the time this
-        returns. Waits only for a healthy backend with nothing ahead, `EXPORT_WAIT` at most."""
+        returns. Waits only for a healthy backend with little ahead (see `_wait_answered`).
+
+        In a `stream` (more batches are coming), waits for room instead of the answer (see
+        the module); True then when the backend is healthy and has the jobs on their way or
+        next in line, none of their events failed yet.
+        """
         with self._cond:
+            taking = not _exit.exiting() and self._healthy and not self._stopped
             # Worth waiting for: a healthy backend answering briskly, nothing much ahead.
             wait = (
-                not _exit.exiting()
-                and self._healthy
-                and not self._stopped
+                taking
                 and not self._spool_waiting
                 and len(self._queue) < _WAIT_BEHIND
                 and time.monotonic() - self._sending_since < EXPORT_WAIT
             )
+            ahead = len(self._queue) + self._busy
             # While the backend fails, the worker moves queued batches to the spool: the
             # disk's flushes are its time, not export()'s.
             aside = list(jobs) if self._stopped else self._enqueue(jobs)
         self._set_aside(aside)
-        if not wait or aside:
+        if aside or not (taking if stream else wait):
             return False
         with self._cond:
-            self._cond.wait_for(lambda: all(job.settled for job in jobs), EXPORT_WAIT)
+            if stream:
+                room = self._cond.wait_for(lambda: self._room_for(jobs), EXPORT_WAIT)
+                return (
+                    room
+                    and self._healthy
+                    and not self._key_rejected
+                    and not any(job.failed for job in jobs)
+                )
+            self._wait_answered(jobs, ahead)
         return all(job.accepted for job in jobs)
+
+    def _wait_answered(self, jobs: Sequence[Job], ahead: int) -> None:
+        """Wait (holding the lock) for the answers to `jobs`: `EXPORT_WAIT` at most, and as
+        much again for each of the batches `ahead` of them (a stream's), up to two."""
+        self._cond.wait_for(
+            lambda: all(job.settled for job in jobs), EXPORT_WAIT * (1 + min(ahead, 2))
+        )
+
+    def _room_for(self, jobs: Sequence[Job]) -> bool:
+        """Nothing waits in line ahead of `jobs` (holding the lock), or waiting is moot."""
+        first = self._queue[0] if self._queue else None
+        return first is None or any(first is job for job in jobs) or not self._healthy
 
     def _enqueue(self, jobs: Iterable[Job]) -> list[Job]:
         """Queue `jobs` for the worker (holding the lock); those past the backlog's bound are
@@ -319,6 +353,7 @@ class Courier:
         except AuthenticationError as error:
             results = error.results or [EventResult(error.status, str(error))] * len(encoded)
             stats.record_results(results)
+            self._key_rejected = True
             self._on_rejected(error)  # said before export() hears of it
             if job is not None:
                 self._settle(job, dict(enumerate(results)))

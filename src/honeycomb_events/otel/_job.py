@@ -43,6 +43,15 @@ class Job:
             or all(result is not None and result.ok for result in self.results)
         )
 
+    @property
+    def failed(self) -> bool:
+        """Some of its events failed for good already."""
+        results = self.results
+        # Nothing settled yet, or all accepted (counted in C: the answer is a singleton).
+        if self.pending == len(results) or results.count(ACCEPTED) == len(results):
+            return False
+        return any(result is not None and not result.ok for result in results)
+
     def settle_all(self, results: list[EventResult]) -> None:
         """Final results for every event, in order: the usual case, without a loop per
         event."""

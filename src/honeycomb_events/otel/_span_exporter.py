@@ -30,10 +30,11 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
 
     _signal = "traces"
     _protected_fields = PROTECTED_FIELDS
+    _batch_size_variable = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send `spans`; SUCCESS only when Honeycomb accepted every event. Never raises."""
         accepted = self._export(
-            lambda tally: span_event_groups(spans, tally), f"{len(spans)} spans"
+            lambda tally: span_event_groups(spans, tally), f"{len(spans)} spans", len(spans)
         )
         return SpanExportResult.SUCCESS if accepted else SpanExportResult.FAILURE

@@ -42,6 +42,7 @@ READ_PROPERTIES: Final = (
     "events",
     "links",
 )
+_LOCATION_PROPERTIES: Final = ("resource", "instrumentation_scope")
 _SDK_LAYOUT: dict[type, bool] = {}
 _UNSET: Final = Status(StatusCode.UNSET)
 
@@ -67,9 +68,22 @@ def _keeps_sdk_layout(cls: type) -> bool:
     known = _SDK_LAYOUT.get(cls)
     if known is None:
         known = _SDK_LAYOUT[cls] = issubclass(cls, ReadableSpan) and all(
-            getattr(cls, name, None) is getattr(ReadableSpan, name) for name in READ_PROPERTIES
+            getattr(cls, name, None) is getattr(ReadableSpan, name)
+            for name in (*READ_PROPERTIES, *_LOCATION_PROPERTIES)
         )
     return known
+
+
+def span_location(span: ReadableSpan) -> tuple[Any, Any]:
+    """The span's resource and instrumentation scope, from the SDK's own fields when the
+    span keeps the SDK's layout (two property calls less per span)."""
+    sdk_layout = _SDK_LAYOUT.get(type(span))
+    if sdk_layout or (sdk_layout is None and _keeps_sdk_layout(type(span))):
+        try:
+            return span._resource, span._instrumentation_scope
+        except AttributeError:  # an SDK that renamed them: the public properties still work
+            pass
+    return span.resource, span.instrumentation_scope
 
 
 def span_parts(span: ReadableSpan) -> SpanParts:
@@ -111,6 +125,45 @@ def span_parts(span: ReadableSpan) -> SpanParts:
         span.events,
         span.links,
     )
+
+
+def _unpacks_as_sdk_context() -> bool:
+    """Whether a `SpanContext` is the tuple the SDK has always made: trace id, span id, is
+    remote, flags, trace state, is valid."""
+    state = TraceState([("k", "v")])
+    try:
+        return tuple(SpanContext(1, 2, False, None, state)) == (1, 2, False, 0, state, True)
+    except Exception:
+        return False
+
+
+_CONTEXT_UNPACKS: Final = _unpacks_as_sdk_context()
+
+
+def context_ids(context: SpanContext) -> tuple[int, int, TraceState | None]:
+    """A context's trace id, span id and trace state; read from the tuple the SDK's own
+    context is, where its properties would cost a call each."""
+    if _CONTEXT_UNPACKS and type(context) is SpanContext:
+        trace_id, span_id, _, _, trace_state, _ = context
+        return trace_id, span_id, trace_state
+    return context.trace_id, context.span_id, context.trace_state
+
+
+def _reads_status_fields() -> bool:
+    """Whether a `Status` keeps its code and description in the fields it always had."""
+    status = Status(StatusCode.ERROR, "d")
+    return vars(status) == {"_status_code": StatusCode.ERROR, "_description": "d"}
+
+
+_STATUS_FIELDS: Final = _reads_status_fields()
+
+
+def status_parts(status: Status) -> tuple[StatusCode, Any]:
+    """A status's code and description; read from the SDK's own status's fields, where its
+    properties would cost a call each."""
+    if _STATUS_FIELDS and type(status) is Status:
+        return status._status_code, status._description
+    return status.status_code, status.description
 
 
 def salvaged_parts(span: Any) -> Salvaged:

@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.trace import Link, SpanKind, StatusCode
+from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode
 
 from honeycomb_events._limits import LimitTally, mapped_event
 from honeycomb_events._model import BatchEvent, format_time_ns
@@ -23,12 +23,19 @@ from honeycomb_events._model import BatchEvent, format_time_ns
 from ._common import ItemMapping, SharedFields, add_attributes, group_by_resource, record_dropped
 from ._reading import span_id_hex, trace_id_hex
 from ._sampling import SAMPLE_RATE_KEYS, event_sample_rate
-from ._span_parts import Salvaged, salvaged_parts, span_parts
+from ._span_parts import (
+    Salvaged,
+    context_ids,
+    salvaged_parts,
+    span_location,
+    span_parts,
+    status_parts,
+)
 from ._values import Counts, single_value
 
-# Keyed by member name: hashing an enum member is a Python-level call, its `_name_` is a str.
-_KIND_NAMES: Final = {kind.name: kind.name.lower() for kind in SpanKind}
-_KINDS: Final = (SpanKind, type(None))  # no kind: OTLP's unspecified, as the receiver reads it
+# Keyed by identity: hashing an enum member is a Python-level call. No kind is OTLP's
+# unspecified, as the receiver reads it; anything else is not the SDK's span.
+_KIND_NAMES: Final = {id(kind): kind.name.lower() for kind in SpanKind} | {id(None): "unspecified"}
 EXCEPTION_FIELDS: Final = (
     "exception.message",
     "exception.type",
@@ -94,15 +101,20 @@ def _span_events(
 ) -> list[BatchEvent]:
     """The span's events: its span events, its links, then the span. Its parts are read
     from the span, or given as `salvaged` (read one by one, with what could not be read)."""
-    parts, unread, events_unread, links_unread = salvaged or (span_parts(span), 0, (), ())
-    (name, context, kind_enum, parent, start_time, end_time, status, attributes, span_events,
-     links) = parts  # fmt: skip
-    start = start_time or 0
-    end = end_time if end_time is not None else start
-    if type(start) is not int or type(end) is not int or type(kind_enum) not in _KINDS:
+    events_unread: Sequence[int]
+    links_unread: Sequence[int]
+    if salvaged is None:
+        parts, unread, events_unread, links_unread = span_parts(span), 0, (), ()
+    else:
+        parts, unread, events_unread, links_unread = salvaged
+    (name, context, kind_enum, parent, start, end, status, attributes, span_events, links) = parts
+    start = start or 0
+    if end is None:
+        end = start
+    kind = _KIND_NAMES.get(id(kind_enum))
+    if type(start) is not int or type(end) is not int or kind is None:
         raise ValueError("not the SDK's span")  # read again part by part, each checked
-    code = status.status_code
-    kind = _KIND_NAMES.get(getattr(kind_enum, "_name_", ""), "unspecified")
+    code, description = status_parts(status)
     fields: dict[str, Any] = {
         # The ids first, so that the field cap keeps them; filled in just below.
         "trace.trace_id": None,
@@ -110,28 +122,20 @@ def _span_events(
         "type": kind,
         "span.kind": kind,
         "name": name,
-        "duration_ms": max(end - start, 0) / _NANOS_PER_MILLI,
+        "duration_ms": (end - start) / _NANOS_PER_MILLI if end > start else 0.0,
         "status_code": code._value_,
         "span.num_links": len(links),
         "span.num_events": len(span_events),
         "meta.signal_type": "trace",
     }
-    header = ""
-    if context is not None:
-        trace_id = fields["trace.trace_id"] = trace_id_hex(context.trace_id)
-        span_id = fields["trace.span_id"] = span_id_hex(context.span_id)
-        trace_state = context.trace_state
-        if trace_state:
-            header = fields["trace.trace_state"] = trace_state.to_header()
-    else:  # a hand-built span without a context: sent without ids
-        del fields["trace.trace_id"], fields["trace.span_id"]
+    trace_id, span_id, header = _write_ids(fields, context)
     if end < start:
         fields["meta.invalid_duration"] = True
     if parent is not None:
-        fields["trace.parent_id"] = span_id_hex(parent.span_id)
-    if code is StatusCode.ERROR:
+        fields["trace.parent_id"] = span_id_hex(context_ids(parent)[1])
+    is_error = code is StatusCode.ERROR
+    if is_error:
         fields["error"] = True
-    description = status.description
     if description:
         fields["status_message"] = description
     # The SDK takes a name (or a status message) of any type: made text as any value is.
@@ -153,10 +157,23 @@ def _span_events(
     if not span_events and not links:  # most spans
         return [the_span]
     ids = {"trace.trace_id": trace_id, "trace.parent_id": span_id} if context is not None else {}
-    along = _Annotations(
-        ids, name, start, start_text, samplerate, code is StatusCode.ERROR, shared, counts
-    )
+    along = _Annotations(ids, name, start, start_text, samplerate, is_error, shared, counts)
     return [*_annotations(along, span_events, events_unread, links, links_unread), the_span]
+
+
+def _write_ids(fields: dict[str, Any], context: SpanContext | None) -> tuple[str, str, str]:
+    """Fill in the span's ids, and its trace state when it has one; give the ids and the
+    trace state's header. A hand-built span without a context is sent without ids."""
+    if context is None:
+        del fields["trace.trace_id"], fields["trace.span_id"]
+        return "", "", ""
+    trace_id, span_id, trace_state = context_ids(context)
+    trace_hex = fields["trace.trace_id"] = trace_id_hex(trace_id)
+    span_hex = fields["trace.span_id"] = span_id_hex(span_id)
+    header = ""
+    if trace_state:
+        header = fields["trace.trace_state"] = trace_state.to_header()
+    return trace_hex, span_hex, header
 
 
 def _annotations(
@@ -187,7 +204,7 @@ def _salvaged_span_events(span: Any, shared: SharedFields, counts: Counts) -> li
 
 _SPANS: Final = ItemMapping(
     "span",
-    lambda span: (span.resource, span.instrumentation_scope),
+    span_location,
     _span_events,
     _salvaged_span_events,
 )

@@ -1,0 +1,92 @@
+"""Exports in a stream (Courier.deliver): a full batch of the SDK's processor is handed over
+without waiting for its answer, so that the exporting thread maps the next batch while this
+one travels; the exporter then holds two batches at most, and the next batch that is not full
+waits for every answer ahead of its own (what `provider.force_flush()` ends with)."""
+
+from __future__ import annotations
+
+import time
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+
+from honeycomb_events import HoneycombEventsExporter
+from honeycomb_events.receiver import Fault
+
+from .test_delivery import finished_spans, span_ids
+
+ANSWER_DELAY = 0.25
+
+
+def test_full_batches_do_not_wait_for_their_answers(environment, receiver):
+    receiver.faults.push(Fault(delay=ANSWER_DELAY, path="batch", times=4))
+    exporter = HoneycombEventsExporter()
+    batches = [finished_spans(512) for _ in range(4)]
+    took = []
+    for batch in batches:
+        began = time.monotonic()
+        assert exporter.export(batch) is SpanExportResult.SUCCESS
+        took.append(time.monotonic() - began)
+    # The first two are handed over at once (one in flight, one next in line); each later
+    # one waits for room, one answer, never for its own answer.
+    assert max(took[:2]) < ANSWER_DELAY / 2, took
+    assert all(t < ANSWER_DELAY * 1.75 for t in took[2:]), took
+    # A batch that is not full waits for its own answer, behind all of theirs.
+    last = finished_spans(3)
+    assert exporter.export(last) is SpanExportResult.SUCCESS
+    assert len(span_ids(receiver)) == 4 * 512 + 3
+    exporter.shutdown()
+
+
+def test_a_stream_holds_two_batches_at_most(environment, receiver):
+    receiver.faults.push(Fault(delay=ANSWER_DELAY, path="batch", times=6))
+    exporter = HoneycombEventsExporter()
+    for _ in range(6):
+        exporter.export(finished_spans(512))
+        courier = exporter._courier
+        with courier._cond:
+            held = len(courier._queue) + (courier._in_flight is not None)
+        assert held <= 2
+    assert exporter.force_flush(10_000)
+    assert len(span_ids(receiver)) == 6 * 512
+    exporter.shutdown()
+
+
+def test_a_rejected_event_in_a_stream_is_logged_and_counted(environment, receiver, caplog):
+    receiver.faults.push(Fault(event_statuses=(202, 400), path="batch"))
+    exporter = HoneycombEventsExporter()
+    assert exporter.export(finished_spans(512)) is SpanExportResult.SUCCESS  # on its way
+    assert exporter.force_flush(10_000)
+    assert exporter.stats["events_failed"] == 256
+    assert "256 of 512 traces events to dataset 'svc' were not accepted" in caplog.text
+    exporter.shutdown()
+
+
+def test_the_batch_size_variable_says_what_a_full_batch_is(environment, receiver):
+    environment.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100")
+    receiver.faults.push(Fault(delay=ANSWER_DELAY, path="batch"))
+    exporter = HoneycombEventsExporter()
+    began = time.monotonic()
+    exporter.export(finished_spans(100))
+    assert time.monotonic() - began < ANSWER_DELAY / 2
+    assert exporter.force_flush(10_000)
+    exporter.shutdown()
+
+
+def test_provider_force_flush_delivers_a_stream_that_ends_in_a_partial_batch(environment, receiver):
+    # What a serverless function does before it returns: the SDK's force_flush exports what
+    # its processor holds and does not call the exporter's own force_flush.
+    receiver.faults.push(Fault(delay=0.2, path="batch", times=3))
+    provider = TracerProvider(resource=Resource.create({"service.name": "svc"}))
+    exporter = HoneycombEventsExporter()
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=60_000)
+    )
+    tracer = provider.get_tracer("app")
+    for n in range(1200):
+        with tracer.start_as_current_span("work", attributes={"n": n}):
+            pass
+    assert provider.force_flush()
+    assert len(span_ids(receiver)) == 1200
+    provider.shutdown()
