@@ -115,3 +115,33 @@ def test_unknown_choices_name_the_setting_and_the_accepted_values(kind, value, a
     ):
         kind.from_str(value, "HONEYCOMB_X")
     assert kind.from_str(" GZIP ".lower() if kind is Compression else "MsgPack", "x") in kind
+
+
+def test_a_batch_holds_memory_for_its_bytes_only():
+    # msgspec grows the buffer up to twice what it holds, and zstd's result keeps the room it
+    # reserved (the input's size): a batch that waits or travels kept both.
+    import tracemalloc
+
+    encoder = BatchEncoder(Encoding.JSON, Compression.ZSTD)
+    events = [BatchEvent({"n": n, "text": "x" * 200 + str(n)}) for n in range(2000)]
+    tracemalloc.start()
+    try:
+        encoded = encoder.encode_events(events, LimitTally())
+        body = encoder.compress_whole(encoded)
+        assert body is not None
+        held = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(True, encoder_module_file())]
+        )
+        sizes = sorted(stat.size for stat in held.statistics("lineno"))
+    finally:
+        tracemalloc.stop()
+    assert type(encoded.buffer) is bytes
+    # One large allocation, the events' bytes; the compressed body is 1/90 of them.
+    [largest] = [size for size in sizes if size > 100_000]
+    assert largest < len(encoded.buffer) + 1_000
+
+
+def encoder_module_file() -> str:
+    import honeycomb_events._encode
+
+    return honeycomb_events._encode.__file__

@@ -16,6 +16,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from honeycomb_events import BatchEvent, ConfigurationError, Transport, resolve_settings
+from honeycomb_events._http import tls_verification
 from honeycomb_events.otel import HoneycombEventsExporter
 
 from .conftest import API_KEY, FAST_RETRY
@@ -116,3 +117,27 @@ def test_an_exporter_refused_by_tls_says_which_setting_trusts_a_private_ca(
         "its own certificate authority needs HONEYCOMB_CA_BUNDLE): "
     )
     assert "CERTIFICATE_VERIFY_FAILED" in line
+
+
+def test_transports_share_one_verifying_context_and_a_plain_endpoint_loads_no_bundle(
+    certificate,
+):
+    # Each context loads the CA bundle, about 6 MiB of it: once per process and bundle.
+    def verify(endpoint: str, environ: dict[str, str]) -> ssl.SSLContext:
+        settings = resolve_settings(api_key=API_KEY, endpoint=endpoint, environ=environ)
+        context = tls_verification(settings)
+        assert isinstance(context, ssl.SSLContext)
+        return context
+
+    default = verify("https://api.honeycomb.io", {})
+    assert verify("https://api.eu1.honeycomb.io", {}) is default
+    assert default.verify_mode is ssl.CERT_REQUIRED
+    assert default.check_hostname
+    assert default.cert_store_stats()["x509_ca"] > 0
+    private = verify("https://proxy.internal", {"HONEYCOMB_CA_BUNDLE": str(certificate)})
+    assert private is not default
+    assert private.cert_store_stats()["x509_ca"] == 1
+    plain = verify("http://127.0.0.1:8080", {})
+    assert plain.verify_mode is ssl.CERT_REQUIRED
+    assert plain.check_hostname
+    assert plain.cert_store_stats()["x509_ca"] == 0  # trusts nothing: no TLS is ever made

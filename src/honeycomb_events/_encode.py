@@ -64,7 +64,7 @@ class EncodedEvents(Sequence[bytes]):
 
     __slots__ = ("_ends", "_starts", "buffer", "whole")
 
-    def __init__(self, buffer: bytearray, starts: list[int], ends: list[int]) -> None:
+    def __init__(self, buffer: bytes, starts: list[int], ends: list[int]) -> None:
         self.buffer = buffer
         self._starts = starts
         self._ends = ends
@@ -116,7 +116,9 @@ class _BodyWriter:
                 self.buffer += b"]"
         else:
             self.buffer[1:5] = len(self.starts).to_bytes(4, "big")
-        return EncodedEvents(self.buffer, self.starts, self.ends)
+        # As bytes of its own size: a bytearray msgspec grew keeps up to twice that, for as
+        # long as the batch waits or travels.
+        return EncodedEvents(bytes(self.buffer), self.starts, self.ends)
 
 
 def _stringify(value: Any) -> str:
@@ -264,7 +266,9 @@ class BatchEncoder:
             compressor = self._zstd.compressor
             if compressor is None:
                 compressor = self._zstd.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-            return compressor.compress(raw)
+            # A copy of its own size: zstd's result keeps the room it reserved, the size of
+            # the input, for as long as the body waits or travels.
+            return memoryview(compressor.compress(raw)).tobytes()
         if self.compression is Compression.GZIP:
             return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
         return bytes(raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import os
 import platform
@@ -17,7 +18,7 @@ import ssl
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -53,12 +54,32 @@ class _QuietOwnRequests(logging.Filter):
         return not _OWN_REQUEST.get()
 
 
-def tls_verification(settings: Settings) -> ssl.SSLContext | bool:
+def tls_verification(settings: Settings) -> ssl.SSLContext:
     """httpx's `verify`: certificates are always verified, against the configured CA bundle,
-    else the system's (httpx's default)."""
-    if settings.ca_bundle is None:
-        return True
-    return ssl.create_default_context(cafile=settings.ca_bundle)
+    else httpx's default (certifi's, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``).
+
+    One context per process and CA bundle, shared by every transport: each would otherwise
+    load the bundle again, about 6 MiB apiece. An endpoint without TLS gets a context that
+    trusts nothing, so that no bundle is loaded: its client follows no redirect and makes no
+    TLS connection, and one it made would fail verification.
+    """
+    if urlsplit(settings.endpoint).scheme == "http":
+        return _trusting_nothing()
+    environment = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return _verifying(settings.ca_bundle, environment)
+
+
+@functools.cache
+def _trusting_nothing() -> ssl.SSLContext:
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, and no certificate is trusted
+
+
+@functools.cache
+def _verifying(ca_bundle: str | None, environment: tuple[str | None, str | None]) -> ssl.SSLContext:
+    """A verifying context; `environment` is only the cache's key: httpx reads it."""
+    if ca_bundle is None:
+        return httpx.create_ssl_context()
+    return ssl.create_default_context(cafile=ca_bundle)
 
 
 def request_timeout(deadline: Deadline) -> float:
