@@ -156,6 +156,11 @@ def _one_round(name: str, export: Export, batches: Sequence[Any], sink: Sink) ->
     cpu, wall = exporter_cpu(), time.perf_counter()
     for batch in batches:
         export(batch)
+    # What is still on its way is part of the round (an exporter that streams its batches
+    # returns before their answers): its `finish`, a force_flush, waits for it.
+    finish = getattr(export, "finish", None)
+    if finish is not None:
+        finish()
     return Outcome(name, exporter_cpu() - cpu, time.perf_counter() - wall, sink.received)
 
 
@@ -226,21 +231,39 @@ def _spread(outcome: Outcome) -> str:
     return f"-{below:.0f}/+{above:.0f}%"
 
 
-def print_table(unit: str, count: int, outcomes: Sequence[Outcome]) -> None:
+def print_table(
+    unit: str,
+    count: int,
+    outcomes: Sequence[Outcome],
+    rss: Mapping[str, float] | None = None,
+) -> None:
     """Median CPU per `unit` and its spread over the rounds, wall throughput of that round,
-    wire bytes, peak memory per batch, and each contender's median CPU as a ratio of the first
-    one's (the baseline)."""
+    wire bytes, peak memory per batch, each contender's median CPU as a ratio of the first
+    one's (the baseline), and, when measured, its extra peak RSS in MiB (`rss`)."""
     baseline = outcomes[0].cpu_seconds
     print(
         f"{'exporter':34} {'CPU µs/' + unit:>14} {'spread':>9} {unit + 's/s':>11} "
         f"{'bytes/' + unit:>12} {'peak KiB/batch':>14} {'CPU ratio':>9}"
+        + (f" {'extra RSS MiB':>13}" if rss else "")
     )
     for outcome in outcomes:
+        extra = ""
+        if rss:
+            extra = f" {rss[outcome.name]:13.1f}" if outcome.name in rss else f" {'-':>13}"
         print(
             f"{outcome.name:34} {outcome.cpu_seconds / count * 1e6:14.2f} {_spread(outcome):>9} "
             f"{count / outcome.wall_seconds:11.0f} {outcome.wire_bytes / count:12.1f} "
-            f"{outcome.peak_bytes / 1024:14.0f} {outcome.cpu_seconds / baseline:9.2f}"
+            f"{outcome.peak_bytes / 1024:14.0f} {outcome.cpu_seconds / baseline:9.2f}" + extra
         )
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far (VmHWM)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def compare(
@@ -251,10 +274,11 @@ def compare(
     *,
     sink: Sink,
     rounds: int,
+    rss: Mapping[str, float] | None = None,
 ) -> None:
     """Measure every SDK exporter on `batches` (see `interleaved`), shut them and the sink
-    down, and print the table. An export that is not a success raises: a failed export would
-    otherwise look like a fast one."""
+    down, and print the table (with `rss`, see `print_table`). An export that is not a
+    success raises: a failed export would otherwise look like a fast one."""
 
     def checked(name: str, exporter: Any) -> Export:
         def export(batch: Any) -> None:
@@ -262,6 +286,12 @@ def compare(
             if result.name != "SUCCESS":  # the SDK's three export results all name it so
                 raise RuntimeError(f"{name}: export returned {result}")
 
+        def finish() -> None:
+            if exporter.force_flush() is False:
+                raise RuntimeError(f"{name}: force_flush failed")
+
+        if hasattr(exporter, "force_flush"):
+            export.finish = finish  # type: ignore[attr-defined]
         return export
 
     try:
@@ -275,4 +305,4 @@ def compare(
         for exporter in exporters.values():
             exporter.shutdown()
         sink.shutdown()
-    print_table(unit, count, outcomes)
+    print_table(unit, count, outcomes, rss)

@@ -10,9 +10,11 @@ attributes, a span event on every tenth span. Each exporter exports them in batc
 
 Three tables:
 
-- Export cost: CPU microseconds per span of the exporting thread, spans per second, bytes on
-  the wire per span, the peak of Python memory allocated while exporting one batch, and each
-  exporter's CPU as a ratio of the OTLP/HTTP protobuf exporter's, measured in the same run.
+- Export cost: CPU microseconds per span of the exporting thread (and of the exporter's own
+  threads), spans per second of wall time, bytes on the wire per span, the peak of Python
+  memory allocated while exporting one batch, each exporter's CPU as a ratio of the OTLP/HTTP
+  protobuf exporter's, measured in the same run, and the extra peak RSS of a fresh process
+  while one exporter exports the whole workload.
 - The application thread: what `start_as_current_span` + `end` costs with a
   `BatchSpanProcessor` whose exporter is this package's, with the backend healthy, slow and
   down, against the same processor with an exporter that does nothing (the SDK's own cost).
@@ -23,6 +25,7 @@ Three tables:
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
 import logging
@@ -32,8 +35,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+# httpx imports these on its first client: a process's cost, imported before RSS is read.
+import h11  # noqa: F401
+import httpcore  # noqa: F401
 import httpx
 import msgspec
 import zstandard
@@ -49,7 +55,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 
-from _harness import RESOURCE, Sink, compare, machine
+from _harness import RESOURCE, Sink, compare, machine, peak_rss_bytes
 from honeycomb_events import HoneycombEventsExporter
 
 ROUTES = ("/api/users/{id}", "/api/posts", "/api/comments/{id}", "/health")
@@ -179,25 +185,62 @@ def exporter_named(name: str, url: str) -> SpanExporter:
     raise ValueError(name)
 
 
-def export_cost(spans: Sequence[ReadableSpan], batch: int, rounds: int) -> None:
-    sink = Sink()
-    url = sink.url
-    exporters: dict[str, SpanExporter] = {
-        "OTLP/HTTP protobuf": OTLPSpanExporter(endpoint=f"{url}/v1/traces"),
-        "naive stdlib json + httpx": NaiveJsonExporter(url),
-        "hand-tuned floor (msgspec, zstd)": HandTunedExporter(url),
-        "honeycomb-events (zstd)": HoneycombEventsExporter(api_key="bench", endpoint=url),
-        "honeycomb-events (gzip)": HoneycombEventsExporter(
-            api_key="bench", endpoint=url, compression="gzip"
-        ),
-        "honeycomb-events (none)": HoneycombEventsExporter(
-            api_key="bench", endpoint=url, compression="none"
-        ),
-    }
+CONTENDERS: dict[str, Callable[[str], SpanExporter]] = {
+    "OTLP/HTTP protobuf": lambda url: OTLPSpanExporter(endpoint=f"{url}/v1/traces"),
+    "naive stdlib json + httpx": NaiveJsonExporter,
+    "hand-tuned floor (msgspec, zstd)": HandTunedExporter,
+    "honeycomb-events (zstd)": lambda url: HoneycombEventsExporter(api_key="bench", endpoint=url),
+    "honeycomb-events (gzip)": lambda url: HoneycombEventsExporter(
+        api_key="bench", endpoint=url, compression="gzip"
+    ),
+    "honeycomb-events (none)": lambda url: HoneycombEventsExporter(
+        api_key="bench", endpoint=url, compression="none"
+    ),
+}
 
+
+def export_cost(spans: Sequence[ReadableSpan], batch: int, rounds: int) -> None:
+    rss = extra_rss(len(spans), batch)
+    sink = Sink()
+    exporters = {name: make(sink.url) for name, make in CONTENDERS.items()}
     batches = [spans[start : start + batch] for start in range(0, len(spans), batch)]
     print(f"\nExport cost: {len(spans)} spans in batches of {batch}, median of {rounds} rounds")
-    compare("span", len(spans), exporters, batches, sink=sink, rounds=rounds)
+    print(
+        "(extra RSS: peak RSS growth of a fresh process while one exporter exports them all,"
+        " after imports and the spans were made)"
+    )
+    compare("span", len(spans), exporters, batches, sink=sink, rounds=rounds, rss=rss)
+
+
+def extra_rss(count: int, batch: int) -> dict[str, float]:
+    """Each contender's extra peak RSS in MiB, each measured in a fresh process."""
+    sink = Sink()
+    sink.tracing_memory = True  # empty answers: the sink's own decoding is not measured
+    found = {}
+    for name in CONTENDERS:
+        completed = subprocess.run(
+            [sys.executable, __file__, "--rss", name, sink.url, str(count), str(batch)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        found[name] = json.loads(completed.stdout.strip().splitlines()[-1]) / 2**20
+    sink.shutdown()
+    return found
+
+
+def rss_child(name: str, url: str, count: int, batch: int) -> None:
+    """The child process of `extra_rss`: prints its peak RSS growth in bytes."""
+    spans = workload(count)
+    gc.collect()
+    before = peak_rss_bytes()
+    exporter = CONTENDERS[name](url)
+    for start in range(0, len(spans), batch):
+        exporter.export(spans[start : start + batch])
+    exporter.force_flush()
+    print(json.dumps(peak_rss_bytes() - before), flush=True)
+    os._exit(0)
 
 
 def span_end_latency(count: int) -> None:
@@ -267,14 +310,6 @@ def memory_under_pressure(seconds: float) -> None:
             print(f"{label:20} {backend_label:8} {made:10d} {growth / 2**20:20.1f}")
 
 
-def _peak_rss_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def pressure(exporter_name: str, backend: str, seconds: float) -> None:
     """The child process of `memory_under_pressure`: prints [spans made, peak RSS growth]."""
     sink = Sink(stall=2.0)
@@ -289,13 +324,13 @@ def pressure(exporter_name: str, backend: str, seconds: float) -> None:
     rng = random.Random(7)
     for number in range(2048):  # imports, caches and the queue's own size reached first
         make_span(tracer, rng, number)
-    before = _peak_rss_bytes()
+    before = peak_rss_bytes()
     made = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         make_span(tracer, rng, made)
         made += 1
-    growth = _peak_rss_bytes() - before
+    growth = peak_rss_bytes() - before
     print(json.dumps([made, growth]), flush=True)
     # Skip the provider's flush at exit: with the backend down it would only wait out the
     # export timeout, which says nothing about memory.
@@ -312,7 +347,12 @@ def main() -> None:
     parser.add_argument("--latency-spans", type=int, default=20_000)
     parser.add_argument("--pressure-seconds", type=float, default=5.0)
     parser.add_argument("--pressure", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--rss", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss:
+        name, url, count, batch = args.rss
+        rss_child(name, url, int(count), int(batch))
+        return
     if args.pressure:
         exporter, backend, seconds = args.pressure
         pressure(exporter, backend, float(seconds))

@@ -59,16 +59,36 @@ class EncodedEvents(Sequence[bytes]):
     One growing buffer spares each event its own bytes object (msgspec grows a new one from
     a few bytes for every call) and the batch the copy of joining them.
 
-    `whole` is the body of every event at once, once `BatchEncoder.compress_whole` made it.
+    `whole` is the body of every event at once, once `BatchEncoder.compress_whole` made it;
+    the buffer is then set aside and made again from it only when asked for (a retry of some
+    of the events, the spool): a batch that waits or travels holds its compressed bytes only.
     """
 
-    __slots__ = ("_ends", "_starts", "buffer", "whole")
+    __slots__ = ("_ends", "_raw", "_restore", "_starts", "raw_size", "whole")
 
-    def __init__(self, buffer: bytes, starts: list[int], ends: list[int]) -> None:
-        self.buffer = buffer
+    def __init__(self, buffer: bytes | bytearray, starts: list[int], ends: list[int]) -> None:
+        self._raw: bytes | bytearray | None = buffer
         self._starts = starts
         self._ends = ends
+        self.raw_size = len(buffer)
         self.whole: Body | None = None
+        self._restore: Callable[[bytes], bytes] | None = None
+
+    @property
+    def buffer(self) -> bytes | bytearray:
+        """The raw body of all the events, made again from `whole` if it was set aside."""
+        if self._raw is None:
+            if self.whole is None or self._restore is None:
+                raise RuntimeError("a batch set aside without its body")
+            self._raw = self._restore(self.whole.content)
+        return self._raw
+
+    def set_aside(self, whole: Body, restore: Callable[[bytes], bytes]) -> None:
+        """Keep `whole` only, the body of every event, from which `restore` makes the buffer
+        again."""
+        self.whole = whole
+        self._restore = restore
+        self._raw = None
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -116,9 +136,7 @@ class _BodyWriter:
                 self.buffer += b"]"
         else:
             self.buffer[1:5] = len(self.starts).to_bytes(4, "big")
-        # As bytes of its own size: a bytearray msgspec grew keeps up to twice that, for as
-        # long as the batch waits or travels.
-        return EncodedEvents(bytes(self.buffer), self.starts, self.ends)
+        return EncodedEvents(self.buffer, self.starts, self.ends)
 
 
 def _stringify(value: Any) -> str:
@@ -213,12 +231,21 @@ class BatchEncoder:
     def compress_whole(self, encoded: EncodedEvents) -> Body | None:
         """The body of all of `encoded`'s events when they fit in one, made once: the
         exporters make it where the events were just written, while their bytes are still in
-        the CPU's caches, and not in the thread that sends them."""
-        if encoded.whole is None and len(encoded) and len(encoded.buffer) <= self._raw_budget:
+        the CPU's caches, and not in the thread that sends them. Once it is made, the raw
+        buffer is set aside (a bytearray msgspec grew holds up to twice its bytes)."""
+        if encoded.whole is None and len(encoded) and encoded.raw_size <= self._raw_budget:
             # Every event in order, and they fit in one body: the buffer is that body already.
             raw = encoded.buffer
-            encoded.whole = Body(tuple(range(len(encoded))), self.compress(raw), len(raw))
+            whole = Body(tuple(range(len(encoded))), self.compress(raw), len(raw))
+            encoded.set_aside(whole, self._decompress)
         return encoded.whole
+
+    def _decompress(self, content: bytes) -> bytes:
+        if self.compression is Compression.ZSTD:
+            return zstandard.ZstdDecompressor().decompress(content)
+        if self.compression is Compression.GZIP:
+            return gzip.decompress(content)
+        return content
 
     def bodies(self, encoded: EncodedEvents, positions: Sequence[int]) -> Iterator[Body]:
         """Bodies holding the events at `positions`, each within the body limit, in order."""

@@ -29,7 +29,7 @@ class Job:
 
     @property
     def size(self) -> int:
-        return len(self.encoded.buffer)
+        return self.encoded.raw_size
 
     @property
     def settled(self) -> bool:
