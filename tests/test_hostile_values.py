@@ -306,6 +306,7 @@ def test_a_hostile_span_costs_nothing_of_its_batch_of_512(environment, receiver)
     batch = [*normal[:200], hostile, *normal[200:]]
     exporter = HoneycombEventsExporter(retry=FAST_RETRY)
     assert exporter.export(batch) is SpanExportResult.SUCCESS
+    assert exporter.force_flush()  # a full batch streams: export() does not wait for it
     stored = [event.data for event in receiver.events(SERVICE)]
     spans = [data for data in stored if "meta.annotation_type" not in data]
     assert len(spans) == 512

@@ -111,23 +111,21 @@ def value_within_limits(value: Any) -> bool:
 
 
 def fields_within_limits(fields: Mapping[Any, Any], keys_checked: bool = False) -> bool:
-    """`value_within_limits` of every value, and every key a non-empty string, in loops of
+    """`value_within_limits` of every value, and every key a non-empty string, in one loop of
     exact-type tests (the mappings ask it of every span's attributes). `keys_checked` skips
     the keys, known good (the SDK's `BoundedAttributes` takes no other). Raises whatever the
     mapping's own methods raise."""
-    if not keys_checked:
-        for key in fields:
-            if type(key) is not str or not key:
-                return False
-    for value in fields.values():  # strings first: most values are
-        if type(value) is str:
-            continue
+    for key, value in fields.items():
+        if not keys_checked and (type(key) is not str or not key):
+            return False
         cls = type(value)
+        if cls is str or cls is bool:
+            continue
         if cls is int:
             if not MIN_INT <= value <= MAX_INT:
                 return False
-        elif cls is not bool and (cls is not float or value - value != 0.0):
-            return False  # not a JSON scalar; or NaN or an infinity, found without a call
+        elif cls is not float or value - value != 0.0:  # NaN or an infinity, without a call
+            return False
     return True
 
 

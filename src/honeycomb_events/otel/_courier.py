@@ -134,7 +134,7 @@ class Courier:
             return False
         with self._cond:
             if stream:
-                room = self._cond.wait_for(lambda: self._room_for(jobs), EXPORT_WAIT)
+                room = self._wait_for_room(jobs)
                 return (
                     room
                     and self._healthy
@@ -151,10 +151,19 @@ class Courier:
             lambda: all(job.settled for job in jobs), EXPORT_WAIT * (1 + min(ahead, 2))
         )
 
-    def _room_for(self, jobs: Sequence[Job]) -> bool:
-        """Nothing waits in line ahead of `jobs` (holding the lock), or waiting is moot."""
-        first = self._queue[0] if self._queue else None
-        return first is None or any(first is job for job in jobs) or not self._healthy
+    def _wait_for_room(self, jobs: Sequence[Job]) -> bool:
+        """Wait (holding the lock) until nothing waits in line ahead of `jobs`: while the
+        request on its way is younger than `EXPORT_WAIT` (one older is a stall, and what
+        waits behind it goes to the bounded backlog). True when there is room."""
+        while True:
+            first = self._queue[0] if self._queue else None
+            if first is None or any(first is job for job in jobs):
+                return True
+            stuck_at = self._sending_since + EXPORT_WAIT
+            now = time.monotonic()
+            if not self._healthy or self._stopped or now >= stuck_at:
+                return False
+            self._cond.wait(min(stuck_at - now, EXPORT_WAIT))
 
     def _enqueue(self, jobs: Iterable[Job]) -> list[Job]:
         """Queue `jobs` for the worker (holding the lock); those past the backlog's bound are
