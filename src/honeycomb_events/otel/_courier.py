@@ -1,16 +1,13 @@
 """The exporters' courier: delivers their batches from one background thread, so that
 `export()` never waits on a backend that fails (reliability.md, "An outage costs disk").
 
-- While the backend answers, `export()` hands its batches over and, when little waits ahead
-  of them, waits for the answers, so that its result says whether they were accepted:
-  `EXPORT_WAIT` at most, and as much again for each batch of a stream ahead of them; past
-  that it returns, and the batches are delivered all the same.
-- Except in a stream: an exporter handed a full batch (its processor has more to come) does not
-  wait for the answer, so that the exporting thread maps the next batch while this one
-  travels. It waits only for room: until the batch ahead of its own is on its way
-  (`EXPORT_WAIT` at most), so that an exporter holds two batches at most, one in flight. The
-  stream's answers are reported as they come (failed events logged and counted), and the
-  next batch that is not full waits for them all, being behind them.
+- While the backend answers, `export()` hands its batches over and, when little waits ahead,
+  waits for their answers (`EXPORT_WAIT` at most, and as much again per batch of a stream
+  ahead), so that its result says whether they were accepted. A full batch (its processor has
+  more to come) streams instead: `export()` waits only for room behind the batch ahead, so
+  that the exporting thread maps the next batch while this one travels, and an exporter holds
+  two at most. A stream's answers are reported as they come; a batch that is not full waits
+  for them all, being behind them.
 - After a failed attempt (no answer, a connection error, 429, 5xx) the backend is unhealthy:
   batches go straight to the spool (or, without one, to a backlog in memory bounded in bytes,
   past which the newest are dropped and counted), and `export()` returns at once. One probe at
@@ -110,7 +107,8 @@ class Courier:
 
     def deliver(self, jobs: Sequence[Job], *, stream: bool = False) -> bool:
         """Hand `jobs` over; True when every event of them was accepted by the time this
-        returns. Waits only for a healthy backend with little ahead (see `_wait_answered`).
+        returns. Waits only for a healthy backend with little ahead: `EXPORT_WAIT` at most,
+        and as much again for each batch ahead (a stream's), up to two.
 
         In a `stream` (more batches are coming), waits for room instead of the answer (see
         the module); True then when the backend is healthy and has the jobs on their way or
@@ -125,7 +123,7 @@ class Courier:
                 and len(self._queue) < _WAIT_BEHIND
                 and time.monotonic() - self._sending_since < EXPORT_WAIT
             )
-            ahead = len(self._queue) + self._busy
+            ahead = min(len(self._queue) + self._busy, 2)
             # While the backend fails, the worker moves queued batches to the spool: the
             # disk's flushes are its time, not export()'s.
             aside = list(jobs) if self._stopped else self._enqueue(jobs)
@@ -135,21 +133,11 @@ class Courier:
         with self._cond:
             if stream:
                 room = self._wait_for_room(jobs)
-                return (
-                    room
-                    and self._healthy
-                    and not self._key_rejected
-                    and not any(job.failed for job in jobs)
-                )
-            self._wait_answered(jobs, ahead)
+                failed = any(job.failed for job in jobs)
+                return room and self._healthy and not self._key_rejected and not failed
+            settled = lambda: all(job.settled for job in jobs)  # noqa: E731
+            self._cond.wait_for(settled, EXPORT_WAIT * (1 + ahead))
         return all(job.accepted for job in jobs)
-
-    def _wait_answered(self, jobs: Sequence[Job], ahead: int) -> None:
-        """Wait (holding the lock) for the answers to `jobs`: `EXPORT_WAIT` at most, and as
-        much again for each of the batches `ahead` of them (a stream's), up to two."""
-        self._cond.wait_for(
-            lambda: all(job.settled for job in jobs), EXPORT_WAIT * (1 + min(ahead, 2))
-        )
 
     def _wait_for_room(self, jobs: Sequence[Job]) -> bool:
         """Wait (holding the lock) until nothing waits in line ahead of `jobs`: while the
