@@ -7,7 +7,6 @@ Pure arithmetic on SDK data points.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import itertools
 import math
@@ -45,10 +44,9 @@ def percentiles(
     holding its rank, clamped to [`floor`, `ceiling`]; empty when there is nothing to estimate.
 
     The rank is ``quantile * total``; the bucket holding it is the first whose cumulative count
-    reaches the rank (a bisection of the cumulative counts), and the value lies as far into
-    that bucket's range as the rank lies into its count. A rank past every bucket (counts that
-    add up to less than the total) takes the last bound. Bounds must be finite (the caller
-    closes open-ended buckets with min and max).
+    reaches the rank, and the value lies as far into that bucket's range as the rank lies into
+    its count. A rank past every bucket (counts that add up to less than the total) takes the
+    last bound. Bounds must be finite (the caller closes open-ended buckets with min and max).
     """
     lowers, uppers, counts = buckets
     if total <= 0 or not counts:
@@ -56,23 +54,114 @@ def percentiles(
     if min(counts) < 0:
         counts = [max(count, 0) for count in counts]
     cumulative = list(itertools.accumulate(counts))
+    return _interpolated(lowers, uppers, counts, cumulative, total, floor=floor, ceiling=ceiling)
+
+
+def _interpolated(
+    lowers: Sequence[float],
+    uppers: Sequence[float],
+    counts: Sequence[int],
+    cumulative: list[int],
+    total: int,
+    *,
+    floor: float,
+    ceiling: float,
+) -> list[float]:
+    """`percentiles` of counts none of which is negative, given their running sums."""
+    last = cumulative[-1]
     # A last, empty-width bucket at the last bound takes every rank past the real ones.
-    past = max(total, cumulative[-1]) + 1
-    lowers = [*lowers, uppers[-1]]
-    uppers = [*uppers, uppers[-1]]
-    counts = [*counts, past - cumulative[-1]]
+    past = max(total, last) + 1
+    top = uppers[-1]
+    lowers = [*lowers, top]
+    uppers = [*uppers, top]
+    counts = [*counts, past - last]
     cumulative.append(past)
-    ranks = [quantile * total for quantile in _QUANTILES]
     estimates: list[float] = []
-    for index, rank in zip(
-        map(bisect.bisect_left, itertools.repeat(cumulative), ranks), ranks, strict=True
-    ):
-        # cumulative[index] >= rank > 0 while the bucket before fell short: its count is > 0.
-        count, lower = counts[index], lowers[index]
-        value = lower + (uppers[index] - lower) * ((rank - (cumulative[index] - count)) / count)
+    # The ranks ascend, so one walk up the buckets finds each one's bucket (the first whose
+    # cumulative count reaches it), and quantiles in one bucket share its values.
+    index = 0
+    bucket = -1
+    count = before = 0
+    lower = width = 0.0
+    for rank in _ranks(total) if type(total) is int else _scaled(total):
+        while cumulative[index] < rank:
+            index += 1
+        if index != bucket:
+            # cumulative[index] >= rank > 0 while the bucket before fell short: its count is > 0.
+            bucket = index
+            count, lower = counts[index], lowers[index]
+            width, before = uppers[index] - lower, cumulative[index] - count
+        value = lower + width * ((rank - before) / count)
         # Clamped by comparisons: cheaper than min() and max(), eleven times a point.
         estimates.append(floor if value < floor else ceiling if value > ceiling else value)
     return estimates
+
+
+def _scaled(total: float) -> list[float]:
+    """The rank of each quantile in `total` values."""
+    return [quantile * total for quantile in _QUANTILES]
+
+
+@functools.lru_cache(maxsize=4096)
+def _ranks(total: int) -> tuple[float, ...]:
+    """`_scaled`, made once per count: counts repeat from point to point, small ones most."""
+    return tuple(_scaled(total))
+
+
+def sdk_estimates(point: HistogramDataPoint) -> list[float] | None:
+    """`percentiles` of one of the SDK's float histogram points, as its explicit buckets and
+    recorded min and max give them, without copying or converting its bounds and counts; None
+    for any other point (and for one whose percentiles would need any care), which the
+    careful way then maps.
+
+    The estimates are always finite: every bound, min, max and running count is finite (a
+    count under 2^53, exact as a float), so a value past the recorded range is clamped into
+    it, and none is a NaN (every rank lies strictly inside its bucket's counts).
+    """
+    count, low, high = point.count, point.min, point.max
+    bounds, bucket_counts = point.explicit_bounds, point.bucket_counts
+    if not (
+        type(count) is int
+        and 0 < count < _EXACT
+        and type(low) is float
+        and type(high) is float
+        and low - low == 0.0  # recorded: finite, without a call
+        and high - high == 0.0
+        and type(bucket_counts) is tuple
+        and type(bounds) is tuple
+        and len(bucket_counts) == len(bounds) + 1
+    ):
+        return None
+    try:
+        if not _sensible(bounds):
+            return None
+        cumulative = list(itertools.accumulate(bucket_counts))
+        # Integer counts (a float among them makes the sums floats), none negative.
+        last = cumulative[-1]
+        if type(last) is not int or last >= _EXACT or min(bucket_counts) < 0:
+            return None
+        return _interpolated(
+            (low, *bounds),
+            (*bounds, high),
+            bucket_counts,
+            cumulative,
+            count,
+            floor=low,
+            ceiling=high,
+        )
+    except Exception:  # bounds or counts that do not compute as numbers do
+        return None
+
+
+_EXACT: Final = 2**53
+"""Integers below this are exact as floats."""
+
+
+@functools.lru_cache(maxsize=256)
+def _sensible(bounds: tuple[float, ...]) -> bool:
+    """Bounds `explicit_buckets` takes: some, finite, ascending. Checked once per set of
+    bounds: a metric's points all share theirs."""
+    return bool(bounds) and math.isfinite(sum(bounds)) and list(bounds) == sorted(bounds)
 
 
 def known(value: float | None) -> float | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import decimal
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from ._histograms import (
     histogram_field_names,
     known,
     percentiles,
+    sdk_estimates,
 )
 from ._reading import MISSING, read, time_of
 from ._values import Counts, single_value
@@ -89,12 +91,11 @@ def map_metrics(
     grouped: list[tuple[Resource, list[BatchEvent]]] = []
     for resource_metrics in _parts(metrics_data, "resource_metrics", counts):
         resource, unread = readable_resource(read(resource_metrics, "resource"))
-        shared = shared_fields(resource, None, unread, counts)
-        events: dict[tuple[Any, ...], _MetricEvent] = {}
+        events = _Events(shared_fields(resource, None, unread, counts), counts)
         for scope_metrics in _parts(resource_metrics, "scope_metrics", counts):
             for metric in _parts(scope_metrics, "metrics", counts):
-                _add_metric(events, metric, shared, counts)
-        grouped.append((resource, [event.batch_event() for event in events.values()]))
+                _add_metric(events, metric)
+        grouped.append((resource, events.batch_events()))
     if counts:
         (LimitTally() if tally is None else tally).add_counts(counts)
     return grouped
@@ -110,26 +111,93 @@ def _parts(owner: Any, name: str, counts: Counts) -> Sequence[Any]:
         return ()
 
 
-@dataclass(slots=True)
-class _MetricEvent:
-    """One event's fields, whether they all hold Honeycomb's per-value limits, and its
-    second (None for points without a readable time: Honeycomb then stamps the arrival)."""
+class _Events:
+    """The events of one resource: each one's fields, by the second and the attributes of its
+    points, in the order they were made.
 
-    fields: dict[str, Any]
-    checked: bool
-    second: int | None
+    An event's second is its key's first item (None for points without a readable time:
+    Honeycomb then stamps the arrival). Whether all its fields hold Honeycomb's per-value
+    limits is noted by exception: the ids of the fields that may not.
+    """
 
-    def batch_event(self) -> BatchEvent:
-        time = None if self.second is None else format_time_ns(self.second * _NANOS_PER_SECOND)
-        return mapped_event(self.fields, time, None, within_limits=self.checked)
+    __slots__ = ("_by_key", "_unchecked", "counts", "shared")
 
+    def __init__(self, shared: SharedFields, counts: Counts) -> None:
+        self.shared = shared
+        self.counts = counts
+        self._by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._unchecked: set[int] = set()
+
+    def of(self, second: int, attributes: Any) -> dict[str, Any]:
+        """The fields of the event of `second` and `attributes`, made if new. `TypeError` for
+        attributes that do not hash (arrays or maps among them: see `by_fields`)."""
+        # With the values' types: 1, 1.0 and True are equal in Python, not as attributes.
+        # (By position: equal attributes in another order make another event, not a loss.)
+        key: tuple[Any, ...] = (
+            (second, frozenset(attributes.items()), tuple(map(type, attributes.values())))
+            if attributes
+            else (second,)
+        )
+        fields = self._by_key.get(key)
+        if fields is None:
+            fields, checked = self._new_fields(attributes)
+            self._by_key[key] = fields
+            if not checked:
+                self._unchecked.add(id(fields))
+        return fields
+
+    def by_fields(self, second: int | None, attributes: Any, *, dropped: int) -> dict[str, Any]:
+        """The fields of the event of `second` and the fields `attributes` make, made if new:
+        for points whose attributes do not hash, or that were read part by part (`dropped`
+        parts of them lost)."""
+        fields, _ = self._new_fields(attributes)
+        if dropped:
+            record_dropped(fields, dropped, None)
+        key = (second, _BY_FIELDS, frozenset(fields.items()))
+        existing = self._by_key.get(key)
+        if existing is not None:
+            return existing
+        self._by_key[key] = fields
+        self._unchecked.add(id(fields))
+        return fields
+
+    def _new_fields(self, attributes: Mapping[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        """A new event's fields, and whether they all hold Honeycomb's per-value limits."""
+        fields: dict[str, Any] = {
+            "meta.signal_type": "metric",
+            "meta.annotation_type": "metric_event",
+        }
+        checked = add_attributes(fields, attributes, self.counts)
+        fields.update(self.shared.fields)
+        return fields, checked and self.shared.checked
+
+    def uncheck(self, fields: dict[str, Any]) -> None:
+        """`fields` may hold values past Honeycomb's per-value limits: the encoder checks."""
+        self._unchecked.add(id(fields))
+
+    def batch_events(self) -> list[BatchEvent]:
+        times: dict[int, str] = {}  # the events of an export share a handful of seconds
+        unchecked = self._unchecked
+        events = []
+        for key, fields in self._by_key.items():
+            second = key[0]
+            time = None
+            if second is not None:
+                time = times.get(second)
+                if time is None:
+                    time = times[second] = format_time_ns(second * _NANOS_PER_SECOND)
+            within = id(fields) not in unchecked
+            events.append(mapped_event(fields, time, None, within_limits=within))
+        return events
+
+
+_BY_FIELDS: Final = object()  # keys made of converted fields never equal raw attribute keys
 
 _PointAdder: TypeAlias = Callable[[dict[str, Any], str, Any, Counts], bool]
 
 
-def _add_metric(
-    events: dict[tuple[Any, ...], _MetricEvent], metric: Any, shared: SharedFields, counts: Counts
-) -> None:
+def _add_metric(events: _Events, metric: Any) -> None:
+    counts = events.counts
     data = read(metric, "data")
     points = _parts(data, "data_points", counts)
     add_point = _point_adder(data)
@@ -146,50 +214,36 @@ def _add_metric(
     name = read(metric, "name")
     if type(name) is not str or not name:
         name = None  # no field name for its values: each point counts the loss
+    unread = events.shared.unread  # its resource could not be read
     for point in points:
         try:
-            event = _event_for(events, point, shared, counts)
-            if shared.unread:  # its resource could not be read
+            fields = _event_for(events, point)
+            if unread:
                 counts[ITEMS_SALVAGED] += 1
         except Exception:
             counts[ITEMS_SALVAGED] += 1
-            event = _salvaged_event_for(events, point, shared, counts)
+            fields = _salvaged_event_for(events, point)
         if name is None:  # a metric without a usable name: its fields have nowhere to go
-            record_dropped(event.fields, 1, counts)
-            event.checked = False
-        elif not add_point(event.fields, name, point, counts):
-            event.checked = False
+            record_dropped(fields, 1, counts)
+            events.uncheck(fields)
+        elif not add_point(fields, name, point, counts):
+            events.uncheck(fields)
 
 
-def _event_for(
-    events: dict[tuple[Any, ...], _MetricEvent], point: Any, shared: SharedFields, counts: Counts
-) -> _MetricEvent:
-    """The event a point joins: the one of its second and attributes, made if new."""
+def _event_for(events: _Events, point: Any) -> dict[str, Any]:
+    """The fields of the event a point joins: the one of its second and attributes."""
     attributes = point.attributes
     nanos = point.time_unix_nano
     if type(nanos) is not int or not 0 <= nanos <= MAX_TIME_NS:
         raise ValueError(nanos)  # read as Honeycomb reads it, by the salvage
     second = nanos // _NANOS_PER_SECOND
     try:
-        # With the values' types: 1, 1.0 and True are equal in Python, not as attributes.
-        # (By position: equal attributes in another order make another event, not a loss.)
-        key: tuple[Any, ...] = (
-            (second, frozenset(attributes.items()), tuple(map(type, attributes.values())))
-            if attributes
-            else (second,)
-        )
-        event = events.get(key)
+        return events.of(second, attributes)
     except TypeError:  # arrays or maps among the attributes: grouped by the fields they make
-        return _event_by_fields(events, second, attributes, shared, counts, dropped=0)
-    if event is None:
-        fields, checked = _point_fields(attributes, shared, counts)
-        event = events[key] = _MetricEvent(fields, checked and shared.checked, second)
-    return event
+        return events.by_fields(second, attributes, dropped=0)
 
 
-def _salvaged_event_for(
-    events: dict[tuple[Any, ...], _MetricEvent], point: Any, shared: SharedFields, counts: Counts
-) -> _MetricEvent:
+def _salvaged_event_for(events: _Events, point: Any) -> dict[str, Any]:
     """The event of a point read part by part: without attributes or time where they
     cannot be read (each counted in its ``meta.dropped_fields``)."""
     dropped = 0
@@ -200,39 +254,7 @@ def _salvaged_event_for(
     if nanos is MISSING:
         dropped += 1
     second = None if nanos is MISSING else nanos // _NANOS_PER_SECOND
-    return _event_by_fields(events, second, attributes, shared, counts, dropped=dropped)
-
-
-def _event_by_fields(
-    events: dict[tuple[Any, ...], _MetricEvent],
-    second: int | None,
-    attributes: Mapping[str, Any] | None,
-    shared: SharedFields,
-    counts: Counts,
-    *,
-    dropped: int,
-) -> _MetricEvent:
-    fields, _ = _point_fields(attributes, shared, counts)
-    if dropped:
-        record_dropped(fields, dropped, None)
-    key = (second, _BY_FIELDS, frozenset(fields.items()))
-    event = events.get(key)
-    if event is None:
-        event = events[key] = _MetricEvent(fields, False, second)
-    return event
-
-
-_BY_FIELDS: Final = object()  # keys made of converted fields never equal raw attribute keys
-
-
-def _point_fields(
-    attributes: Mapping[str, Any] | None, shared: SharedFields, counts: Counts
-) -> tuple[dict[str, Any], bool]:
-    """A new event's fields, and whether its attributes hold Honeycomb's per-value limits."""
-    fields: dict[str, Any] = {"meta.signal_type": "metric", "meta.annotation_type": "metric_event"}
-    checked = add_attributes(fields, attributes, counts)
-    fields.update(shared.fields)
-    return fields, checked
+    return events.by_fields(second, attributes, dropped=dropped)
 
 
 def _point_adder(data: Any) -> _PointAdder | None:
@@ -242,13 +264,9 @@ def _point_adder(data: Any) -> _PointAdder | None:
     if isinstance(data, (Gauge, Sum)):
         return _add_value
     if isinstance(data, Histogram):
-        return lambda fields, name, point, counts: _add_histogram(
-            fields, name, point, explicit_buckets, counts
-        )
+        return _add_explicit_histogram
     if isinstance(data, ExponentialHistogram):
-        return lambda fields, name, point, counts: _add_histogram(
-            fields, name, point, exponential_buckets, counts
-        )
+        return _add_exponential_histogram
     if isinstance(data, Summary):
         return _add_summary
     return None
@@ -287,8 +305,10 @@ def _add_histogram(
     fields: dict[str, Any],
     name: str,
     point: Any,
-    buckets_of: Callable[[Any], Buckets],
     counts: Counts,
+    *,
+    buckets_of: Callable[[Any], Buckets],
+    sdk_estimates_of: Callable[[Any], list[float] | None],
 ) -> bool:
     """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
     names = histogram_field_names(name)
@@ -307,6 +327,10 @@ def _add_histogram(
             fields[names[3]] = low
         if high - high == 0.0:
             fields[names[4]] = high
+        estimates = sdk_estimates_of(point)
+        if estimates is not None:  # finite floats, and a count within limits
+            fields.update(zip(names[5:], estimates, strict=True))
+            return total - total == 0.0
         checked = True
     else:
         checked = _add_totals(fields, names, (count, total, low, high), counts)
@@ -324,6 +348,18 @@ def _add_histogram(
     # An integer histogram's sum, min, max and estimates may be integers too, of any size;
     # the average is a float, finite when the sum is.
     return checked and all(map(value_within_limits, (count, total, *estimates)))
+
+
+def _no_sdk_estimates(point: Any) -> None:
+    """Exponential points: always estimated the careful way."""
+
+
+_add_explicit_histogram: Final = functools.partial(
+    _add_histogram, buckets_of=explicit_buckets, sdk_estimates_of=sdk_estimates
+)
+_add_exponential_histogram: Final = functools.partial(
+    _add_histogram, buckets_of=exponential_buckets, sdk_estimates_of=_no_sdk_estimates
+)
 
 
 def _add_totals(
