@@ -45,17 +45,32 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
         Records of this package's own logger (about its exports: a rejected key, a backend
         that does not answer) are not sent: through a logging bridge they would go to the
         very backend that fails, and each would make another."""
-        batch = [item for item in batch if not _about_our_exports(item)]
+        batch = _without_our_records(batch)
         accepted = self._export(
             lambda tally: log_event_groups(batch, tally), f"{len(batch)} log records"
         )
         return LogRecordExportResult.SUCCESS if accepted else LogRecordExportResult.FAILURE
 
 
-def _about_our_exports(item: object) -> bool:
-    """Whether a record came from this package's logger (the logging bridge names the scope
-    after the logger)."""
-    name = getattr(getattr(item, "instrumentation_scope", None), "name", None)
+def _without_our_records(batch: Sequence[ReadableLogRecord]) -> list[ReadableLogRecord]:
+    """`batch` without the records of this package's logger (the logging bridge names the
+    scope after the logger). A logger's records come in runs of one scope object: each run's
+    scope is asked once, not each record's."""
+    kept = []
+    last: object = None
+    ours = False
+    for item in batch:
+        scope = getattr(item, "instrumentation_scope", None)
+        if scope is not last:
+            last = scope
+            ours = _is_ours(scope)
+        if not ours:
+            kept.append(item)
+    return kept
+
+
+def _is_ours(scope: object) -> bool:
+    name = getattr(scope, "name", None)
     return type(name) is str and (name == _OUR_LOGGER or name.startswith(_OUR_LOGGER + "."))
 
 

@@ -14,11 +14,13 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, Protocol, TypeAlias
 
-from opentelemetry._logs import LogRecord
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import TraceFlags
 
-from honeycomb_events._limits import LimitTally, mapped_event
+from honeycomb_events._limits import LimitTally, fields_within_limits, mapped_event
 from honeycomb_events._model import BatchEvent, format_time_ns
 
 from ._common import (
@@ -63,6 +65,12 @@ def severity_name(number: int) -> str:
     return SEVERITIES[(number - 1) // 4] if 1 <= number <= 24 else "unspecified"
 
 
+# Keyed by identity: hashing an enum member is a Python-level call.
+_SEVERITIES_BY_ID: Final = {
+    id(member): (severity_name(member._value_), member._value_) for member in SeverityNumber
+} | {id(None): ("unspecified", 0)}
+
+
 class LogItem(Protocol):
     """What the SDK hands a log exporter: a record, its resource and its scope."""
 
@@ -88,7 +96,8 @@ def log_event_groups(
     records: Iterable[LogItem], tally: LimitTally | None = None
 ) -> list[tuple[Resource, Iterator[BatchEvent]]]:
     """What `map_logs` gives, each resource's events made as they are read."""
-    return group_by_resource(records, _LOGS, LimitTally() if tally is None else tally)
+    mapping = ItemMapping("log record", _locate, _RecordEvents().events, _salvaged_log_event)
+    return group_by_resource(records, mapping, LimitTally() if tally is None else tally)
 
 
 def _locate(item: LogItem) -> tuple[Resource, InstrumentationScope | None]:
@@ -210,16 +219,147 @@ def _mapping(value: Any) -> Any:
     return value if isinstance(value, Mapping) else MISSING
 
 
-def _log_event(item: LogItem, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
-    return (_event_of(_record_parts(item.log_record), shared, counts, 0),)
+_FIXED_FIELDS: Final = frozenset(
+    {"severity", "severity_code", "meta.signal_type", "flags", "trace.trace_id"}
+    | {"meta.annotation_type", "trace.parent_id", "severity_text", "event.name", "body"}
+)
+
+
+class _RecordEvents:
+    """One export's records mapped as `_event_of` maps them, the usual ones the short way.
+
+    A record whose every part is what the SDK records needs none of `_event_of`'s checks and
+    conversions but the attributes' one. Its fields are a copy of a template: the fixed fields
+    of its shape (which of ids, severity text and event name it has) in `_event_of`'s order,
+    then its resource's and scope's, made once per export. Records of one span come in runs:
+    their ids are written once a run. Any other record, or one of a resource or scope with
+    fields of the same names, goes through `_event_of`.
+    """
+
+    __slots__ = ("_by_shared", "_context", "_ids", "_shapes", "_shared")
+
+    def __init__(self) -> None:
+        # Keyed by id, each with its SharedFields: kept alive, the id cannot be reused.
+        self._by_shared: dict[int, tuple[SharedFields, list[dict[str, Any] | None] | None]] = {}
+        self._shared: SharedFields | None = None
+        self._shapes: list[dict[str, Any] | None] | None = None
+        self._context: tuple[object, object, object] = (None, None, None)
+        self._ids: tuple[int, str, str, int] | None = None
+
+    def events(self, item: LogItem, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
+        record = item.log_record
+        if type(record) is not LogRecord:
+            return (_event_of(_record_parts(record), shared, counts, 0),)
+        if shared is not self._shared:
+            self._use(shared)
+        shapes = self._shapes
+        severity = _SEVERITIES_BY_ID.get(id(record.severity_number))
+        severity_text = record.severity_text
+        event_name = getattr(record, "event_name", None)  # only newer SDKs have it
+        body = record.body
+        nanos = record.timestamp or record.observed_timestamp
+        attributes: Any = record.attributes
+        keys_checked = type(attributes) is BoundedAttributes
+        if keys_checked:
+            attributes = getattr(attributes, "_dict", None)
+        ids = self._ids_of(record)
+        if (
+            shapes is None
+            or severity is None
+            or ids is None
+            or type(body) is not str
+            or (severity_text is not None and type(severity_text) is not str)
+            or (event_name is not None and type(event_name) is not str)
+            or (nanos is not None and type(nanos) is not int)
+            or (attributes and (type(attributes) is not dict
+                                or not fields_within_limits(attributes, keys_checked)))
+        ):  # fmt: skip
+            return (_event_of(_record_parts(record), shared, counts, 0),)
+        shape, trace_hex, span_hex, flags = ids
+        if severity_text:
+            shape |= 4
+        if event_name:
+            shape |= 8
+        template = shapes[shape] or _template(shapes, shape, shared.fields)
+        fields = template.copy()
+        fields["severity"], fields["severity_code"] = severity
+        fields["flags"] = flags
+        if shape & 1:
+            fields["trace.trace_id"] = trace_hex
+        if shape & 2:
+            fields["trace.parent_id"] = span_hex
+        if severity_text:
+            fields["severity_text"] = severity_text
+        if event_name:
+            fields["event.name"] = event_name
+        fields["body"] = body
+        if attributes:
+            fields.update(attributes)
+        samplerate = (
+            event_sample_rate(fields) if "sampleRate" in fields or "SampleRate" in fields else None
+        )
+        time = format_time_ns(nanos) if nanos else None
+        return (mapped_event(fields, time, samplerate, within_limits=True),)
+
+    def _ids_of(self, record: LogRecord) -> tuple[int, str, str, int] | None:
+        """The record's shape bits of its ids, the ids as text and its flags as an int, as
+        `_event_of` writes them; None when its flags are not the SDK's."""
+        context = (record.trace_id, record.span_id, record.trace_flags)
+        known = self._context
+        # The same objects as the last record's: a record of the same span.
+        if context[0] is known[0] and context[1] is known[1] and context[2] is known[2]:
+            return self._ids
+        trace_id, span_id, flags = context
+        if flags and not (type(flags) is TraceFlags and 0 <= flags <= _UINT32_MAX):
+            ids = None
+        else:
+            # Hex of ids of other types or out of range raises, as `_event_of`'s does.
+            ids = (
+                (1 if trace_id else 0) | (2 if span_id else 0),
+                trace_id_hex(trace_id) if trace_id else "",
+                span_id_hex(span_id) if span_id else "",
+                int(flags) if flags else 0,
+            )
+        self._context, self._ids = context, ids
+        return ids
+
+    def _use(self, shared: SharedFields) -> None:
+        known = self._by_shared.get(id(shared))
+        if known is None:
+            usable = shared.checked and _FIXED_FIELDS.isdisjoint(shared.fields)
+            known = self._by_shared[id(shared)] = (shared, [None] * 16 if usable else None)
+        self._shared, self._shapes = known
+
+
+def _template(
+    shapes: list[dict[str, Any] | None], shape: int, shared: dict[str, Any]
+) -> dict[str, Any]:
+    """The fields of a record of `shape` in `_event_of`'s order, values to be filled in, kept
+    in `shapes`."""
+    fields: dict[str, Any] = {
+        "severity": None,
+        "severity_code": None,
+        "meta.signal_type": "log",
+        "flags": 0,
+    }
+    if shape & 1:
+        fields["trace.trace_id"] = None
+        fields["meta.annotation_type"] = "span_event"
+    if shape & 2:
+        fields["trace.parent_id"] = None
+    if shape & 4:
+        fields["severity_text"] = None
+    if shape & 8:
+        fields["event.name"] = None
+    fields["body"] = None
+    fields.update(shared)
+    shapes[shape] = fields
+    return fields
 
 
 def _salvaged_log_event(item: Any, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
     parts, dropped = _salvaged_parts(read(item, "log_record"))
     return (_event_of(parts, shared, counts, dropped),)
-
-
-_LOGS: Final = ItemMapping("log record", _locate, _log_event, _salvaged_log_event)
 
 
 def _event_of(parts: _LogParts, shared: SharedFields, counts: Counts, dropped: int) -> BatchEvent:
