@@ -90,3 +90,26 @@ def test_provider_force_flush_delivers_a_stream_that_ends_in_a_partial_batch(env
     assert provider.force_flush()
     assert len(span_ids(receiver)) == 1200
     provider.shutdown()
+
+
+def test_a_full_batch_of_log_records_streams_too(environment, receiver):
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    from honeycomb_events import HoneycombLogExporter
+
+    memory = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=Resource.create({"service.name": "svc"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    logger = provider.get_logger("app")
+    for n in range(512):
+        logger.emit(body=f"record {n}")
+    records = memory.get_finished_logs()
+    receiver.faults.push(Fault(delay=ANSWER_DELAY, path="batch"))
+    exporter = HoneycombLogExporter()
+    began = time.monotonic()
+    assert exporter.export(records).name == "SUCCESS"
+    assert time.monotonic() - began < ANSWER_DELAY / 2
+    assert exporter.force_flush(10_000)
+    assert len(receiver.events("svc")) == 512
+    exporter.shutdown()

@@ -38,6 +38,7 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
 
     _signal = "logs"
     _protected_fields = PROTECTED_FIELDS
+    _batch_size_variable = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Send `batch`; SUCCESS only when Honeycomb accepted every event. Never raises.
@@ -45,9 +46,10 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
         Records of this package's own logger (about its exports: a rejected key, a backend
         that does not answer) are not sent: through a logging bridge they would go to the
         very backend that fails, and each would make another."""
+        given = len(batch)  # a full batch streams (see `EventsExporter._export`)
         batch = _without_our_records(batch)
         accepted = self._export(
-            lambda tally: log_event_groups(batch, tally), f"{len(batch)} log records"
+            lambda tally: log_event_groups(batch, tally), f"{len(batch)} log records", given
         )
         return LogRecordExportResult.SUCCESS if accepted else LogRecordExportResult.FAILURE
 
