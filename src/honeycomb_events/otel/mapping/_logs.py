@@ -229,44 +229,67 @@ class _RecordEvents:
     """One export's records mapped as `_event_of` maps them, the usual ones the short way.
 
     A record whose every part is what the SDK records needs none of `_event_of`'s checks and
-    conversions but the attributes' one. Its fields are a copy of a template: the fixed fields
-    of its shape (which of ids, severity text and event name it has) in `_event_of`'s order,
-    then its resource's and scope's, made once per export. Records of one span come in runs:
-    their ids are written once a run. Any other record, or one of a resource or scope with
-    fields of the same names, goes through `_event_of`.
+    conversions but the attributes' one. Its fields are a copy of a template made once per
+    export: its severity and the fixed fields of its shape (which of ids, severity text and
+    event name it has) in `_event_of`'s order, then its resource's and scope's fields. Records
+    of one span come in runs: their ids are written once a run. Any other record, or one of a
+    resource or scope with fields named as the fixed ones, goes through `_event_of`.
     """
 
-    __slots__ = ("_by_shared", "_context", "_ids", "_shapes", "_shared")
+    __slots__ = (
+        "_by_shared",
+        "_flags",
+        "_ids",
+        "_shape",
+        "_shared",
+        "_span_hex",
+        "_span_id",
+        "_templates",
+        "_trace_hex",
+        "_trace_id",
+        "_written_flags",
+    )
 
     def __init__(self) -> None:
         # Keyed by id, each with its SharedFields: kept alive, the id cannot be reused.
-        self._by_shared: dict[int, tuple[SharedFields, list[dict[str, Any] | None] | None]] = {}
+        self._by_shared: dict[int, tuple[SharedFields, dict[int, dict[str, Any]] | None]] = {}
         self._shared: SharedFields | None = None
-        self._shapes: list[dict[str, Any] | None] | None = None
-        self._context: tuple[object, object, object] = (None, None, None)
-        self._ids: tuple[int, str, str, int] | None = None
+        self._templates: dict[int, dict[str, Any]] = {}
+        self._trace_id: object = None
+        self._span_id: object = None
+        self._flags: object = None
+        self._shape = 0
+        self._trace_hex = ""
+        self._span_hex = ""
+        self._written_flags: int | None = 0
 
     def events(self, item: LogItem, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
         record = item.log_record
-        if type(record) is not LogRecord:
+        if type(record) is not LogRecord or (shared is not self._shared and not self._use(shared)):
             return (_event_of(_record_parts(record), shared, counts, 0),)
-        if shared is not self._shared:
-            self._use(shared)
-        shapes = self._shapes
-        severity = _SEVERITIES_BY_ID.get(id(record.severity_number))
+        trace_id, span_id, flags = record.trace_id, record.span_id, record.trace_flags
+        # The same objects as the last record's: a record of the same span.
+        if (
+            trace_id is not self._trace_id
+            or span_id is not self._span_id
+            or flags is not self._flags
+        ):
+            self._read_span(trace_id, span_id, flags)
         severity_text = record.severity_text
         event_name = getattr(record, "event_name", None)  # only newer SDKs have it
+        shape = self._shape | (4 if severity_text else 0) | (8 if event_name else 0)
+        severity = record.severity_number
+        # Severities are the enum's members (or None), each alive for good: their ids are theirs.
+        template = self._templates.get(id(severity) << 4 | shape) or self._template(severity, shape)
         body = record.body
         nanos = record.timestamp or record.observed_timestamp
         attributes: Any = record.attributes
         keys_checked = type(attributes) is BoundedAttributes
         if keys_checked:
             attributes = getattr(attributes, "_dict", None)
-        ids = self._ids_of(record)
         if (
-            shapes is None
-            or severity is None
-            or ids is None
+            template is None
+            or self._written_flags is None
             or type(body) is not str
             or (severity_text is not None and type(severity_text) is not str)
             or (event_name is not None and type(event_name) is not str)
@@ -275,22 +298,15 @@ class _RecordEvents:
                                 or not fields_within_limits(attributes, keys_checked)))
         ):  # fmt: skip
             return (_event_of(_record_parts(record), shared, counts, 0),)
-        shape, trace_hex, span_hex, flags = ids
-        if severity_text:
-            shape |= 4
-        if event_name:
-            shape |= 8
-        template = shapes[shape] or _template(shapes, shape, shared.fields)
         fields = template.copy()
-        fields["severity"], fields["severity_code"] = severity
-        fields["flags"] = flags
+        fields["flags"] = self._written_flags
         if shape & 1:
-            fields["trace.trace_id"] = trace_hex
+            fields["trace.trace_id"] = self._trace_hex
         if shape & 2:
-            fields["trace.parent_id"] = span_hex
-        if severity_text:
+            fields["trace.parent_id"] = self._span_hex
+        if shape & 4:
             fields["severity_text"] = severity_text
-        if event_name:
+        if shape & 8:
             fields["event.name"] = event_name
         fields["body"] = body
         if attributes:
@@ -301,60 +317,62 @@ class _RecordEvents:
         time = format_time_ns(nanos) if nanos else None
         return (mapped_event(fields, time, samplerate, within_limits=True),)
 
-    def _ids_of(self, record: LogRecord) -> tuple[int, str, str, int] | None:
-        """The record's shape bits of its ids, the ids as text and its flags as an int, as
-        `_event_of` writes them; None when its flags are not the SDK's."""
-        context = (record.trace_id, record.span_id, record.trace_flags)
-        known = self._context
-        # The same objects as the last record's: a record of the same span.
-        if context[0] is known[0] and context[1] is known[1] and context[2] is known[2]:
-            return self._ids
-        trace_id, span_id, flags = context
-        if flags and not (type(flags) is TraceFlags and 0 <= flags <= _UINT32_MAX):
-            ids = None
-        else:
-            # Hex of ids of other types or out of range raises, as `_event_of`'s does.
-            ids = (
-                (1 if trace_id else 0) | (2 if span_id else 0),
-                trace_id_hex(trace_id) if trace_id else "",
-                span_id_hex(span_id) if span_id else "",
-                int(flags) if flags else 0,
-            )
-        self._context, self._ids = context, ids
-        return ids
+    def _read_span(self, trace_id: object, span_id: object, flags: object) -> None:
+        """The shape bits of a span's ids, the ids as text and its flags as an int, as
+        `_event_of` writes them; no flags when they are not the SDK's."""
+        self._trace_id, self._span_id, self._flags = trace_id, span_id, flags
+        self._shape = 0
+        self._written_flags = None
+        # Hex of ids of other types or out of range raises, as `_event_of`'s does.
+        if trace_id:
+            self._trace_hex = trace_id_hex(trace_id)  # type: ignore[arg-type]
+            self._shape = 1
+        if span_id:
+            self._span_hex = span_id_hex(span_id)  # type: ignore[arg-type]
+            self._shape |= 2
+        if not flags:
+            self._written_flags = 0
+        elif type(flags) is TraceFlags and 0 <= flags <= _UINT32_MAX:
+            self._written_flags = int(flags)
 
-    def _use(self, shared: SharedFields) -> None:
+    def _use(self, shared: SharedFields) -> bool:
+        """Whether records of `shared` can be mapped the short way; if so, its templates."""
         known = self._by_shared.get(id(shared))
         if known is None:
             usable = shared.checked and _FIXED_FIELDS.isdisjoint(shared.fields)
-            known = self._by_shared[id(shared)] = (shared, [None] * 16 if usable else None)
-        self._shared, self._shapes = known
+            known = self._by_shared[id(shared)] = (shared, {} if usable else None)
+        templates = known[1]
+        if templates is None:
+            return False
+        self._shared, self._templates = shared, templates
+        return True
 
-
-def _template(
-    shapes: list[dict[str, Any] | None], shape: int, shared: dict[str, Any]
-) -> dict[str, Any]:
-    """The fields of a record of `shape` in `_event_of`'s order, values to be filled in, kept
-    in `shapes`."""
-    fields: dict[str, Any] = {
-        "severity": None,
-        "severity_code": None,
-        "meta.signal_type": "log",
-        "flags": 0,
-    }
-    if shape & 1:
-        fields["trace.trace_id"] = None
-        fields["meta.annotation_type"] = "span_event"
-    if shape & 2:
-        fields["trace.parent_id"] = None
-    if shape & 4:
-        fields["severity_text"] = None
-    if shape & 8:
-        fields["event.name"] = None
-    fields["body"] = None
-    fields.update(shared)
-    shapes[shape] = fields
-    return fields
+    def _template(self, severity: object, shape: int) -> dict[str, Any] | None:
+        """The fields of a record of `severity` and `shape` in `_event_of`'s order, the
+        record's own values to be filled in; None for a severity not the SDK's."""
+        named = _SEVERITIES_BY_ID.get(id(severity))
+        if named is None:
+            return None
+        fields: dict[str, Any] = {
+            "severity": named[0],
+            "severity_code": named[1],
+            "meta.signal_type": "log",
+            "flags": 0,
+        }
+        if shape & 1:
+            fields["trace.trace_id"] = None
+            fields["meta.annotation_type"] = "span_event"
+        if shape & 2:
+            fields["trace.parent_id"] = None
+        if shape & 4:
+            fields["severity_text"] = None
+        if shape & 8:
+            fields["event.name"] = None
+        fields["body"] = None
+        assert self._shared is not None  # noqa: S101 - set by `_use` before any template
+        fields.update(self._shared.fields)
+        self._templates[id(severity) << 4 | shape] = fields
+        return fields
 
 
 def _salvaged_log_event(item: Any, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
