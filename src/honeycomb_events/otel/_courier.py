@@ -128,7 +128,7 @@ class Courier:
             # disk's flushes are its time, not export()'s.
             aside = list(jobs) if self._stopped else self._enqueue(jobs)
         self._set_aside(aside)
-        if aside or not (taking if stream else wait):
+        if aside or not wait:
             return False
         with self._cond:
             if stream:
@@ -140,18 +140,19 @@ class Courier:
         return all(job.accepted for job in jobs)
 
     def _wait_for_room(self, jobs: Sequence[Job]) -> bool:
-        """Wait (holding the lock) until nothing waits in line ahead of `jobs`: while the
-        request on its way is younger than `EXPORT_WAIT` (one older is a stall, and what
-        waits behind it goes to the bounded backlog). True when there is room."""
+        """Wait (holding the lock) until nothing waits in line ahead of `jobs`: `EXPORT_WAIT`
+        at most, and only while the request on its way is younger than that (one older is a
+        stall: what waits behind it goes to the bounded backlog). True when there is room."""
+        give_up_at = time.monotonic() + EXPORT_WAIT
         while True:
             first = self._queue[0] if self._queue else None
             if first is None or any(first is job for job in jobs):
                 return True
-            stuck_at = self._sending_since + EXPORT_WAIT
+            until = min(give_up_at, self._sending_since + EXPORT_WAIT)
             now = time.monotonic()
-            if not self._healthy or self._stopped or now >= stuck_at:
+            if not self._healthy or self._stopped or now >= until:
                 return False
-            self._cond.wait(min(stuck_at - now, EXPORT_WAIT))
+            self._cond.wait(until - now)
 
     def _enqueue(self, jobs: Iterable[Job]) -> list[Job]:
         """Queue `jobs` for the worker (holding the lock); those past the backlog's bound are
