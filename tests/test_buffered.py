@@ -6,9 +6,11 @@ import os
 import threading
 import time
 
+import httpx
 import pytest
 
 from honeycomb_events import EventResult, HoneycombClient, RetryPolicy
+from honeycomb_events._model import format_time_ns, normalize_time
 from honeycomb_events.receiver import Fault
 
 from .conftest import API_KEY
@@ -93,6 +95,54 @@ def test_events_without_a_time_are_stamped_when_queued_not_when_sent(receiver, m
     sender.close()
     [stored] = receiver.events("ds")
     assert queued_at <= stored.time_ns < queued_at + 100_000_000
+
+
+def test_an_event_sent_without_a_time_gets_the_text_the_careful_path_writes(monkeypatch):
+    # `send` lets `send_event` stamp the event instead of normalizing the text of now: the
+    # same text as normalizing it, for every moment, without parsing it back.
+    seen: list[str | None] = []
+    client = HoneycombClient(
+        API_KEY,
+        "http://127.0.0.1:9",
+        sync=True,
+        http_transport=httpx.MockTransport(lambda request: httpx.Response(200)),
+    )
+    sender = client.events.buffered("ds", on_result=lambda event, result: seen.append(event.time))
+    moments = [0, 1, 999_999_999, 1_714_564_800_123_456_789, 4_102_444_800_000_000_001]
+    for moment in moments:
+        monkeypatch.setattr(time, "time_ns", lambda moment=moment: moment)
+        assert sender.send({"n": 1}, samplerate=2)
+    monkeypatch.undo()
+    assert sender.close(timeout=10)
+    client.close()
+    assert seen == [normalize_time(format_time_ns(moment)) for moment in moments]
+
+
+def test_counts_add_up_whether_or_not_a_batch_was_all_accepted():
+    # An all-accepted batch is counted without a look at each result; any other one by each
+    # result's `ok`, 2xx that are not 202 included.
+    answers = iter(
+        [
+            b'[{"status":202},{"status":202},{"status":202}]',
+            b'[{"status":202},{"status":201},{"status":400,"error":"bad"}]',
+        ]
+    )
+    client = HoneycombClient(
+        API_KEY,
+        "http://127.0.0.1:9",
+        sync=True,
+        http_transport=httpx.MockTransport(
+            lambda request: httpx.Response(200, content=next(answers))
+        ),
+    )
+    sender = client.events.buffered("ds", batch_size=3, flush_interval=60)
+    for n in range(6):
+        assert sender.send({"n": n})
+        if n == 2:
+            assert sender.flush(timeout=10)
+    assert sender.close(timeout=10)
+    client.close()
+    assert (sender.stats["accepted"], sender.stats["failed"]) == (5, 1)
 
 
 def test_a_queue_full_in_bytes_drops_the_newest_events_and_counts_them(receiver, make_client):

@@ -24,7 +24,7 @@ from ._answers import NO_RESPONSE
 from ._deadline import Deadline
 from ._errors import AuthenticationError
 from ._lifecycle import Closeable
-from ._model import BatchEvent, EventResult, TimeInput, now_rfc3339
+from ._model import ACCEPTED, BatchEvent, EventResult, TimeInput, now_rfc3339
 from ._once import once
 from ._transport import Transport
 
@@ -139,7 +139,8 @@ class BufferedSender(Closeable):
         _LIVE_SENDERS.add(self)
 
     def _reset_queue(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._queue: collections.deque[tuple[BatchEvent, int]] = collections.deque()
         self._queued_bytes = 0
         self._enqueued = 0
@@ -181,15 +182,16 @@ class BufferedSender(Closeable):
         samplerate: int | float | None = None,
     ) -> bool:
         """Queue one event; True if queued. An event without a time is stamped now."""
-        event = BatchEvent(data, now_rfc3339() if timestamp is None else timestamp, samplerate)
-        return self.send_event(event)
+        # `send_event` stamps an event without a time: its text needs no parsing back.
+        return self.send_event(BatchEvent(data, timestamp, samplerate))
 
     def send_event(self, event: BatchEvent) -> bool:
         """Queue a prepared `BatchEvent` (stamped now if it has no time); True if queued."""
         if event.time is None:
             event = BatchEvent.trusted(event.data, now_rfc3339(), event.samplerate)
         size = approximate_size(event.data)
-        with self._cond:
+        # The condition's own lock: entering the condition is a Python call, for every event.
+        with self._lock:
             if self._closing:
                 self._counts["dropped_closed"] += 1
                 warn = not self._closed_logged
@@ -262,7 +264,10 @@ class BufferedSender(Closeable):
             return [EventResult(NO_RESPONSE, f"{type(error).__name__}: {error}")] * len(batch)
 
     def _report(self, batch: list[BatchEvent], results: list[EventResult]) -> None:
-        accepted = sum(result.ok for result in results)
+        # An accepted batch's results are one shared object: counted by identity, in C.
+        accepted = len(results)
+        if results.count(ACCEPTED) != accepted:
+            accepted = sum(result.ok for result in results)
         if self._on_result is not None:
             for event, result in zip(batch, results, strict=True):
                 try:

@@ -31,8 +31,9 @@ from ._transport import AsyncTransport, RetryPolicy, Transport
 EventLike = BatchEvent | Mapping[str, Any]
 
 
-def _as_batch_event(event: EventLike) -> BatchEvent:
-    return event if isinstance(event, BatchEvent) else BatchEvent(event)
+def _batch_of(events: Iterable[EventLike]) -> list[BatchEvent]:
+    """The events as `BatchEvent`s, a mapping made one (no call per event: this is per event)."""
+    return [event if isinstance(event, BatchEvent) else BatchEvent(event) for event in events]
 
 
 class HoneycombClient(Closeable):
@@ -181,7 +182,7 @@ class Events:
 
     def send_batch(self, dataset: str, events: Iterable[EventLike]) -> list[EventResult]:
         """Send events through ``/1/batch/<dataset>``; one result per event, in order."""
-        batch = [_as_batch_event(event) for event in events]
+        batch = _batch_of(events)  # before the transport: a bad event raises on a closed client
         return self._client._sync_transport().send_batch(dataset, batch)
 
     async def send_async(
@@ -199,7 +200,7 @@ class Events:
         self, dataset: str, events: Iterable[EventLike]
     ) -> list[EventResult]:
         """`send_batch`, for asyncio code."""
-        batch = [_as_batch_event(event) for event in events]
+        batch = _batch_of(events)
         return await self._client._asyncio_transport().send_batch(dataset, batch)
 
     def buffered(
