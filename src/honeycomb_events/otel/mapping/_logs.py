@@ -37,9 +37,6 @@ from ._values import VALUES_DROPPED, Counts, add_value, json_text, single_value
 SEVERITIES: Final = ("trace", "debug", "info", "warn", "error", "fatal")
 """Severity names of the numbers 1-4, 5-8, 9-12, 13-16, 17-20 and 21-24; others: unspecified."""
 
-MAX_FLATTEN_DEPTH: Final = 5
-"""Mapping values nest this deep as ``key.a.b...`` fields; the entries below are JSON text."""
-
 PROTECTED_FIELDS: Final = frozenset(
     {
         "trace.trace_id",
@@ -236,51 +233,36 @@ class _RecordEvents:
     resource or scope with fields named as the fixed ones, goes through `_event_of`.
     """
 
-    __slots__ = (
-        "_by_shared",
-        "_flags",
-        "_ids",
-        "_shape",
-        "_shared",
-        "_span_hex",
-        "_span_id",
-        "_templates",
-        "_trace_hex",
-        "_trace_id",
-        "_written_flags",
-    )
+    __slots__ = ("_by_shared", "_shared", "_span", "_templates")
 
     def __init__(self) -> None:
         # Keyed by id, each with its SharedFields: kept alive, the id cannot be reused.
         self._by_shared: dict[int, tuple[SharedFields, dict[int, dict[str, Any]] | None]] = {}
         self._shared: SharedFields | None = None
         self._templates: dict[int, dict[str, Any]] = {}
-        self._trace_id: object = None
-        self._span_id: object = None
-        self._flags: object = None
-        self._shape = 0
-        self._trace_hex = ""
-        self._span_hex = ""
-        self._written_flags: int | None = 0
+        self._span: _Span = (None, None, None, 0, "", "", 0)
 
     def events(self, item: LogItem, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
         record = item.log_record
         if type(record) is not LogRecord or (shared is not self._shared and not self._use(shared)):
             return (_event_of(_record_parts(record), shared, counts, 0),)
         trace_id, span_id, flags = record.trace_id, record.span_id, record.trace_flags
+        span = self._span
         # The same objects as the last record's: a record of the same span.
-        if (
-            trace_id is not self._trace_id
-            or span_id is not self._span_id
-            or flags is not self._flags
-        ):
-            self._read_span(trace_id, span_id, flags)
+        if trace_id is not span[0] or span_id is not span[1] or flags is not span[2]:
+            span = self._span = _span_of(trace_id, span_id, flags)
+        _, _, _, shape, trace_hex, span_hex, written_flags = span
         severity_text = record.severity_text
         event_name = getattr(record, "event_name", None)  # only newer SDKs have it
-        shape = self._shape | (4 if severity_text else 0) | (8 if event_name else 0)
+        if severity_text:
+            shape |= 4
+        if event_name:
+            shape |= 8
         severity = record.severity_number
         # Severities are the enum's members (or None), each alive for good: their ids are theirs.
-        template = self._templates.get(id(severity) << 4 | shape) or self._template(severity, shape)
+        template = self._templates.get(id(severity) << 4 | shape) or self._template(
+            severity, shape, shared.fields
+        )
         body = record.body
         nanos = record.timestamp or record.observed_timestamp
         attributes: Any = record.attributes
@@ -289,7 +271,7 @@ class _RecordEvents:
             attributes = getattr(attributes, "_dict", None)
         if (
             template is None
-            or self._written_flags is None
+            or written_flags is None
             or type(body) is not str
             or (severity_text is not None and type(severity_text) is not str)
             or (event_name is not None and type(event_name) is not str)
@@ -299,11 +281,11 @@ class _RecordEvents:
         ):  # fmt: skip
             return (_event_of(_record_parts(record), shared, counts, 0),)
         fields = template.copy()
-        fields["flags"] = self._written_flags
+        fields["flags"] = written_flags
         if shape & 1:
-            fields["trace.trace_id"] = self._trace_hex
+            fields["trace.trace_id"] = trace_hex
         if shape & 2:
-            fields["trace.parent_id"] = self._span_hex
+            fields["trace.parent_id"] = span_hex
         if shape & 4:
             fields["severity_text"] = severity_text
         if shape & 8:
@@ -317,24 +299,6 @@ class _RecordEvents:
         time = format_time_ns(nanos) if nanos else None
         return (mapped_event(fields, time, samplerate, within_limits=True),)
 
-    def _read_span(self, trace_id: object, span_id: object, flags: object) -> None:
-        """The shape bits of a span's ids, the ids as text and its flags as an int, as
-        `_event_of` writes them; no flags when they are not the SDK's."""
-        self._trace_id, self._span_id, self._flags = trace_id, span_id, flags
-        self._shape = 0
-        self._written_flags = None
-        # Hex of ids of other types or out of range raises, as `_event_of`'s does.
-        if trace_id:
-            self._trace_hex = trace_id_hex(trace_id)  # type: ignore[arg-type]
-            self._shape = 1
-        if span_id:
-            self._span_hex = span_id_hex(span_id)  # type: ignore[arg-type]
-            self._shape |= 2
-        if not flags:
-            self._written_flags = 0
-        elif type(flags) is TraceFlags and 0 <= flags <= _UINT32_MAX:
-            self._written_flags = int(flags)
-
     def _use(self, shared: SharedFields) -> bool:
         """Whether records of `shared` can be mapped the short way; if so, its templates."""
         known = self._by_shared.get(id(shared))
@@ -347,7 +311,9 @@ class _RecordEvents:
         self._shared, self._templates = shared, templates
         return True
 
-    def _template(self, severity: object, shape: int) -> dict[str, Any] | None:
+    def _template(
+        self, severity: object, shape: int, shared: dict[str, Any]
+    ) -> dict[str, Any] | None:
         """The fields of a record of `severity` and `shape` in `_event_of`'s order, the
         record's own values to be filled in; None for a severity not the SDK's."""
         named = _SEVERITIES_BY_ID.get(id(severity))
@@ -369,10 +335,32 @@ class _RecordEvents:
         if shape & 8:
             fields["event.name"] = None
         fields["body"] = None
-        assert self._shared is not None  # noqa: S101 - set by `_use` before any template
-        fields.update(self._shared.fields)
+        fields.update(shared)
         self._templates[id(severity) << 4 | shape] = fields
         return fields
+
+
+_Span: TypeAlias = tuple[object, object, object, int, str, str, "int | None"]
+"""A span's trace id, span id and flags as records hold them, then as `_event_of` writes them:
+the shape bits of the ids, the ids as text, the flags as an int (None when not the SDK's)."""
+
+
+def _span_of(trace_id: Any, span_id: Any, flags: Any) -> _Span:
+    written_flags = None
+    if not flags:
+        written_flags = 0
+    elif type(flags) is TraceFlags and 0 <= flags <= _UINT32_MAX:
+        written_flags = int(flags)
+    # Hex of ids of other types or out of range raises, as `_event_of`'s does.
+    return (
+        trace_id,
+        span_id,
+        flags,
+        (1 if trace_id else 0) | (2 if span_id else 0),
+        trace_id_hex(trace_id) if trace_id else "",
+        span_id_hex(span_id) if span_id else "",
+        written_flags,
+    )
 
 
 def _salvaged_log_event(item: Any, shared: SharedFields, counts: Counts) -> tuple[BatchEvent]:
