@@ -336,6 +336,7 @@ def test_a_hostile_log_record_costs_nothing_of_its_batch_of_512(environment, rec
     batch.insert(300, record(511, _cyclic() | {"deep": _deep(5_000)}, HOSTILE_ATTRIBUTES))
     exporter = HoneycombLogExporter(retry=FAST_RETRY)
     assert exporter.export(batch).name == "SUCCESS"
+    assert exporter.force_flush()  # a full batch streams: export() does not wait for it
     stored = [event.data for event in receiver.events(SERVICE)]
     assert len(stored) == 512
     [hostile] = [data for data in stored if data["trace.parent_id"] == f"{512:016x}"]
