@@ -1,9 +1,14 @@
+import collections
 import datetime as dt
+import math
+import random
+import types
 
 import pytest
 
 from honeycomb_events import BatchEvent, EventResult
 from honeycomb_events._model import (
+    epoch_to_ns,
     format_time_ns,
     normalize_samplerate,
     normalize_time,
@@ -111,6 +116,28 @@ def test_batch_event_normalizes_time_and_samplerate_at_construction():
     assert BatchEvent({"a": 1}).time is None
     with pytest.raises(TypeError, match="mapping"):
         BatchEvent(["not", "a", "mapping"])  # type: ignore[arg-type]
+
+
+def test_a_float_time_gets_the_text_the_careful_path_writes():
+    # Floats of seconds within the range skip `time_to_ns`, and a repeated one its formatting:
+    # every text must be `epoch_to_ns`'s, in any order, around the range's edges too.
+    edge = 9.2e9
+    floats = [MOMENT + 0.123456, MOMENT + 0.123456, MOMENT + 0.5, MOMENT + 0.123456, 0.0, -0.0]
+    floats += [0.0, 1e-7, -1e-7, 5e-324, -1.5, edge, -edge, math.nextafter(edge, 0)]
+    floats += [math.nextafter(-edge, 0), 9_223_372_036.0, -9_223_372_036.0]
+    floats += [random.Random(seed).uniform(-edge, edge) for seed in range(200)]
+    for value in floats + floats[::-1]:
+        assert normalize_time(value) == format_time_ns(epoch_to_ns(value)), value
+    for bad in (math.nan, math.inf, -math.inf, 9.3e9, -9.3e9, 1e20):
+        with pytest.raises(ValueError, match=r"finite|range"):
+            normalize_time(bad)
+
+
+def test_a_mapping_of_any_kind_makes_an_event():
+    assert BatchEvent(types.MappingProxyType({"a": 1})).data == {"a": 1}
+    assert BatchEvent(collections.OrderedDict(a=1)).data == {"a": 1}
+    with pytest.raises(TypeError, match="mapping"):
+        BatchEvent([("a", 1)])  # type: ignore[arg-type]
 
 
 def test_event_result_ok_means_2xx():

@@ -262,6 +262,30 @@ def test_an_unreadable_per_event_answer_is_failed_not_resent():
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("spaced", [False, True])
+@pytest.mark.parametrize("body_limit", [None, 500])
+def test_an_accepted_batch_gets_one_result_per_event_however_its_bodies_went(spaced, body_limit):
+    # A body of every event is settled at once, bodies of some one by one; an answer in
+    # Honeycomb's compact form is known by comparison, a spaced one once its spaces are gone.
+    def accept(request: httpx.Request) -> httpx.Response:
+        count = len(msgspec.json.decode(request.read()))
+        separator = ", " if spaced else ","
+        return httpx.Response(200, text="[" + separator.join(['{"status":202}'] * count) + "]")
+
+    client = HoneycombClient(
+        api_key=API_KEY,
+        endpoint="http://127.0.0.1:9",
+        compression="none",
+        http_transport=httpx.MockTransport(accept),
+    )
+    if body_limit is not None:
+        client._parts.encoder._raw_budget = body_limit
+    results = client.events.send_batch("ds", numbered(100))
+    assert results == [EventResult(202)] * 100
+    assert client.stats["events_accepted"] == 100
+    assert (client.stats["requests"] > 1) is (body_limit is not None)
+
+
 def test_an_empty_success_answer_means_every_event_was_accepted():
     client = HoneycombClient(
         api_key=API_KEY,

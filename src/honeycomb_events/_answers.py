@@ -141,7 +141,8 @@ def per_event_results(
     result, final, for all of them: accepted, or failed when the answer cannot be read."""
     if not content.strip():
         return EventResult(202)  # an empty 2xx answer: the whole batch was queued
-    if content.translate(None, b" \t\r\n") == _all_accepted(count):
+    accepted = _all_accepted(count)
+    if content == accepted or content.translate(None, b" \t\r\n") == accepted:
         return ACCEPTED  # the usual answer, known without decoding an object per event
     try:
         answers = msgspec.json.decode(content)

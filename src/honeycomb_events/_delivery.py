@@ -7,7 +7,7 @@ are due, hand it what each request came to, and wait as long as it says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -154,14 +154,17 @@ class Delivery:
             for position, result in zip(body.positions, outcome, strict=True):
                 self._settle((position,), result, result.status in retryable)
 
-    def _settle(self, positions: Iterable[int], result: EventResult, retryable: bool) -> None:
+    def _settle(self, positions: Sequence[int], result: EventResult, retryable: bool) -> None:
         """`result` for the events at `positions`: final, or their last failure when they are
         due again in the next round."""
-        for position in positions:
-            if retryable:
+        if retryable:
+            for position in positions:
                 self._last[position] = result
-                self._again.append(position)
-            else:
+            self._again.extend(positions)
+        elif len(positions) == self.count:  # every event, in one body: filled without a loop
+            self.results = [result] * self.count
+        else:
+            for position in positions:
                 self.results[position] = result
 
     def next_round(self) -> float | None:
@@ -191,6 +194,9 @@ class Delivery:
         gets `reason`.
         """
         if positions is None:
+            # An `EventResult` is always true: `all` finds a None without a loop in Python.
+            if all(self.results):
+                return
             positions = [i for i, result in enumerate(self.results) if result is None]
         for position in positions:
             last = self._last.get(position)
@@ -203,7 +209,7 @@ class Delivery:
         Raises the key rejection, if any, carrying these results.
         """
         self.give_up(reason=reason)
-        results = [result for result in self.results if result is not None]
+        results = list(filter(None, self.results))  # every one settled: only the type changes
         if self.record:
             self.stats.record_results(results)
         if self.rejection is not None:

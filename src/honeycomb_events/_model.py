@@ -143,8 +143,24 @@ def time_to_ns(value: TimeInput) -> int:
     )
 
 
+# A float of seconds nearer the epoch than this is nanoseconds that a signed 64-bit integer
+# holds: `time.time()`, the usual event time, needs none of `time_to_ns`'s dispatch and checks.
+_FLOAT_SECONDS_IN_RANGE: Final = 9.2e9
+
+# The last such float and its text, one tuple that threads replace whole: the events of a batch
+# often share one `time.time()`. NaN equals nothing, so the first time is formatted.
+_last_seconds: Final = [(math.nan, "")]
+
+
 def normalize_time(value: TimeInput) -> str:
     """The RFC3339 text Honeycomb receives for any accepted time input."""
+    if type(value) is float and -_FLOAT_SECONDS_IN_RANGE < value < _FLOAT_SECONDS_IN_RANGE:
+        # As `epoch_to_ns` reads seconds; a NaN fails the comparison and goes the long way.
+        last, text = _last_seconds[0]
+        if value != last:
+            text = format_time_ns(round(value * 1e6) * 1000)
+            _last_seconds[0] = (value, text)
+        return text
     return format_time_ns(time_to_ns(value))
 
 
@@ -199,7 +215,7 @@ class BatchEvent:
         time: TimeInput | None = None,
         samplerate: int | float | None = None,
     ) -> None:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # the ABC check is slow
             raise TypeError(f"data must be a mapping of field names to values, not {type(data)}")
         self.data = data
         self.time = None if time is None else normalize_time(time)
