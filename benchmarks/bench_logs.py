@@ -9,10 +9,10 @@ ERROR (errors with their traceback), each with about 5 `extra` attributes (plus 
 attributes the handler adds) under 8 resource attributes (and the SDK's own 4); most are logged
 inside a span, so they carry its trace and span ids. Each contender exports them in batches of
 `--batch` to one local HTTP sink on 127.0.0.1 that answers like Honeycomb, taking turns for
-`--rounds` rounds and keeping its best. The table gives CPU microseconds per record (the
-exporting thread's own), records per second of wall time, bytes on the wire per record, the
-peak Python memory of exporting one batch, and each contender's CPU as a ratio of the OTLP/HTTP
-protobuf exporter's.
+`--rounds` rounds; each reports its median round and the spread of all. The table gives CPU
+microseconds per record (the exporting thread's and its exporter's own worker threads'), records
+per second of wall time, bytes on the wire per record, the peak Python memory of exporting one
+batch, and each contender's CPU as a ratio of the OTLP/HTTP protobuf exporter's.
 """
 
 from __future__ import annotations
