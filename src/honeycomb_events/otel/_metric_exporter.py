@@ -25,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
-from honeycomb_events.otel.mapping._metrics import map_metrics
+from honeycomb_events.otel.mapping._metrics import metric_event_groups
 
 DELTA_TEMPORALITY: Final = {
     Counter: AggregationTemporality.DELTA,
@@ -92,5 +92,6 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         """Send the data points; SUCCESS only when Honeycomb accepted every event."""
-        accepted = self._export(lambda tally: map_metrics(metrics_data, tally), "metrics")
+        # Each event is made as the encoder takes it: none is held once encoded.
+        accepted = self._export(lambda tally: metric_event_groups(metrics_data, tally), "metrics")
         return MetricExportResult.SUCCESS if accepted else MetricExportResult.FAILURE

@@ -6,29 +6,37 @@ become one event, with a field per metric: gauges and sums by value, histograms 
 as count, sum, average, min, max and percentiles.
 
 Pure functions of SDK objects: no I/O, no global state. One point's failure costs that point's
-unreadable parts, never the export: each part is read on its own.
+unreadable parts, never the export: each part is read on its own, unless the point is one the
+SDK made, whose parts read as they are (`_add_sdk_points`).
 """
 
 from __future__ import annotations
 
 import collections
-import decimal
 import functools
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import is_
 from typing import Any, Final, TypeAlias
 
 from opentelemetry.sdk.metrics.export import (
     ExponentialHistogram,
+    ExponentialHistogramDataPoint,
     Gauge,
     Histogram,
+    HistogramDataPoint,
     MetricsData,
+    NumberDataPoint,
     Sum,
 )
 from opentelemetry.sdk.resources import Resource
 
-from honeycomb_events._limits import LimitTally, mapped_event, value_within_limits
+from honeycomb_events._limits import (
+    LimitTally,
+    fields_within_limits,
+    mapped_event,
+    value_within_limits,
+)
 from honeycomb_events._model import MAX_TIME_NS, BatchEvent, format_time_ns
 
 from ._common import (
@@ -43,16 +51,26 @@ from ._common import (
 )
 from ._histograms import (
     PERCENTILES,
-    Buckets,
-    explicit_buckets,
+    ExplicitHistogram,
+    add_histogram,
+    add_summary,
     exponential_buckets,
     histogram_field_names,
-    known,
+    number_field,
+    parts_of,
     percentiles,
-    sdk_estimates,
 )
 from ._reading import MISSING, read, time_of
-from ._values import Counts, single_value
+from ._values import Counts
+
+__all__ = [
+    "PERCENTILES",
+    "Summary",
+    "SummaryDataPoint",
+    "map_metrics",
+    "metric_event_groups",
+    "percentiles",
+]
 
 _NANOS_PER_SECOND: Final = 1_000_000_000
 
@@ -87,13 +105,24 @@ def map_metrics(
     The event's time is the points' time truncated to the second. What the mapping
     transformed, dropped or salvaged is added to `tally`, when given.
     """
+    return [
+        (resource, list(events)) for resource, events in metric_event_groups(metrics_data, tally)
+    ]
+
+
+def metric_event_groups(
+    metrics_data: MetricsData, tally: LimitTally | None = None
+) -> list[tuple[Resource, Iterator[BatchEvent]]]:
+    """`map_metrics`, each resource's events made as they are consumed (an exporter encodes
+    each one as it comes). Every point is mapped before this returns: an event takes fields
+    from every metric."""
     counts: Counts = collections.Counter()
-    grouped: list[tuple[Resource, list[BatchEvent]]] = []
-    for resource_metrics in _parts(metrics_data, "resource_metrics", counts):
+    grouped: list[tuple[Resource, Iterator[BatchEvent]]] = []
+    for resource_metrics in parts_of(metrics_data, "resource_metrics", counts):
         resource, unread = readable_resource(read(resource_metrics, "resource"))
         events = _Events(shared_fields(resource, None, unread, counts), counts)
-        for scope_metrics in _parts(resource_metrics, "scope_metrics", counts):
-            for metric in _parts(scope_metrics, "metrics", counts):
+        for scope_metrics in parts_of(resource_metrics, "scope_metrics", counts):
+            for metric in parts_of(scope_metrics, "metrics", counts):
                 _add_metric(events, metric)
         grouped.append((resource, events.batch_events()))
     if counts:
@@ -101,72 +130,118 @@ def map_metrics(
     return grouped
 
 
-def _parts(owner: Any, name: str, counts: Counts) -> Sequence[Any]:
-    """``owner.name`` as a sequence; empty (and counted) when it cannot be read."""
-    value = read(owner, name)
-    try:
-        return () if value is None else tuple(value)
-    except Exception:
-        counts[ITEMS_SALVAGED] += 1
-        return ()
-
-
 class _Events:
-    """The events of one resource: each one's fields, by the second and the attributes of its
-    points, in the order they were made.
+    """The events of one resource, in the order they were made: each one's second and
+    fields, found by the second and the attributes of its points.
 
-    An event's second is its key's first item (None for points without a readable time:
-    Honeycomb then stamps the arrival). Whether all its fields hold Honeycomb's per-value
-    limits is noted by exception: the ids of the fields that may not.
+    Points join one event when their seconds are equal, their attributes are equal as sets of
+    items, and their values' types are the same position for position: 1, 1.0 and True are
+    equal in Python, not as attributes (equal attributes in another order with other types
+    make another event, not a loss). The index holds each event by its second and set of
+    items, with the attributes that made it; types are compared only when a set is met again.
+    Whether an event's fields all hold Honeycomb's per-value limits is noted by exception: the
+    ids of the fields held here that may not. `hinted` and `hints`: the last metric's points
+    and the fields each joined (None for one that went the careful way), by position.
     """
 
-    __slots__ = ("_by_key", "_unchecked", "counts", "shared")
+    __slots__ = (
+        "_fields",
+        "_index",
+        "_seconds",
+        "_unchecked",
+        "counts",
+        "hinted",
+        "hints",
+        "shared",
+    )
 
     def __init__(self, shared: SharedFields, counts: Counts) -> None:
         self.shared = shared
         self.counts = counts
-        self._by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.hinted: list[Any] = []
+        self.hints: list[dict[str, Any] | None] = []
+        self._index: dict[tuple[Any, ...], Any] = {}
+        self._seconds: list[int | None] = []
+        self._fields: list[dict[str, Any]] = []
         self._unchecked: set[int] = set()
+
+    def hinted_by(self, position: int, nanos: int, attributes: Any) -> bool:
+        """Whether a point of `nanos` and `attributes` joins the event of the last metric's
+        point at `position`: same time, equal attributes (equal sets of items, as equal dicts
+        are), values of the same types."""
+        if position >= len(self.hinted) or self.hints[position] is None:
+            return False
+        point = self.hinted[position]
+        known = point.attributes
+        return (
+            point.time_unix_nano == nanos
+            and type(known) is dict
+            and type(attributes) is dict
+            and known == attributes
+            and _same_types(known, attributes)
+        )
 
     def of(self, second: int, attributes: Any) -> dict[str, Any]:
         """The fields of the event of `second` and `attributes`, made if new. `TypeError` for
         attributes that do not hash (arrays or maps among them: see `by_fields`)."""
-        # With the values' types: 1, 1.0 and True are equal in Python, not as attributes.
-        # (By position: equal attributes in another order make another event, not a loss.)
-        key: tuple[Any, ...] = (
-            (second, frozenset(attributes.items()), tuple(map(type, attributes.values())))
-            if attributes
-            else (second,)
-        )
-        fields = self._by_key.get(key)
-        if fields is None:
-            fields, checked = self._new_fields(attributes)
-            self._by_key[key] = fields
-            if not checked:
-                self._unchecked.add(id(fields))
+        if not attributes:
+            key: tuple[Any, ...] = (second,)
+            fields = self._index.get(key)
+            if fields is None:
+                fields = self._index[key] = self._new(second, attributes)
+            return fields
+        key = (second, frozenset(attributes.items()))
+        entry = self._index.get(key)
+        if entry is None:
+            fields = self._new(second, attributes)
+            self._index[key] = (attributes, fields)
+            return fields
+        if type(entry) is tuple:  # one event of this set so far
+            if _same_types(entry[0], attributes):
+                return entry[1]  # type: ignore[no-any-return]
+            entry = self._index[key] = [entry]
+        for known, fields in entry:
+            if _same_types(known, attributes):
+                return fields  # type: ignore[no-any-return]
+        fields = self._new(second, attributes)
+        entry.append((attributes, fields))
         return fields
 
     def by_fields(self, second: int | None, attributes: Any, *, dropped: int) -> dict[str, Any]:
         """The fields of the event of `second` and the fields `attributes` make, made if new:
         for points whose attributes do not hash, or that were read part by part (`dropped`
         parts of them lost)."""
-        fields, _ = self._new_fields(attributes)
+        fields, _ = self._careful_fields(attributes)
         if dropped:
             record_dropped(fields, dropped, None)
         key = (second, _BY_FIELDS, frozenset(fields.items()))
-        existing = self._by_key.get(key)
+        existing = self._index.get(key)
         if existing is not None:
-            return existing
-        self._by_key[key] = fields
+            return existing  # type: ignore[no-any-return]
+        self._index[key] = fields
+        self._seconds.append(second)
+        self._fields.append(fields)
         self._unchecked.add(id(fields))
         return fields
 
-    def _new_fields(self, attributes: Mapping[str, Any] | None) -> tuple[dict[str, Any], bool]:
+    def _new(self, second: int | None, attributes: Any) -> dict[str, Any]:
+        """A new event's fields, kept in order."""
+        shared = self.shared
+        # The SDK's attributes: checked as `add_attributes` checks them, merged in one go.
+        if type(attributes) is dict and fields_within_limits(attributes):
+            fields = {**_META, **attributes, **shared.fields}
+            checked = shared.checked
+        else:
+            fields, checked = self._careful_fields(attributes)
+        self._seconds.append(second)
+        self._fields.append(fields)
+        if not checked:
+            self._unchecked.add(id(fields))
+        return fields
+
+    def _careful_fields(self, attributes: Any) -> tuple[dict[str, Any], bool]:
         """A new event's fields, and whether they all hold Honeycomb's per-value limits."""
-        fields: dict[str, Any] = {
-            "meta.signal_type": "metric",
-            "meta.annotation_type": "metric_event",
-        }
+        fields = dict(_META)
         checked = add_attributes(fields, attributes, self.counts)
         fields.update(self.shared.fields)
         return fields, checked and self.shared.checked
@@ -175,33 +250,44 @@ class _Events:
         """`fields` may hold values past Honeycomb's per-value limits: the encoder checks."""
         self._unchecked.add(id(fields))
 
-    def batch_events(self) -> list[BatchEvent]:
+    def batch_events(self) -> Iterator[BatchEvent]:
+        """The events, made as they are consumed: an encoder that takes each as it comes holds
+        none of them after it is encoded."""
         times: dict[int, str] = {}  # the events of an export share a handful of seconds
         unchecked = self._unchecked
-        events = []
-        for key, fields in self._by_key.items():
-            second = key[0]
+        for second, fields in zip(self._seconds, self._fields, strict=True):
             time = None
             if second is not None:
                 time = times.get(second)
                 if time is None:
                     time = times[second] = format_time_ns(second * _NANOS_PER_SECOND)
-            within = id(fields) not in unchecked
-            events.append(mapped_event(fields, time, None, within_limits=within))
-        return events
+            yield mapped_event(fields, time, None, within_limits=id(fields) not in unchecked)
 
 
+_META: Final = {"meta.signal_type": "metric", "meta.annotation_type": "metric_event"}
 _BY_FIELDS: Final = object()  # keys made of converted fields never equal raw attribute keys
 
-_PointAdder: TypeAlias = Callable[[dict[str, Any], str, Any, Counts], bool]
+
+def _same_types(known: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
+    """Whether the values of two equal sets of attributes have the same types, position for
+    position: at once when they are the same objects (the SDK's points of instruments
+    recorded with one set of attributes hold the same ones)."""
+    return all(map(is_, known.values(), attributes.values())) or tuple(
+        map(type, known.values())
+    ) == tuple(map(type, attributes.values()))
+
+
+_PointAdder: TypeAlias = Callable[[dict[str, Any], Any, Counts], bool]
+"""Adds a point's fields to its event's; says whether they hold Honeycomb's per-value limits.
+Never raises."""
 
 
 def _add_metric(events: _Events, metric: Any) -> None:
     counts = events.counts
     data = read(metric, "data")
-    points = _parts(data, "data_points", counts)
-    add_point = _point_adder(data)
-    if add_point is None:
+    points = parts_of(data, "data_points", counts)
+    adder_of = _point_adder(data)
+    if adder_of is None:
         if points:
             counts[ITEMS_DROPPED] += len(points)
             log_once(
@@ -212,22 +298,31 @@ def _add_metric(events: _Events, metric: Any) -> None:
             )
         return
     name = read(metric, "name")
-    if type(name) is not str or not name:
-        name = None  # no field name for its values: each point counts the loss
-    unread = events.shared.unread  # its resource could not be read
-    for point in points:
-        try:
-            fields = _event_for(events, point)
-            if unread:
-                counts[ITEMS_SALVAGED] += 1
-        except Exception:
+    # A metric without a usable name has no field for its values: each point counts the loss.
+    add_point = adder_of(name) if type(name) is str and name else None
+    if add_point is None or events.shared.unread:
+        for point in points:
+            _add_point(events, point, add_point)
+    else:
+        _add_sdk_points(events, points, add_point)
+
+
+def _add_point(events: _Events, point: Any, add_point: _PointAdder | None) -> None:
+    """A point read part by part: its event, then its fields (`add_point`, None for a metric
+    without a usable name)."""
+    counts = events.counts
+    try:
+        fields = _event_for(events, point)
+        if events.shared.unread:  # its resource could not be read
             counts[ITEMS_SALVAGED] += 1
-            fields = _salvaged_event_for(events, point)
-        if name is None:  # a metric without a usable name: its fields have nowhere to go
-            record_dropped(fields, 1, counts)
-            events.uncheck(fields)
-        elif not add_point(fields, name, point, counts):
-            events.uncheck(fields)
+    except Exception:
+        counts[ITEMS_SALVAGED] += 1
+        fields = _salvaged_event_for(events, point)
+    if add_point is None:
+        record_dropped(fields, 1, counts)
+        events.uncheck(fields)
+    elif not add_point(fields, point, counts):
+        events.uncheck(fields)
 
 
 def _event_for(events: _Events, point: Any) -> dict[str, Any]:
@@ -257,22 +352,64 @@ def _salvaged_event_for(events: _Events, point: Any) -> dict[str, Any]:
     return events.by_fields(second, attributes, dropped=dropped)
 
 
-def _point_adder(data: Any) -> _PointAdder | None:
-    """How a point of `data` adds its fields to its event, by kind of data (None for kinds not
-    mapped). Each adder says whether the fields it added hold Honeycomb's per-value limits;
-    none raises."""
+def _add_sdk_points(events: _Events, points: Sequence[Any], add_point: _PointAdder) -> None:
+    """The points of a metric with a name, under a resource that could be read: those the SDK
+    made (its frozen dataclasses, whose parts read without a failure) with a time Honeycomb
+    takes as it is join their event without `_event_for`'s care; the others, and those whose
+    attributes do not hash, go the careful way (`_add_point`), to the same events.
+
+    A point with the time and attributes of the last metric's point at its position joins
+    that point's event without a lookup: the SDK's points of instruments recorded with one
+    set of attributes come so, position for position.
+    """
+    counts = events.counts
+    of = events.of
+    hinted_by = events.hinted_by
+    hints = events.hints
+    points_made: list[Any] = []
+    fields_made: list[dict[str, Any] | None] = []
+    for position, point in enumerate(points):
+        fields = None
+        if type(point) in _SDK_POINTS:
+            nanos = point.time_unix_nano
+            if type(nanos) is int and 0 <= nanos <= MAX_TIME_NS:
+                attributes = point.attributes
+                try:
+                    if hinted_by(position, nanos, attributes):
+                        fields = hints[position]
+                    else:
+                        fields = of(nanos // _NANOS_PER_SECOND, attributes)
+                except Exception:  # the careful way meets it again, and knows what to do
+                    fields = None
+        points_made.append(point)
+        fields_made.append(fields)
+        if fields is None:
+            _add_point(events, point, add_point)
+        elif not add_point(fields, point, counts):
+            events.uncheck(fields)
+    events.hinted, events.hints = points_made, fields_made
+
+
+_SDK_POINTS: Final = (NumberDataPoint, HistogramDataPoint, ExponentialHistogramDataPoint)
+
+
+def _point_adder(data: Any) -> Callable[[str], _PointAdder] | None:
+    """How the points of `data` add their fields, given the metric's name, by kind of data
+    (None for kinds not mapped)."""
     if isinstance(data, (Gauge, Sum)):
-        return _add_value
+        return lambda name: functools.partial(_add_value, name)
     if isinstance(data, Histogram):
-        return _add_explicit_histogram
+        return lambda name: ExplicitHistogram(histogram_field_names(name)).add
     if isinstance(data, ExponentialHistogram):
-        return _add_exponential_histogram
+        return lambda name: functools.partial(
+            add_histogram, exponential_buckets, histogram_field_names(name)
+        )
     if isinstance(data, Summary):
-        return _add_summary
+        return lambda name: functools.partial(add_summary, name)
     return None
 
 
-def _add_value(fields: dict[str, Any], name: str, point: Any, counts: Counts) -> bool:
+def _add_value(name: str, fields: dict[str, Any], point: Any, counts: Counts) -> bool:
     try:
         value = point.value
     except Exception:
@@ -280,157 +417,4 @@ def _add_value(fields: dict[str, Any], name: str, point: Any, counts: Counts) ->
     if type(value) is float or type(value) is int:  # the SDK's point: no call for it
         fields[name] = value
         return value_within_limits(value)
-    return _number(fields, name, value, counts)
-
-
-def _number(fields: dict[str, Any], key: str, value: Any, counts: Counts) -> bool:
-    """A number field; another value through the one conversion; one that cannot be read
-    or converted is dropped and counted. True when the field holds Honeycomb's limits."""
-    cls = type(value)
-    if cls is int or cls is float:
-        fields[key] = value
-        return value_within_limits(value)
-    if value is None:
-        return True
-    try:
-        if value is MISSING:
-            raise ValueError
-        fields[key] = single_value(value, counts)
-    except Exception:
-        record_dropped(fields, 1, counts)
-    return False
-
-
-def _add_histogram(
-    fields: dict[str, Any],
-    name: str,
-    point: Any,
-    counts: Counts,
-    *,
-    buckets_of: Callable[[Any], Buckets],
-    sdk_estimates_of: Callable[[Any], list[float] | None],
-) -> bool:
-    """`.count .sum .avg .min .max` and the percentile fields of one histogram point."""
-    names = histogram_field_names(name)
-    try:
-        count, total, low, high = point.count, point.sum, point.min, point.max
-    except Exception:  # a point that is not the SDK's: each part on its own
-        count, total, low, high = (read(point, part) for part in ("count", "sum", "min", "max"))
-    if type(count) is int and type(total) is float and type(low) is float and type(high) is float:
-        # The SDK's float histogram point, written without a call. An infinite min or max
-        # is one never recorded.
-        fields[names[0]] = count
-        fields[names[1]] = total
-        if count:
-            fields[names[2]] = total / count
-        if low - low == 0.0:
-            fields[names[3]] = low
-        if high - high == 0.0:
-            fields[names[4]] = high
-        estimates = sdk_estimates_of(point)
-        if estimates is not None:  # finite floats, and a count within limits
-            fields.update(zip(names[5:], estimates, strict=True))
-            return total - total == 0.0
-        checked = True
-    else:
-        checked = _add_totals(fields, names, (count, total, low, high), counts)
-    try:
-        estimates = percentiles(
-            buckets_of(point),
-            count,
-            low if type(low) in _NUMBERS and low - low == 0 else -math.inf,
-            high if type(high) in _NUMBERS and high - high == 0 else math.inf,
-        )
-    except Exception:  # buckets that cannot be read or make no sense: no estimates
-        record_dropped(fields, len(PERCENTILES), counts)
-        return False
-    fields.update(zip(names[5:], estimates, strict=False))
-    # An integer histogram's sum, min, max and estimates may be integers too, of any size;
-    # the average is a float, finite when the sum is.
-    return checked and all(map(value_within_limits, (count, total, *estimates)))
-
-
-def _no_sdk_estimates(point: Any) -> None:
-    """Exponential points: always estimated the careful way."""
-
-
-_add_explicit_histogram: Final = functools.partial(
-    _add_histogram, buckets_of=explicit_buckets, sdk_estimates_of=sdk_estimates
-)
-_add_exponential_histogram: Final = functools.partial(
-    _add_histogram, buckets_of=exponential_buckets, sdk_estimates_of=_no_sdk_estimates
-)
-
-
-def _add_totals(
-    fields: dict[str, Any], names: tuple[str, ...], parts: tuple[Any, ...], counts: Counts
-) -> bool:
-    """Count, sum, average, min and max of a point that is not the SDK's float histogram's
-    (an integer histogram, a hand-built point), each through `_number`."""
-    count, total, low, high = parts
-    checked = _number(fields, names[0], count, counts)
-    checked = _number(fields, names[1], total, counts) and checked
-    checked = _number(fields, names[3], _recorded(low), counts) and checked
-    checked = _number(fields, names[4], _recorded(high), counts) and checked
-    return _average(fields, names[2], total, count, counts) and checked
-
-
-def _average(fields: dict[str, Any], key: str, total: Any, count: Any, counts: Counts) -> bool:
-    """The sum over the count, when both are numbers and there is a count."""
-    if type(total) not in _NUMBERS or type(count) not in _NUMBERS or not count:
-        return True
-    try:
-        average = fields[key] = total / count
-    except (ArithmeticError, ValueError):  # sums past the float range
-        record_dropped(fields, 1, counts)
-        return False
-    return value_within_limits(average)
-
-
-_NUMBERS: Final = (int, float)
-
-
-def _recorded(value: Any) -> Any:
-    """A point's min or max: None when the SDK reports it unrecorded (an infinity)."""
-    if type(value) is float:
-        return value if value - value == 0.0 else None  # finite, without a call
-    return known(value) if type(value) is int else value
-
-
-def _add_summary(fields: dict[str, Any], name: str, point: Any, counts: Counts) -> bool:
-    """`.count .sum .avg`, quantile 0 as `.min`, 1 as `.max`, and each other quantile q as
-    ``.p`` and the digits of q (0.5 `.p50`, 0.99 `.p99`, 0.999 `.p999`)."""
-    count, total = read(point, "count"), read(point, "sum")
-    checked = _number(fields, f"{name}.count", count, counts)
-    checked = _number(fields, f"{name}.sum", total, counts) and checked
-    checked = _average(fields, f"{name}.avg", total, count, counts) and checked
-    for pair in _parts(point, "quantile_values", counts):
-        try:
-            quantile, value = _quantile(pair)
-            checked = _number(fields, f"{name}.{_quantile_suffix(quantile)}", value, counts) and (
-                checked
-            )
-        except Exception:  # a quantile outside [0, 1], or a pair that cannot be read
-            record_dropped(fields, 1, counts)
-            checked = False
-    return checked
-
-
-def _quantile(pair: Any) -> tuple[float, Any]:
-    quantile = read(pair, "quantile")
-    if quantile is MISSING:
-        quantile, value = pair
-    else:
-        value = read(pair, "value")
-    if type(quantile) not in (int, float) or not 0 <= quantile <= 1:
-        raise ValueError(quantile)
-    return float(quantile), value
-
-
-def _quantile_suffix(quantile: float) -> str:
-    if quantile == 0:
-        return "min"
-    if quantile == 1:
-        return "max"
-    digits = format(decimal.Decimal(repr(quantile)), "f").partition(".")[2]
-    return "p" + digits.ljust(2, "0")
+    return number_field(fields, name, value, counts)
