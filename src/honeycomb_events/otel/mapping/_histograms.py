@@ -189,8 +189,7 @@ class ExplicitHistogram:
         # As `_walk` does, without the bucket past the others.
         index = 0
         bucket = -1
-        lower = width = 0.0
-        share = before = 0
+        lower = width = share = before = 0.0
         for name, rank, threshold in plan:
             while cumulative[index] < threshold:
                 index += 1
@@ -198,8 +197,10 @@ class ExplicitHistogram:
                 bucket = index
                 lower = lowers[index]
                 width = uppers[index] - lower
-                share = bucket_counts[index]
-                before = cumulative[index] - share
+                # As floats once, as ``rank - before`` and ``/ share`` would convert them
+                # for each rank in the bucket.
+                before = float(cumulative[index] - bucket_counts[index])
+                share = float(bucket_counts[index])
             value = lower + width * ((rank - before) / share)
             fields[name] = low if value < low else high if value > high else value
         return total - total == 0.0
