@@ -25,9 +25,14 @@ class Assembly:
     retry: RetryPolicy
     stats: TransportStats
 
-    def transport(self, http_transport: httpx.BaseTransport | None = None) -> Transport:
-        """A transport for threads; `http_transport` replaces httpx's network (tests)."""
-        return Transport(self.settings, http_transport=http_transport, **self._shared())
+    def transport(
+        self, http_transport: httpx.BaseTransport | None = None, *, one_sender: bool = False
+    ) -> Transport:
+        """A transport for threads; `http_transport` replaces httpx's network (tests). One for
+        `one_sender` posts over one direct connection (see `Transport`)."""
+        return Transport(
+            self.settings, one_sender=one_sender, http_transport=http_transport, **self._shared()
+        )
 
     def async_transport(
         self, http_transport: httpx.AsyncBaseTransport | None = None

@@ -20,6 +20,7 @@ from dataclasses import replace
 import httpx
 
 from ._answers import NO_RESPONSE, Answer, AnswerBody
+from ._config import Settings
 from ._deadline import Deadline
 from ._delivery import (
     DEADLINE_TEXT,
@@ -29,7 +30,8 @@ from ._delivery import (
     Delivery,
     Outcome,
 )
-from ._encode import Body, EncodedEvents
+from ._direct import DirectConnection, proxied
+from ._encode import BatchEncoder, Body, EncodedEvents
 from ._errors import AuthenticationError
 from ._http import TransportBase, request_timeout, tls_verification
 from ._model import ACCEPTED, BatchEvent, EventResult
@@ -56,7 +58,26 @@ class Transport(TransportBase[httpx.BaseTransport]):
     `send_batch` never raises for a failed delivery: every event gets an `EventResult`. It
     raises `AuthenticationError` when the key is rejected, since no retry can fix that.
     Thread-safe; after `os.fork()` the child opens its own connections.
+
+    A transport made for `one_sender` (the exporters' courier) posts through one direct
+    connection of the standard library's instead (see `_direct`), where no proxy applies and
+    no httpx transport was given.
     """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        one_sender: bool = False,
+        retry: RetryPolicy | None = None,
+        encoder: BatchEncoder | None = None,
+        stats: TransportStats | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._one_sender = one_sender and http_transport is None and not proxied(settings.endpoint)
+        super().__init__(
+            settings, retry=retry, encoder=encoder, stats=stats, http_transport=http_transport
+        )
 
     def _reset_connections(self, *, closed: bool) -> None:
         self._lock = threading.Lock()
@@ -65,6 +86,11 @@ class Transport(TransportBase[httpx.BaseTransport]):
         if closed:
             self._closed.set()
         self._http: httpx.Client | None = None
+        self._direct = (
+            DirectConnection(self.settings.endpoint, tls_verification(self.settings))
+            if self._one_sender
+            else None
+        )
 
     def _client(self) -> httpx.Client:
         http = self._http
@@ -187,6 +213,9 @@ class Transport(TransportBase[httpx.BaseTransport]):
         httpx's timeout bounds each network wait, not the whole answer, so an answer that
         trickles in is cut off here: a send overruns its deadline by one network wait at most.
         """
+        direct = self._direct
+        if direct is not None:
+            return direct.post(url, body.content, headers, request_timeout(deadline))
         with (
             self._request_scope(),
             self._client().stream(
@@ -212,6 +241,8 @@ class Transport(TransportBase[httpx.BaseTransport]):
             http, self._http = self._http, None
         if http is not None:
             http.close()
+        if self._direct is not None:
+            self._direct.close()
 
     @property
     def closed(self) -> bool:

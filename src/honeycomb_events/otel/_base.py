@@ -105,7 +105,7 @@ class EventsExporter:
         self._routing = routing(self._signal, self.settings)
         self._transport = assemble(
             self.settings, retry=retry, protected_fields=self._protected_fields
-        ).transport(http_transport)
+        ).transport(http_transport, one_sender=True)  # only the courier sends
         self._courier = Courier(
             self._transport,
             what=type(self).__name__,
