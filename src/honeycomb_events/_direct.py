@@ -11,7 +11,6 @@ came (worth a retry), `httpx.DecodingError` when the answer could not be read.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import select
 import socket
@@ -43,8 +42,8 @@ def proxied(endpoint: str) -> bool:
 class DirectConnection:
     """Posts to one endpoint over one kept-alive connection, opened again when it was lost.
 
-    Safe to call from several threads (they take turns); `close()` from any thread ends a
-    request in progress, which then raises `Closed`.
+    Safe to call from several threads (they take turns); after `close()`, a request raises
+    `Closed`.
     """
 
     def __init__(self, endpoint: str, context: ssl.SSLContext) -> None:
@@ -105,13 +104,9 @@ class DirectConnection:
         connection.close()
 
     def close(self) -> None:
-        """No more requests; one in progress is cut off (its thread gets `Closed`)."""
+        """No more requests. One in progress is left to end by itself, as httpx leaves it:
+        whoever waits on it has given it up (the courier at its exit deadline)."""
         self._closed = True
-        connection = self._connection
-        sock = connection.sock if connection is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already gone
-                sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on it
 
 
 def _readable(sock: socket.socket) -> bool:
@@ -137,7 +132,7 @@ def _as_httpx(error: Exception) -> Exception:
     """The httpx error that means what `error` means (see the module)."""
     if isinstance(error, httpx.HTTPError):
         return error
-    text = f"{type(error).__name__}: {error}"
+    text = str(error) or type(error).__name__
     if isinstance(error, (TimeoutError, socket.timeout)):
         return httpx.ReadTimeout(text)
     if isinstance(error, (ssl.SSLError, ConnectionRefusedError, socket.gaierror)):
