@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from honeycomb_events import HoneycombEventsExporter
 from honeycomb_events._direct import proxied
+from honeycomb_events.receiver import Fault
 
 from .test_delivery import finished_spans, span_ids
 
@@ -81,3 +82,21 @@ def test_a_connection_the_server_closed_is_opened_again_without_a_failure(enviro
     assert stats["requests"] == 3
     assert stats["requests_failed"] == 0
     assert stats["events_accepted"] == 12
+
+
+def test_an_answer_cut_off_by_a_dropped_connection_is_not_read_as_accepted(
+    environment, receiver, tmp_path
+):
+    # The answer's head says 200 and promises a body; the connection ends before it. The
+    # standard library's read(amount) returns the empty part that came, which reads as Honeycomb's
+    # "all queued": the batch was counted as accepted and lost (the soak test found it).
+    environment.setenv("HONEYCOMB_SPOOL_DIR", str(tmp_path))
+    receiver.faults.push(Fault(drop_connection=True, path="batch"))
+    exporter = HoneycombEventsExporter()
+    exporter.export(finished_spans(4))
+    assert exporter.force_flush(10_000)
+    exporter.shutdown()
+    stats = exporter.stats
+    assert stats["requests_failed"] >= 1
+    assert len(span_ids(receiver)) == 4  # retried or unspooled once the receiver answers
+    assert stats["events_accepted"] == 4

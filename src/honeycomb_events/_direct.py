@@ -64,13 +64,15 @@ class DirectConnection:
         with self._lock:
             if self._closed:
                 raise Closed
-            connection = self._open(timeout)
+            connection = None
             try:
+                connection = self._open(timeout)
                 connection.request("POST", path, body, dict(headers))
                 response = connection.getresponse()
                 answer = _read(response)
             except Exception as error:
-                self._drop(connection)
+                if connection is not None:
+                    self._drop(connection)
                 if self._closed:
                     raise Closed from error
                 raise _as_httpx(error) from error
@@ -124,6 +126,12 @@ def _read(response: http.client.HTTPResponse) -> Answer:
     raw = response.read(MAX_ANSWER_BYTES + 1)
     if len(raw) > MAX_ANSWER_BYTES:
         raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
+    if declared is not None and declared.isdigit() and len(raw) < int(declared):
+        # `read(amount)` returns what came before the connection ended, where httpx raises:
+        # a cut-off answer read as complete would report a batch it never saw accepted.
+        raise httpx.RemoteProtocolError(
+            f"the connection ended {len(raw)} bytes into an answer of {declared}"
+        )
     headers = {name.lower(): value for name, value in response.getheaders()}
     return Answer(response.status, bounded_decoding(raw, headers.get("content-encoding")), headers)
 
