@@ -46,7 +46,7 @@ class DirectConnection:
     `Closed`.
     """
 
-    def __init__(self, endpoint: str, context: ssl.SSLContext) -> None:
+    def __init__(self, endpoint: str, context: ssl.SSLContext | None) -> None:
         parts = urlsplit(endpoint)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""

@@ -16,6 +16,7 @@ import asyncio
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -75,6 +76,7 @@ class Transport(TransportBase[httpx.BaseTransport]):
         http_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._one_sender = one_sender and http_transport is None and not proxied(settings.endpoint)
+        self._https = urlsplit(settings.endpoint).scheme == "https"
         super().__init__(
             settings, retry=retry, encoder=encoder, stats=stats, http_transport=http_transport
         )
@@ -87,7 +89,11 @@ class Transport(TransportBase[httpx.BaseTransport]):
             self._closed.set()
         self._http: httpx.Client | None = None
         self._direct = (
-            DirectConnection(self.settings.endpoint, tls_verification(self.settings))
+            # No TLS context where no TLS is spoken: even an empty one costs half a MiB.
+            DirectConnection(
+                self.settings.endpoint,
+                tls_verification(self.settings) if self._https else None,
+            )
             if self._one_sender
             else None
         )
