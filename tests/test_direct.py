@@ -53,7 +53,7 @@ class _ClosesAfterEachAnswer(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        events = msgspec.json.decode(zstandard.ZstdDecompressor().decompress(body))
+        events = msgspec.json.decode(zstandard.ZstdDecompressor().decompressobj().decompress(body))
         answer = msgspec.json.encode([{"status": 202}] * len(events))
         self.send_response(200)
         self.send_header("Content-Length", str(len(answer)))

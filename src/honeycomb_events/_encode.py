@@ -111,15 +111,36 @@ class EncodedEvents(Sequence[bytes]):
 
 class _BodyWriter:
     """Events written one after another into a buffer framed as one batch body: each
-    event's bytes from `starts` to `ends`, then a separator (JSON's comma)."""
+    event's bytes from `starts` to `ends`, then a separator (JSON's comma).
 
-    def __init__(self, encoding: Encoding) -> None:
+    A writer given a zstd `chunker` compresses as it goes: `compress_written` hands what the
+    buffer holds to it, and `starts` and `ends` count from the body's beginning. The batch
+    then never holds its raw body whole, nor zstd's room for compressing it at once: two
+    buffers the size of the batch, made and freed for each one, which glibc keeps mapped
+    (its threshold for returning memory rises to the largest block freed).
+    """
+
+    def __init__(
+        self, encoding: Encoding, chunker: zstandard.ZstdCompressionChunker | None = None
+    ) -> None:
         self.json = encoding is Encoding.JSON
         # msgpack's array header goes first, its count filled in at the end: the 32-bit form
         # is valid for any count.
         self.buffer = bytearray(b"[" if self.json else b"\xdd\x00\x00\x00\x00")
         self.starts: list[int] = []
         self.ends: list[int] = []
+        self._chunker = chunker
+        self._compressed: list[bytes] = []
+        self.offset = 0
+        """How many of the body's bytes were compressed and left the buffer."""
+
+    def compress_written(self) -> int:
+        """Compress the buffer's bytes and empty it; the new `offset`."""
+        if self._chunker is not None:
+            self._compressed += self._chunker.compress(self.buffer)
+            self.offset += len(self.buffer)
+            del self.buffer[:]
+        return self.offset
 
     def event_written(self, start: int) -> None:
         """The event written from `start` to the end of the buffer is complete."""
@@ -136,7 +157,15 @@ class _BodyWriter:
                 self.buffer += b"]"
         else:
             self.buffer[1:5] = len(self.starts).to_bytes(4, "big")
-        return EncodedEvents(self.buffer, self.starts, self.ends)
+        if self._chunker is None:
+            return EncodedEvents(self.buffer, self.starts, self.ends)
+        self.compress_written()
+        self._compressed += self._chunker.finish()  # type: ignore[no-untyped-call]  # stubs
+        encoded = EncodedEvents(b"", self.starts, self.ends)
+        encoded.raw_size = self.offset
+        whole = Body(tuple(range(len(self.starts))), b"".join(self._compressed), self.offset)
+        encoded.set_aside(whole, _unzstd)
+        return encoded
 
 
 def _stringify(value: Any) -> str:
@@ -146,6 +175,16 @@ def _stringify(value: Any) -> str:
 
 class _ZstdPerThread(threading.local):
     compressor: zstandard.ZstdCompressor | None = None
+
+
+def _unzstd(content: bytes) -> bytes:
+    # A frame written as a stream does not say its size, which `decompress` needs.
+    return zstandard.ZstdDecompressor().decompressobj().decompress(content)
+
+
+_STREAM_CHUNK: Final = 32 * 1024
+"""Raw bytes a streaming writer gathers before compressing them: well below glibc's 128-KiB
+threshold for a block of its own, and many events at once."""
 
 
 class BatchEncoder:
@@ -190,13 +229,21 @@ class BatchEncoder:
             {} if compression is Compression.NONE else {"Content-Encoding": compression.value}
         )
 
-    def encode_events(self, events: Iterable[BatchEvent], tally: LimitTally) -> EncodedEvents:
-        """Each event's bytes, after Honeycomb's limits were applied to it, in one buffer."""
-        writer = _BodyWriter(self.encoding)
+    def encode_events(
+        self, events: Iterable[BatchEvent], tally: LimitTally, *, whole: bool = False
+    ) -> EncodedEvents:
+        """Each event's bytes, after Honeycomb's limits were applied to it, in one buffer;
+        for `whole`, with the body of them all made as `compress_whole` makes it (in zstd,
+        while they are written: see `_BodyWriter`)."""
+        chunker = self._chunker() if whole else None
+        writer = _BodyWriter(self.encoding, chunker)
         buffer, starts, ends = writer.buffer, writer.starts, writer.ends
         separator = b"," if writer.json else b""
         encode_into = self._encode_into
+        offset = 0
         for event in events:
+            if chunker is not None and len(buffer) >= _STREAM_CHUNK:
+                offset = writer.compress_written()
             start = len(buffer)
             # The usual event, inline: `_limits` found it within the limits (when a mapping
             # built it, else now), and one this short once encoded cannot break the one limit
@@ -218,10 +265,24 @@ class BatchEncoder:
             if not written:
                 del buffer[start:]
                 buffer += self._fit.limited(event, tally)[1]
-            starts.append(start)
-            ends.append(len(buffer))
+            starts.append(offset + start)
+            ends.append(offset + len(buffer))
             buffer += separator
-        return writer.finish()
+        encoded = writer.finish()
+        one_body = len(encoded) and encoded.raw_size <= self._raw_budget
+        if encoded.whole is not None and not one_body:
+            # Streamed, yet not one body: kept raw, as `compress_whole` would leave it.
+            encoded = EncodedEvents(encoded.buffer, starts, ends)
+        if whole:
+            self.compress_whole(encoded)
+        return encoded
+
+    def _chunker(self) -> zstandard.ZstdCompressionChunker | None:
+        """A zstd stream for a JSON batch body, which can be written as it goes; msgpack's
+        count comes first, once known."""
+        if self.compression is not Compression.ZSTD or self.encoding is not Encoding.JSON:
+            return None
+        return self._zstd_compressor().chunker(chunk_size=_STREAM_CHUNK)
 
     def encode_single(self, data: Mapping[str, Any], tally: LimitTally) -> Body:
         """The body of ``POST /1/events/<dataset>``: one JSON object, compressed."""
@@ -240,9 +301,15 @@ class BatchEncoder:
             encoded.set_aside(whole, self._decompress)
         return encoded.whole
 
+    def _zstd_compressor(self) -> zstandard.ZstdCompressor:
+        compressor = self._zstd.compressor
+        if compressor is None:
+            compressor = self._zstd.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        return compressor
+
     def _decompress(self, content: bytes) -> bytes:
         if self.compression is Compression.ZSTD:
-            return zstandard.ZstdDecompressor().decompress(content)
+            return _unzstd(content)
         if self.compression is Compression.GZIP:
             return gzip.decompress(content)
         return content
@@ -290,9 +357,7 @@ class BatchEncoder:
 
     def compress(self, raw: bytes | bytearray) -> bytes:
         if self.compression is Compression.ZSTD:
-            compressor = self._zstd.compressor
-            if compressor is None:
-                compressor = self._zstd.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+            compressor = self._zstd_compressor()
             # A copy of its own size: zstd's result keeps the room it reserved, the size of
             # the input, for as long as the body waits or travels.
             return memoryview(compressor.compress(raw)).tobytes()

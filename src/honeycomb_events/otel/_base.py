@@ -197,8 +197,7 @@ class EventsExporter:
         for the courier."""
         tally = LimitTally()
         encoder = self._transport.encoder
-        encoded = encoder.encode_events(events, tally)
-        encoder.compress_whole(encoded)
+        encoded = encoder.encode_events(events, tally, whole=True)
         stats = self._transport.stats
         stats.record_limits(tally)
         stats.record(events_submitted=len(encoded))
