@@ -115,3 +115,31 @@ def test_a_full_batch_of_log_records_streams_too(environment, receiver):
     assert exporter.force_flush(10_000)
     assert len(receiver.events("svc")) == 512
     exporter.shutdown()
+
+
+def test_batches_that_wait_for_the_backend_hold_their_bodies_only(environment, receiver):
+    # The first batch fails as a whole and waits to be sent again; later ones wait behind it.
+    # Each holds its compressed body and its events' offsets, not its raw bytes: the one
+    # that failed held them twice (its own, made again to be re-encoded, and the copy's),
+    # about 1.2 MB for 512 spans, and each offset was a Python int.
+    import gc
+    import tracemalloc
+
+    receiver.faults.push(Fault(status=503, path="batch", times=1_000))
+    exporter = HoneycombEventsExporter()
+    batches = [finished_spans(512) for _ in range(9)]
+    exporter.export(batches[0])  # what a first export makes once (caches, the compressor)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for batch in batches[1:]:
+            exporter.export(batch)
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert exporter.stats["events_backlogged"] + exporter.stats["events_failed"] > 0
+    body_sizes = 8 * 512 * 60  # about 60 bytes a span once compressed
+    assert held < body_sizes + 8 * 25_000, held  # 1.25 MB before, 0.29 MB now
+    receiver.faults.clear()
+    exporter.shutdown()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, overload
@@ -46,7 +47,7 @@ _COMPRESSION_HEADROOM: Final = 4096
 class Body:
     """One request body and the positions, in the caller's event list, of its events."""
 
-    positions: tuple[int, ...]
+    positions: Sequence[int]
     content: bytes
     raw_size: int
 
@@ -66,10 +67,13 @@ class EncodedEvents(Sequence[bytes]):
 
     __slots__ = ("_ends", "_raw", "_restore", "_starts", "raw_size", "whole")
 
-    def __init__(self, buffer: bytes | bytearray, starts: list[int], ends: list[int]) -> None:
+    def __init__(
+        self, buffer: bytes | bytearray, starts: Sequence[int], ends: Sequence[int]
+    ) -> None:
         self._raw: bytes | bytearray | None = buffer
-        self._starts = starts
-        self._ends = ends
+        # Machine integers: a batch that waits holds 16 bytes an event for them, not 72.
+        self._starts = array("q", starts)
+        self._ends = array("q", ends)
         self.raw_size = len(buffer)
         self.whole: Body | None = None
         self._restore: Callable[[bytes], bytes] | None = None
@@ -103,6 +107,17 @@ class EncodedEvents(Sequence[bytes]):
         if isinstance(index, slice):
             return [self[position] for position in range(len(self))[index]]
         return bytes(self.buffer[self._starts[index] : self._ends[index]])
+
+    def at(self, positions: Iterable[int]) -> list[bytes]:
+        """The bytes of the events at `positions`. A batch set aside stays so: its buffer is
+        made again for this call only (a batch that failed and waits would otherwise hold
+        its raw bytes beside its body)."""
+        raw = self._raw
+        if raw is None:
+            raw = self.buffer
+            self._raw = None
+        starts, ends = self._starts, self._ends
+        return [bytes(raw[starts[index] : ends[index]]) for index in positions]
 
     def size(self, index: int) -> int:
         """The length of one event's bytes, without copying them."""
@@ -163,7 +178,7 @@ class _BodyWriter:
         self._compressed += self._chunker.finish()  # type: ignore[no-untyped-call]  # stubs
         encoded = EncodedEvents(b"", self.starts, self.ends)
         encoded.raw_size = self.offset
-        whole = Body(tuple(range(len(self.starts))), b"".join(self._compressed), self.offset)
+        whole = Body(range(len(self.starts)), b"".join(self._compressed), self.offset)
         encoded.set_aside(whole, _unzstd)
         return encoded
 
@@ -297,7 +312,7 @@ class BatchEncoder:
         if encoded.whole is None and len(encoded) and encoded.raw_size <= self._raw_budget:
             # Every event in order, and they fit in one body: the buffer is that body already.
             raw = encoded.buffer
-            whole = Body(tuple(range(len(encoded))), self.compress(raw), len(raw))
+            whole = Body(range(len(encoded)), self.compress(raw), len(raw))
             encoded.set_aside(whole, self._decompress)
         return encoded.whole
 
@@ -350,6 +365,15 @@ class BatchEncoder:
             writer.buffer += part
             writer.event_written(start)
         return writer.finish()
+
+    def subset(self, encoded: EncodedEvents, positions: Sequence[int]) -> EncodedEvents:
+        """The events of `encoded` at `positions` as a batch of their own, its body made:
+        `encoded` itself for all of them in order (a request that failed as a whole)."""
+        if list(positions) == list(range(len(encoded))):
+            return encoded
+        events = self.encoded(encoded.at(positions), self.encoding.value)
+        self.compress_whole(events)
+        return events
 
     def frame(self, parts: Sequence[bytes]) -> bytes:
         """Encoded events (in this encoder's encoding) joined into one array."""

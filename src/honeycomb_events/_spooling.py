@@ -29,7 +29,7 @@ def keep_undelivered(
     were, and says so.
     """
     try:
-        written = spool.write(dataset, encoding, [encoded[p] for p in unsettled])
+        written = spool.write(dataset, encoding, encoded.at(unsettled))
     except OSError as error:
         _logger.warning(
             "could not spool %d undelivered events to %r in %s: %s",

@@ -191,7 +191,7 @@ class Transport(TransportBase[httpx.BaseTransport]):
             self._deliver(self._url("batch", lease.dataset), self._batch_headers, delivery)
         except AuthenticationError:
             return None
-        return [encoded[position] for position in delivery.unsettled]
+        return encoded.at(delivery.unsettled)
 
     def _deliver(
         self, url: str, headers: Mapping[str, str], delivery: Delivery

@@ -191,7 +191,7 @@ class Courier:
             return False
         pending = [p for p, result in enumerate(job.results) if result is None]
         try:
-            written = spool.write(job.dataset, self._encoding, [job.encoded[p] for p in pending])
+            written = spool.write(job.dataset, self._encoding, job.encoded.at(pending))
         except OSError as error:
             self._say(
                 "spool write",
@@ -304,11 +304,10 @@ class Courier:
         self._settle(
             job, {p: result for p, result in enumerate(attempt.results) if p not in unsettled}
         )
+        # Waiting as a body (see `BatchEncoder.subset`), unless on disk.
         retry = Job(
             job.dataset,
-            self._transport.encoder.encoded(
-                [job.encoded[p] for p in attempt.unsettled], self._encoding
-            ),
+            self._transport.encoder.subset(job.encoded, attempt.unsettled),
             parent=job,
             positions=list(attempt.unsettled),
         )
@@ -337,7 +336,7 @@ class Courier:
         if attempt is None:  # the key was rejected: the batch waits for a good key
             lease.give_back(lease.events)
             return
-        lease.sent([encoded[position] for position in attempt.unsettled])
+        lease.sent(encoded.at(attempt.unsettled))
 
     def _attempt(self, dataset: str, encoded: EncodedEvents, job: Job | None) -> Attempt | None:
         """One send; the backend's health follows its outcome. None for a rejected key (the
