@@ -4,18 +4,33 @@ the environment keeps httpx, which knows proxies."""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import pathlib
+import re
+import select
+import socket
+import ssl
+import struct
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+import httpx
 import msgspec
+import pytest
 import zstandard
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from honeycomb_events import HoneycombEventsExporter
-from honeycomb_events._direct import proxied
+from honeycomb_events._answers import MAX_ANSWER_BYTES, Answer
+from honeycomb_events._delivery import Closed
+from honeycomb_events._direct import DirectConnection, proxied
 from honeycomb_events.receiver import Fault
 
+from .conftest import FAST_RETRY
 from .test_delivery import finished_spans, span_ids
 
 
@@ -100,3 +115,370 @@ def test_an_answer_cut_off_by_a_dropped_connection_is_not_read_as_accepted(
     assert stats["requests_failed"] >= 1
     assert len(span_ids(receiver)) == 4  # retried or unspooled once the receiver answers
     assert stats["events_accepted"] == 4
+
+
+# --- Hostile servers ---------------------------------------------------------------------------
+# Each test below makes a server on loopback answer one way an answer can go wrong, and checks
+# that the direct connection comes to what httpx would: an answer, a `TransportError` (no usable
+# answer: retried, spooled), a `DecodingError` (an answer that cannot be read: failed), never an
+# answer read as Honeycomb's "accepted" that the server did not give.
+
+Script = Callable[["Server", socket.socket, int], None]
+
+
+class Server:
+    """An HTTP server on loopback that does what `script` says: each connection it accepts is
+    given to the script, with its number (from 0), in a thread of its own, and closed after."""
+
+    def __init__(self, script: Script, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.socket(family)
+        self._listener.bind((host, 0))
+        self._listener.listen(16)
+        port = self._listener.getsockname()[1]
+        self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        self._script = script
+        self._lock = threading.Lock()
+        self.connections = 0
+        self.stored = 0
+        """Events the server answered as accepted."""
+        self.heads: list[bytes] = []
+        self.ended = threading.Event()
+        """Set when the client closed a connection the script held (see `hold`)."""
+        self._stop = threading.Event()
+        self._accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            if not select.select([self._listener], [], [], 0.02)[0]:
+                continue
+            connection, _ = self._listener.accept()
+            with self._lock:
+                number = self.connections
+                self.connections += 1
+                self._accepted.append(connection)
+            threading.Thread(target=self._serve, args=(connection, number), daemon=True).start()
+
+    def _serve(self, connection: socket.socket, number: int) -> None:
+        with contextlib.suppress(OSError), connection:
+            self._script(self, connection, number)
+
+    def store(self, count: int) -> None:
+        with self._lock:
+            self.stored += count
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+        for connection in self._accepted:
+            connection.close()
+
+
+def read_request(server: Server, connection: socket.socket) -> int | None:
+    """Read one request of the exporter's; how many events it holds (None: the client closed
+    the connection first)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    server.heads.append(head)
+    match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    length = int(match[1]) if match else 0
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        body += chunk
+    if not body.startswith(b"\x28\xb5\x2f\xfd"):  # not zstd: a low-level test's own body
+        return 0
+    return len(msgspec.json.decode(zstandard.ZstdDecompressor().decompress(body)))
+
+
+def accepted(count: int) -> bytes:
+    return msgspec.json.encode([{"status": 202}] * count)
+
+
+def answer(body: bytes, *headers: str, status: str = "200 OK") -> bytes:
+    """An answer with a Content-Length, `headers` added."""
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *headers, "", ""]
+    return "\r\n".join(lines).encode() + body
+
+
+def serve_honestly(server: Server, connection: socket.socket, count: int | None = None) -> None:
+    """Answer requests as Honeycomb does, from one already read (`count` events) if given,
+    until the client closes the connection."""
+    if count is None:
+        count = read_request(server, connection)
+    while count is not None:
+        connection.sendall(answer(accepted(count)))
+        server.store(count)
+        count = read_request(server, connection)
+
+
+def hold(server: Server, connection: socket.socket) -> None:
+    """Keep the connection open, sending nothing, until the client closes it (2 s at most)."""
+    connection.settimeout(2.0)
+    with contextlib.suppress(OSError):
+        while connection.recv(65536):
+            pass
+    server.ended.set()
+
+
+def export_through(
+    server: Server, environment: pytest.MonkeyPatch, spool: pathlib.Path, batches: int = 1
+) -> dict[str, Any]:
+    """Export 4 spans a batch to `server` with a spool; the exporter's stats once it is shut
+    down. Failed requests are retried at once (`FAST_RETRY`)."""
+    environment.setenv("HONEYCOMB_SPOOL_DIR", str(spool))
+    exporter = HoneycombEventsExporter(endpoint=server.url, retry=FAST_RETRY)
+    for _ in range(batches):
+        exporter.export(finished_spans(4))
+    assert exporter.force_flush(5_000)
+    exporter.shutdown()
+    return exporter.stats
+
+
+def post(server: Server, timeout: float = 1.0, direct: DirectConnection | None = None) -> Answer:
+    direct = direct or DirectConnection(server.url, ssl.create_default_context())
+    return direct.post(f"{server.url}/1/batch/svc", b"{}", {"X-Honeycomb-Team": "k"}, timeout)
+
+
+def once_then_honestly(first: Callable[[Server, socket.socket, int], None]) -> Script:
+    """A script: the first request (on the first connection) is answered by `first`, given the
+    request's event count; every later one as Honeycomb does."""
+
+    def script(server: Server, connection: socket.socket, number: int) -> None:
+        count = read_request(server, connection)
+        if number == 0 and count is not None:
+            first(server, connection, count)
+        else:
+            serve_honestly(server, connection, count)
+
+    return script
+
+
+def retried_and_stored(stats: dict[str, Any], server: Server) -> None:
+    """The first request got no usable answer: the batch waited in the spool, was sent again
+    and stored once."""
+    assert stats["requests_failed"] == 1
+    assert stats["events_spooled"] == stats["events_unspooled"] == 4
+    assert stats["events_accepted"] == server.stored == 4
+
+
+def test_a_chunked_answer_cut_off_mid_chunk_is_retried(environment, tmp_path):
+    def cut(server: Server, connection: socket.socket, count: int) -> None:
+        body = accepted(count)
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        connection.sendall(head + b"%x\r\n" % len(body) + body[:5])
+
+    with Server(once_then_honestly(cut)) as server:
+        retried_and_stored(export_through(server, environment, tmp_path), server)
+
+
+def test_a_chunked_answer_cut_off_between_chunks_is_retried(environment, tmp_path):
+    def cut(server: Server, connection: socket.socket, count: int) -> None:
+        body = accepted(count)
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        connection.sendall(head + b"%x\r\n" % len(body) + body + b"\r\n")
+
+    with Server(once_then_honestly(cut)) as server:
+        retried_and_stored(export_through(server, environment, tmp_path), server)
+
+
+def test_an_answer_until_the_connection_closes_is_read_whole(environment, tmp_path):
+    # No length and not chunked: the body is whatever comes before the close, as in httpx; the
+    # connection cannot be kept, so the next batch goes on a new one.
+    def until_close(server: Server, connection: socket.socket, number: int) -> None:
+        count = read_request(server, connection)
+        if count is None:
+            return
+        body = accepted(count)
+        connection.sendall(b"HTTP/1.1 200 OK\r\n\r\n" + body[:7])
+        time.sleep(0.05)  # the rest in a later packet
+        connection.sendall(body[7:])
+        server.store(count)
+
+    with Server(until_close) as server:
+        stats = export_through(server, environment, tmp_path, batches=2)
+    assert server.connections == 2
+    assert stats["requests_failed"] == 0
+    assert stats["events_accepted"] == server.stored == 8
+
+
+def test_an_answer_declared_over_the_bound_is_not_read(environment, tmp_path):
+    def too_large(server: Server, connection: socket.socket, count: int) -> None:
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {MAX_ANSWER_BYTES + 1}\r\n\r\n"
+        connection.sendall(head.encode() + accepted(count))
+        hold(server, connection)
+
+    with Server(once_then_honestly(too_large)) as server:
+        began = time.monotonic()
+        stats = export_through(server, environment, tmp_path)
+    assert time.monotonic() - began < 2.0  # not waited for
+    # An answer that cannot be read, as in httpx: the server may have kept the events, so
+    # they are failed rather than sent twice.
+    assert stats["events_failed"] == 4
+    assert stats["events_accepted"] == server.stored == 0
+    assert stats["events_spooled"] == 0
+
+
+def test_a_chunked_answer_over_the_bound_is_not_read(environment, tmp_path):
+    def too_large(server: Server, connection: socket.socket, count: int) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        piece = b" " * 1_048_576
+        for _ in range(MAX_ANSWER_BYTES // len(piece) + 1):
+            connection.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        connection.sendall(b"0\r\n\r\n")
+
+    with Server(once_then_honestly(too_large)) as server:
+        stats = export_through(server, environment, tmp_path)
+    assert stats["events_failed"] == 4
+    assert stats["events_accepted"] == server.stored == 0
+    assert stats["events_spooled"] == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("zstd", zstandard.ZstdCompressor().compress)],
+)
+def test_a_compressed_answer_is_decompressed(environment, tmp_path, encoding, compress):
+    # Requests ask for none, but a proxy may compress anyway.
+    def compressed(server: Server, connection: socket.socket, count: int) -> None:
+        connection.sendall(answer(compress(accepted(count)), f"Content-Encoding: {encoding}"))
+        server.store(count)
+
+    with Server(once_then_honestly(compressed)) as server:
+        stats = export_through(server, environment, tmp_path)
+    assert stats["requests_failed"] == 0
+    assert stats["events_accepted"] == server.stored == 4
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd", "br"])
+def test_a_corrupt_compressed_answer_fails_the_batch(environment, tmp_path, encoding):
+    def corrupt(server: Server, connection: socket.socket, count: int) -> None:
+        connection.sendall(answer(b"\x1f\x8b\x08not really", f"Content-Encoding: {encoding}"))
+
+    with Server(once_then_honestly(corrupt)) as server:
+        stats = export_through(server, environment, tmp_path)
+    assert stats["events_failed"] == 4  # unreadable: maybe kept, so not sent again
+    assert stats["events_accepted"] == server.stored == 0
+    assert stats["events_spooled"] == 0
+
+
+def test_a_server_that_sends_nothing_is_given_up_within_the_timeout():
+    with Server(lambda server, connection, _: hold(server, connection)) as server:
+        began = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            post(server, timeout=0.3)
+        took = time.monotonic() - began
+        assert server.ended.wait(1.0)  # the connection was closed, not left to the server
+    assert 0.3 <= took < 0.5
+
+
+def test_a_100_continue_before_the_answer_is_skipped(environment, tmp_path):
+    def continued(server: Server, connection: socket.socket, count: int) -> None:
+        connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(accepted(count)))
+        server.store(count)
+        serve_honestly(server, connection)
+
+    with Server(once_then_honestly(continued)) as server:
+        stats = export_through(server, environment, tmp_path, batches=2)
+    assert server.connections == 1
+    assert stats["requests_failed"] == 0
+    assert stats["events_accepted"] == server.stored == 8
+
+
+def test_an_answer_that_closes_the_connection_leaves_the_next_post_a_new_one(environment, tmp_path):
+    def closing(server: Server, connection: socket.socket, number: int) -> None:
+        count = read_request(server, connection)
+        if count is not None:
+            connection.sendall(answer(accepted(count), "Connection: close"))
+            server.store(count)
+
+    with Server(closing) as server:
+        stats = export_through(server, environment, tmp_path, batches=3)
+    assert server.connections == 3
+    assert stats["requests_failed"] == 0
+    assert stats["events_accepted"] == server.stored == 12
+
+
+def test_a_kept_connection_reset_while_idle_is_opened_again_without_a_failure(
+    environment, tmp_path
+):
+    def resets(server: Server, connection: socket.socket, number: int) -> None:
+        count = read_request(server, connection)
+        if count is None:
+            return
+        connection.sendall(answer(accepted(count)))
+        server.store(count)
+        # Linger 0: close() sends an RST instead of a FIN.
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    with Server(resets) as server:
+        stats = export_through(server, environment, tmp_path, batches=3)
+    assert server.connections == 3
+    assert stats["requests_failed"] == 0
+    assert stats["events_accepted"] == server.stored == 12
+
+
+@pytest.mark.parametrize(
+    "status_line", [b"HTTP/1.1 2OO OK", b"ICY 200 OK", b"HTTP/2 200", b"HTTP/1.1 99 Low", b""]
+)
+def test_a_malformed_status_line_is_no_answer(environment, tmp_path, status_line):
+    def malformed(server: Server, connection: socket.socket, count: int) -> None:
+        connection.sendall(status_line + b"\r\nContent-Length: 0\r\n\r\n")
+
+    with Server(once_then_honestly(malformed)) as server:
+        retried_and_stored(export_through(server, environment, tmp_path), server)
+
+
+def test_an_answer_with_more_than_100_headers_is_no_answer(environment, tmp_path):
+    # http.client refuses more than 100 header lines; h11 (httpx) a head over 16 KiB. Either
+    # way a protocol error: the batch is sent again, never read as accepted.
+    def many(server: Server, connection: socket.socket, count: int) -> None:
+        headers = [f"X-Header-{n}: {n}" for n in range(101)]
+        connection.sendall(answer(accepted(count), *headers))
+
+    with Server(once_then_honestly(many)) as server:
+        retried_and_stored(export_through(server, environment, tmp_path), server)
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_an_ipv6_endpoint_is_posted_to_with_its_host_in_brackets(environment, tmp_path):
+    with Server(lambda server, connection, _: serve_honestly(server, connection), "::1") as server:
+        stats = export_through(server, environment, tmp_path, batches=2)
+    assert server.connections == 1
+    assert stats["events_accepted"] == server.stored == 8
+    port = server.url.rsplit(":", 1)[1]
+    assert f"\r\nHost: [::1]:{port}".encode() in server.heads[0]
+
+
+def test_a_close_during_a_post_ends_it_within_the_timeout():
+    with Server(lambda server, connection, _: hold(server, connection)) as server:
+        direct = DirectConnection(server.url, ssl.create_default_context())
+        threading.Timer(0.1, direct.close).start()
+        began = time.monotonic()
+        with pytest.raises(Closed):
+            post(server, timeout=0.4, direct=direct)
+        assert time.monotonic() - began < 0.6
+        with pytest.raises(Closed):
+            post(server, direct=direct)  # no new connection
+    assert server.connections == 1
