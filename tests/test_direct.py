@@ -482,3 +482,30 @@ def test_a_close_during_a_post_ends_it_within_the_timeout():
         with pytest.raises(Closed):
             post(server, direct=direct)  # no new connection
     assert server.connections == 1
+
+
+@pytest.mark.parametrize("interim", [b"102 Processing", b"103 Early Hints"])
+def test_an_interim_answer_before_the_answer_is_skipped(environment, tmp_path, interim):
+    # http.client skips only a 100 Continue: it returned a 103 as the answer (length 0), the
+    # batch failed with status 103, and the real answer was left on the connection.
+    def interim_first(server: Server, connection: socket.socket, count: int) -> None:
+        head = b"HTTP/1.1 " + interim + b"\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        connection.sendall(head + answer(accepted(count)))
+        server.store(count)
+        serve_honestly(server, connection)
+
+    with Server(once_then_honestly(interim_first)) as server:
+        stats = export_through(server, environment, tmp_path, batches=2)
+    assert server.connections == 1
+    assert stats["requests_failed"] == stats["events_failed"] == 0
+    assert stats["events_accepted"] == server.stored == 8
+
+
+def test_a_switch_of_protocols_nobody_asked_for_is_no_answer(environment, tmp_path):
+    # h11 refuses a 101 to a request that proposed no upgrade; http.client returned it as the
+    # answer, and the batch failed with status 101.
+    def switching(server: Server, connection: socket.socket, count: int) -> None:
+        connection.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n")
+
+    with Server(once_then_honestly(switching)) as server:
+        retried_and_stored(export_through(server, environment, tmp_path), server)

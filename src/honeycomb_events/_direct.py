@@ -95,6 +95,7 @@ class DirectConnection:
                 if self._https
                 else http.client.HTTPConnection(self._host, self._port, timeout=timeout)
             )
+            connection.response_class = _Response
         connection.timeout = timeout
         if connection.sock is not None:
             connection.sock.settimeout(timeout)
@@ -109,6 +110,22 @@ class DirectConnection:
         """No more requests. One in progress is left to end by itself, as httpx leaves it:
         whoever waits on it has given it up (the courier at its exit deadline)."""
         self._closed = True
+
+
+class _Response(http.client.HTTPResponse):
+    """An answer read as httpx reads it, where http.client differs."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        # http.client skips a 100 Continue only. Any other interim answer (102, 103) would be
+        # taken for the answer, and the real one left to be read as the next request's.
+        while True:
+            # Undeclared in typeshed, present in every http.client since Python 3.0.
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if status == 101:  # no upgrade was asked for: h11 refuses it too
+                raise http.client.HTTPException("a switch of protocols nobody asked for")
+            if not 101 < status < 200:
+                return version, status, reason
+            http.client.parse_headers(self.fp)
 
 
 def _readable(sock: socket.socket) -> bool:
