@@ -509,3 +509,37 @@ def test_a_switch_of_protocols_nobody_asked_for_is_no_answer(environment, tmp_pa
 
     with Server(once_then_honestly(switching)) as server:
         retried_and_stored(export_through(server, environment, tmp_path), server)
+
+
+def trickle(at_once: bytes, trickled: bytes) -> Script:
+    """A script: after the request, `at_once` is sent, then `trickled` byte by byte, 50 ms
+    apart."""
+
+    def script(server: Server, connection: socket.socket, number: int) -> None:
+        read_request(server, connection)
+        connection.sendall(at_once)
+        for byte in trickled:
+            time.sleep(0.05)
+            connection.sendall(bytes([byte]))
+
+    return script
+
+
+@pytest.mark.parametrize(
+    ("at_once", "trickled"),
+    [
+        (b"", answer(b"[]", "X-Padding: " + "x" * 20)),  # the head
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n", b" " * 40),  # the body
+    ],
+    ids=["head", "body"],
+)
+def test_an_answer_trickling_in_is_given_up_at_the_timeout(at_once, trickled):
+    # Each byte comes well within the timeout, all of them in 2 s. http.client's timeout bounds
+    # each wait: the post held the courier for as long as the server kept sending (for a body,
+    # up to MAX_ANSWER_BYTES waits). The whole answer must come within the post's timeout: the
+    # transport gives it what is left of the send's deadline.
+    with Server(trickle(at_once, trickled)) as server:
+        began = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            post(server, timeout=0.3)
+        assert time.monotonic() - began < 0.45

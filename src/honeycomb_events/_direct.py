@@ -12,19 +12,24 @@ came (worth a retry), `httpx.DecodingError` when the answer could not be read.
 from __future__ import annotations
 
 import http.client
+import io
 import select
 import socket
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import httpx
 
 from ._answers import MAX_ANSWER_BYTES, Answer, bounded_decoding
 from ._delivery import Closed
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 _PROXY_SCHEMES: Final = ("http", "https", "all")
 
@@ -58,7 +63,8 @@ class DirectConnection:
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
         """POST `body` to `url` (on this connection's endpoint); the answer, read within
-        `MAX_ANSWER_BYTES`. Each network wait is bounded by `timeout` seconds."""
+        `MAX_ANSWER_BYTES`, all of it within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
         target = urlsplit(url)
         path = target.path + (f"?{target.query}" if target.query else "")
         with self._lock:
@@ -66,8 +72,9 @@ class DirectConnection:
                 raise Closed
             connection = None
             try:
-                connection = self._open(timeout)
+                connection = self._open(deadline)
                 connection.request("POST", path, body, dict(headers))
+                connection.sock.settimeout(_left(deadline))  # the answer's, all of it
                 response = connection.getresponse()
                 answer = _read(response)
             except Exception as error:
@@ -80,13 +87,14 @@ class DirectConnection:
                 self._drop(connection)
             return answer
 
-    def _open(self, timeout: float) -> http.client.HTTPConnection:
+    def _open(self, deadline: float) -> http.client.HTTPConnection:
         """The kept connection, unless the server closed it meanwhile, else a new one."""
         connection = self._connection
         if connection is not None and connection.sock is not None and _readable(connection.sock):
             # Idle, yet readable: the server closed it (or sent what nobody asked for).
             self._drop(connection)
             connection = None
+        timeout = _left(deadline)
         if connection is None:
             connection = self._connection = (
                 http.client.HTTPSConnection(
@@ -97,8 +105,9 @@ class DirectConnection:
             )
             connection.response_class = _Response
         connection.timeout = timeout
-        if connection.sock is not None:
-            connection.sock.settimeout(timeout)
+        if connection.sock is None:
+            connection.connect()
+        connection.sock.settimeout(_left(deadline))  # sending, all of it (sendall's timeout)
         return connection
 
     def _drop(self, connection: http.client.HTTPConnection) -> None:
@@ -113,7 +122,12 @@ class DirectConnection:
 
 
 class _Response(http.client.HTTPResponse):
-    """An answer read as httpx reads it, where http.client differs."""
+    """An answer read as httpx reads it, where http.client differs; all of it within the
+    socket's timeout when it is made (see `_Clocked`)."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp = io.BufferedReader(_Clocked(sock, self.fp.detach()))
 
     def _read_status(self) -> tuple[str, int, str]:
         # http.client skips a 100 Continue only. Any other interim answer (102, 103) would be
@@ -126,6 +140,38 @@ class _Response(http.client.HTTPResponse):
             if not 101 < status < 200:
                 return version, status, reason
             http.client.parse_headers(self.fp)
+
+
+class _Clocked(io.RawIOBase):
+    """A socket's input (`raw`, its `makefile`), read by a deadline: the socket's timeout when
+    made bounds every read together. http.client's timeout bounds each wait only, so an answer
+    trickling in held the courier for as long as the server cared (httpx's path checks the
+    send's deadline between chunks of a body)."""
+
+    def __init__(self, sock: socket.socket, raw: io.RawIOBase) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = raw  # holds the socket open while the answer is read, as http.client does
+        self._deadline = time.monotonic() + (sock.gettimeout() or 0.0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
+        self._sock.settimeout(_left(self._deadline))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds left before `deadline` (on `time.monotonic()`); `TimeoutError` when none."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
 
 
 def _readable(sock: socket.socket) -> bool:
