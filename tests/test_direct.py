@@ -543,3 +543,24 @@ def test_an_answer_trickling_in_is_given_up_at_the_timeout(at_once, trickled):
         with pytest.raises(httpx.ReadTimeout):
             post(server, timeout=0.3)
         assert time.monotonic() - began < 0.45
+
+
+def test_an_answer_sent_before_the_body_was_read_is_the_answer():
+    # A server may refuse a request from its head (a 413) and close without reading the body:
+    # sending the rest fails with a reset. httpx (httpcore) then reads the answer the server
+    # sent, and the batch fails with that status; the direct connection raised ReadError, and
+    # the batch was sent again and again.
+    def refuses(server: Server, connection: socket.socket, number: int) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += connection.recv(65536)
+        refusal = answer(b'{"error":"request body is too large"}', "Connection: close")
+        connection.sendall(refusal.replace(b"200 OK", b"413 Payload Too Large"))
+
+    with Server(refuses) as server:
+        direct = DirectConnection(server.url, ssl.create_default_context())
+        body = b"x" * 16_000_000  # more than the sockets' buffers hold: sending fails
+        for _ in range(2):  # a new connection each time
+            got = direct.post(f"{server.url}/1/batch/svc", body, {}, 2.0)
+            assert (got.status, got.content) == (413, b'{"error":"request body is too large"}')
+    assert server.connections == 2

@@ -73,7 +73,7 @@ class DirectConnection:
             connection = None
             try:
                 connection = self._open(deadline)
-                connection.request("POST", path, body, dict(headers))
+                _send(connection, path, body, headers)
                 connection.sock.settimeout(_left(deadline))  # the answer's, all of it
                 response = connection.getresponse()
                 answer = _read(response)
@@ -119,6 +119,20 @@ class DirectConnection:
         """No more requests. One in progress is left to end by itself, as httpx leaves it:
         whoever waits on it has given it up (the courier at its exit deadline)."""
         self._closed = True
+
+
+def _send(
+    connection: http.client.HTTPConnection, path: str, body: bytes, headers: Mapping[str, str]
+) -> None:
+    try:
+        connection.request("POST", path, body, dict(headers))
+    except TimeoutError:
+        raise
+    except OSError:
+        # A server may refuse a request from its head (a 413) and close before reading the
+        # body; as in httpx, the answer it sent is what the request came to. Reading says
+        # whether there is one.
+        pass
 
 
 class _Response(http.client.HTTPResponse):
