@@ -564,3 +564,42 @@ def test_an_answer_sent_before_the_body_was_read_is_the_answer():
             got = direct.post(f"{server.url}/1/batch/svc", body, {}, 2.0)
             assert (got.status, got.content) == (413, b'{"error":"request body is too large"}')
     assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: abc",  # http.client: read until the close, empty: "all queued"
+        b"Content-Length: -1",
+        b"Content-Length: +0",  # http.client: int() takes it
+        b"Content-Length: 0\r\nContent-Length: 5",  # http.client: the first
+        b"Transfer-Encoding: gzip, chunked",  # http.client: not chunked, read until the close
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+        b"Content-Length : 0",  # no header line: http.client drops it and every line after
+        b"X-Broken\r\nContent-Length: 0",
+    ],
+)
+def test_an_answer_whose_framing_httpx_refuses_is_no_answer(environment, tmp_path, head):
+    # h11 refuses these heads (RemoteProtocolError: the batch is sent again); http.client
+    # guessed at the body and read the answer as Honeycomb's, accepted or unreadable.
+    def malformed(server: Server, connection: socket.socket, count: int) -> None:
+        body = accepted(count)
+        if b"chunked" in head:
+            body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        connection.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n\r\n" + body)
+
+    with Server(once_then_honestly(malformed)) as server:
+        retried_and_stored(export_through(server, environment, tmp_path), server)
+
+
+def test_a_content_length_repeated_in_a_list_is_the_length():
+    # A proxy may fold two equal Content-Length headers into one; h11 reads "2, 2" as 2.
+    # http.client's int() failed, and it waited for the connection to close.
+    def folded(server: Server, connection: socket.socket, number: int) -> None:
+        read_request(server, connection)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n[]")
+        hold(server, connection)
+
+    with Server(folded) as server:
+        got = post(server, timeout=0.5)
+    assert (got.status, got.content) == (200, b"[]")

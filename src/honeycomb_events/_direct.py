@@ -197,13 +197,13 @@ def _readable(sock: socket.socket) -> bool:
 
 def _read(response: http.client.HTTPResponse) -> Answer:
     """The answer, its body read within the bound (`bounded_decoding` for a compressed one)."""
-    declared = response.getheader("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+    declared = _length(response)
+    if declared is not None and declared > MAX_ANSWER_BYTES:
         raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
     raw = response.read(MAX_ANSWER_BYTES + 1)
     if len(raw) > MAX_ANSWER_BYTES:
         raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
-    if declared is not None and declared.isdigit() and len(raw) < int(declared):
+    if declared is not None and len(raw) < declared:
         # `read(amount)` returns what came before the connection ended, where httpx raises:
         # a cut-off answer read as complete would report a batch it never saw accepted.
         raise httpx.RemoteProtocolError(
@@ -211,6 +211,26 @@ def _read(response: http.client.HTTPResponse) -> Answer:
         )
     headers = {name.lower(): value for name, value in response.getheaders()}
     return Answer(response.status, bounded_decoding(raw, headers.get("content-encoding")), headers)
+
+
+def _length(response: http.client.HTTPResponse) -> int | None:
+    """The body's length as h11 frames it (None: chunked, or until the connection closes).
+    `RemoteProtocolError` for a head h11 refuses: http.client guesses at its body, and an
+    answer it guessed at could read as Honeycomb's "accepted"."""
+    head = response.msg
+    if head.defects:  # a line that is no header: http.client ignores it and all after it
+        raise httpx.RemoteProtocolError("a malformed header line")
+    codings = head.get_all("transfer-encoding", [])
+    if codings and [coding.strip().lower() for coding in codings] != ["chunked"]:
+        raise httpx.RemoteProtocolError(f"unsupported Transfer-Encoding: {', '.join(codings)}")
+    lengths = {
+        part.strip() for value in head.get_all("content-length", []) for part in value.split(",")
+    }
+    if len(lengths) > 1 or not all(length.isascii() and length.isdigit() for length in lengths):
+        raise httpx.RemoteProtocolError(f"a malformed Content-Length: {', '.join(lengths)}")
+    if lengths and response.length is None and not response.chunked:
+        response.length = int(lengths.pop())  # "2, 2", which http.client's int() refused
+    return response.length
 
 
 def _as_httpx(error: Exception) -> Exception:
