@@ -603,3 +603,43 @@ def test_a_content_length_repeated_in_a_list_is_the_length():
     with Server(folded) as server:
         got = post(server, timeout=0.5)
     assert (got.status, got.content) == (200, b"[]")
+
+
+def test_an_answer_that_cannot_be_read_stays_so_when_close_came_during_the_post():
+    # close() leaves a post in progress to end by itself. An answer that came but cannot be
+    # read was raised as Closed: its events were set aside to be sent again, though the server
+    # may have kept them; httpx's path fails them (DecodingError), as they must be.
+    closed = threading.Event()
+
+    def corrupt_after_close(server: Server, connection: socket.socket, number: int) -> None:
+        read_request(server, connection)
+        closed.wait(2.0)
+        connection.sendall(answer(b"\x1f\x8bnot gzip", "Content-Encoding: gzip"))
+
+    with Server(corrupt_after_close) as server:
+        direct = DirectConnection(server.url, ssl.create_default_context())
+        threading.Timer(0.05, lambda: (direct.close(), closed.set())).start()
+        with pytest.raises(httpx.DecodingError):
+            post(server, timeout=1.0, direct=direct)
+
+
+def test_close_closes_the_kept_connection(environment):
+    # Left open, the socket of every exporter shut down stayed open until the garbage
+    # collector found it, where httpx's client closes its connections.
+    def serve(server: Server, connection: socket.socket, number: int) -> None:
+        serve_honestly(server, connection)
+        server.ended.set()
+
+    with Server(serve) as server:
+        exporter = HoneycombEventsExporter(endpoint=server.url)
+        assert exporter.export(finished_spans(4)) is SpanExportResult.SUCCESS
+        assert not server.ended.wait(0.1)  # kept alive
+        exporter.shutdown()
+        assert server.ended.wait(1.0)
+        direct = DirectConnection(server.url, ssl.create_default_context())
+        post(server, direct=direct)
+        server.ended.clear()
+        direct.close()
+        assert server.ended.wait(1.0)
+        assert direct  # still referenced: the close is not the collector's
+    assert exporter.stats["events_accepted"] == server.stored == 4

@@ -67,25 +67,35 @@ class DirectConnection:
         deadline = time.monotonic() + timeout
         target = urlsplit(url)
         path = target.path + (f"?{target.query}" if target.query else "")
-        with self._lock:
-            if self._closed:
-                raise Closed
-            connection = None
-            try:
-                connection = self._open(deadline)
-                _send(connection, path, body, headers)
-                connection.sock.settimeout(_left(deadline))  # the answer's, all of it
-                response = connection.getresponse()
-                answer = _read(response)
-            except Exception as error:
-                if connection is not None:
-                    self._drop(connection)
+        try:
+            with self._lock:
                 if self._closed:
-                    raise Closed from error
-                raise _as_httpx(error) from error
-            if response.will_close:
+                    raise Closed
+                return self._exchange(path, body, headers, deadline)
+        finally:
+            if self._closed:  # a close() that came meanwhile left the connection to us
+                self._close_idle()
+
+    def _exchange(
+        self, path: str, body: bytes, headers: Mapping[str, str], deadline: float
+    ) -> Answer:
+        connection = None
+        try:
+            connection = self._open(deadline)
+            _send(connection, path, body, headers)
+            connection.sock.settimeout(_left(deadline))  # the answer's, all of it
+            response = connection.getresponse()
+            answer = _read(response)
+        except Exception as error:
+            if connection is not None:
                 self._drop(connection)
-            return answer
+            # An answer that came unreadable stays so: the server may have kept the events.
+            if self._closed and not isinstance(error, httpx.DecodingError):
+                raise Closed from error
+            raise _as_httpx(error) from error
+        if response.will_close:
+            self._drop(connection)
+        return answer
 
     def _open(self, deadline: float) -> http.client.HTTPConnection:
         """The kept connection, unless the server closed it meanwhile, else a new one."""
@@ -116,9 +126,19 @@ class DirectConnection:
         connection.close()
 
     def close(self) -> None:
-        """No more requests. One in progress is left to end by itself, as httpx leaves it:
-        whoever waits on it has given it up (the courier at its exit deadline)."""
+        """No more requests; the kept connection is closed. One in progress is left to end by
+        itself, as httpx leaves it: whoever waits on it has given it up (the courier at its
+        exit deadline)."""
         self._closed = True
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        if self._lock.acquire(blocking=False):  # else a post in progress closes it at its end
+            try:
+                if self._connection is not None:
+                    self._drop(self._connection)
+            finally:
+                self._lock.release()
 
 
 def _send(
