@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 _PROXY_SCHEMES: Final = ("http", "https", "all")
+_PIECE: Final = 16384
 
 
 def proxied(endpoint: str) -> bool:
@@ -220,9 +221,13 @@ def _read(response: http.client.HTTPResponse) -> Answer:
     declared = _length(response)
     if declared is not None and declared > MAX_ANSWER_BYTES:
         raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
-    raw = response.read(MAX_ANSWER_BYTES + 1)
-    if len(raw) > MAX_ANSWER_BYTES:
-        raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
+    raw = bytearray()
+    # In pieces: http.client holds every chunk of a chunked read apart until the read ends, and
+    # for a body in tiny chunks those take tens of times the body's size.
+    while piece := response.read(_PIECE):
+        raw += piece
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
     if declared is not None and len(raw) < declared:
         # `read(amount)` returns what came before the connection ended, where httpx raises:
         # a cut-off answer read as complete would report a batch it never saw accepted.
