@@ -3,10 +3,11 @@ from one thread at a time: the exporters' courier, which makes the same request 
 batch. httpx's layers (its client, request and response models, h11) cost about a millisecond
 of CPU per request, three times `http.client`'s; for a span that is a sixth of its cost.
 
-Only a direct connection: where a proxy applies to the endpoint, or a test gives an httpx
-transport, the transport keeps httpx. Failures are raised as the httpx errors that mean the
-same, so that a delivery reads them as it reads httpx's: `httpx.TransportError` when no answer
-came (worth a retry), `httpx.DecodingError` when the answer could not be read.
+Only a direct connection: where a proxy applies, or a test gives an httpx transport, the
+transport keeps httpx. A post comes to what httpx's would: failures are the httpx errors that
+mean the same (`httpx.TransportError` when no usable answer came, worth a retry;
+`httpx.DecodingError` when the answer could not be read), and where http.client reads an
+answer otherwise than h11 it is made to read it as h11 does (`tests/test_direct.py`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from ._delivery import Closed
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-_PROXY_SCHEMES: Final = ("http", "https", "all")
 _PIECE: Final = 16384
+_TOO_LARGE: Final = f"the answer is over {MAX_ANSWER_BYTES} bytes"
 
 
 def proxied(endpoint: str) -> bool:
@@ -47,10 +48,7 @@ def proxied(endpoint: str) -> bool:
 
 class DirectConnection:
     """Posts to one endpoint over one kept-alive connection, opened again when it was lost.
-
-    Safe to call from several threads (they take turns); after `close()`, a request raises
-    `Closed`.
-    """
+    Threads take turns; after `close()`, a request raises `Closed`."""
 
     def __init__(self, endpoint: str, context: ssl.SSLContext | None) -> None:
         parts = urlsplit(endpoint)
@@ -64,7 +62,7 @@ class DirectConnection:
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
         """POST `body` to `url` (on this connection's endpoint); the answer, read within
-        `MAX_ANSWER_BYTES`, all of it within `timeout` seconds."""
+        `MAX_ANSWER_BYTES`. The whole exchange ends within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         target = urlsplit(url)
         path = target.path + (f"?{target.query}" if target.query else "")
@@ -72,19 +70,23 @@ class DirectConnection:
             with self._lock:
                 if self._closed:
                     raise Closed
-                return self._exchange(path, body, headers, deadline)
+                return self._exchange(path, body, dict(headers), deadline)
         finally:
             if self._closed:  # a close() that came meanwhile left the connection to us
-                self._close_idle()
+                self.close()
 
-    def _exchange(
-        self, path: str, body: bytes, headers: Mapping[str, str], deadline: float
-    ) -> Answer:
+    def _exchange(self, path: str, body: bytes, headers: dict[str, str], deadline: float) -> Answer:
         connection = None
         try:
             connection = self._open(deadline)
-            _send(connection, path, body, headers)
-            connection.sock.settimeout(_left(deadline))  # the answer's, all of it
+            try:
+                connection.request("POST", path, body, headers)
+            except OSError as error:
+                # A server may refuse a request from its head (a 413) and close before reading
+                # the body: as in httpx, what it answered is what the request came to.
+                if isinstance(error, TimeoutError):
+                    raise
+            connection.sock.settimeout(_left(deadline))  # for the whole answer: see `_Clocked`
             response = connection.getresponse()
             answer = _read(response)
         except Exception as error:
@@ -105,20 +107,17 @@ class DirectConnection:
             # Idle, yet readable: the server closed it (or sent what nobody asked for).
             self._drop(connection)
             connection = None
-        timeout = _left(deadline)
         if connection is None:
             connection = self._connection = (
-                http.client.HTTPSConnection(
-                    self._host, self._port, timeout=timeout, context=self._context
-                )
+                http.client.HTTPSConnection(self._host, self._port, context=self._context)
                 if self._https
-                else http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+                else http.client.HTTPConnection(self._host, self._port)
             )
             connection.response_class = _Response
-        connection.timeout = timeout
         if connection.sock is None:
+            connection.timeout = _left(deadline)
             connection.connect()
-        connection.sock.settimeout(_left(deadline))  # sending, all of it (sendall's timeout)
+        connection.sock.settimeout(_left(deadline))  # for sending (all of a plain sendall)
         return connection
 
     def _drop(self, connection: http.client.HTTPConnection) -> None:
@@ -131,10 +130,7 @@ class DirectConnection:
         itself, as httpx leaves it: whoever waits on it has given it up (the courier at its
         exit deadline)."""
         self._closed = True
-        self._close_idle()
-
-    def _close_idle(self) -> None:
-        if self._lock.acquire(blocking=False):  # else a post in progress closes it at its end
+        if self._lock.acquire(blocking=False):  # else the post in progress does it at its end
             try:
                 if self._connection is not None:
                     self._drop(self._connection)
@@ -142,31 +138,16 @@ class DirectConnection:
                 self._lock.release()
 
 
-def _send(
-    connection: http.client.HTTPConnection, path: str, body: bytes, headers: Mapping[str, str]
-) -> None:
-    try:
-        connection.request("POST", path, body, dict(headers))
-    except TimeoutError:
-        raise
-    except OSError:
-        # A server may refuse a request from its head (a 413) and close before reading the
-        # body; as in httpx, the answer it sent is what the request came to. Reading says
-        # whether there is one.
-        pass
-
-
 class _Response(http.client.HTTPResponse):
-    """An answer read as httpx reads it, where http.client differs; all of it within the
-    socket's timeout when it is made (see `_Clocked`)."""
+    """An answer read as h11 reads it, all of it within the socket's timeout at its start."""
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         self.fp = io.BufferedReader(_Clocked(sock, self.fp.detach()))
 
     def _read_status(self) -> tuple[str, int, str]:
-        # http.client skips a 100 Continue only. Any other interim answer (102, 103) would be
-        # taken for the answer, and the real one left to be read as the next request's.
+        # http.client skips a 100 Continue only: another interim answer (102, 103) was taken
+        # for the answer, and the real one left to be read as the next request's.
         while True:
             # Undeclared in typeshed, present in every http.client since Python 3.0.
             version, status, reason = super()._read_status()  # type: ignore[misc]
@@ -178,10 +159,9 @@ class _Response(http.client.HTTPResponse):
 
 
 class _Clocked(io.RawIOBase):
-    """A socket's input (`raw`, its `makefile`), read by a deadline: the socket's timeout when
-    made bounds every read together. http.client's timeout bounds each wait only, so an answer
-    trickling in held the courier for as long as the server cared (httpx's path checks the
-    send's deadline between chunks of a body)."""
+    """A socket's input (`raw`, its `makefile`) read by a deadline, the socket's timeout when
+    made: http.client's bounds each wait only, so an answer trickling in held the courier for
+    as long as the server cared (httpx's path checks the send's deadline between chunks)."""
 
     def __init__(self, sock: socket.socket, raw: io.RawIOBase) -> None:
         super().__init__()
@@ -202,7 +182,6 @@ class _Clocked(io.RawIOBase):
 
 
 def _left(deadline: float) -> float:
-    """Seconds left before `deadline` (on `time.monotonic()`); `TimeoutError` when none."""
     left = deadline - time.monotonic()
     if left <= 0:
         raise TimeoutError("timed out")
@@ -220,39 +199,36 @@ def _read(response: http.client.HTTPResponse) -> Answer:
     """The answer, its body read within the bound (`bounded_decoding` for a compressed one)."""
     declared = _length(response)
     if declared is not None and declared > MAX_ANSWER_BYTES:
-        raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
+        raise httpx.DecodingError(_TOO_LARGE)
     raw = bytearray()
-    # In pieces: http.client holds every chunk of a chunked read apart until the read ends, and
-    # for a body in tiny chunks those take tens of times the body's size.
+    # In pieces: http.client keeps each chunk of a chunked read apart until the read ends, for
+    # a body in tiny chunks tens of times its size.
     while piece := response.read(_PIECE):
         raw += piece
         if len(raw) > MAX_ANSWER_BYTES:
-            raise httpx.DecodingError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
+            raise httpx.DecodingError(_TOO_LARGE)
     if declared is not None and len(raw) < declared:
-        # `read(amount)` returns what came before the connection ended, where httpx raises:
-        # a cut-off answer read as complete would report a batch it never saw accepted.
-        raise httpx.RemoteProtocolError(
-            f"the connection ended {len(raw)} bytes into an answer of {declared}"
-        )
+        # `read()` returns what came before the connection ended, where httpx raises: a cut-off
+        # answer read as complete would report a batch it never saw accepted.
+        raise httpx.RemoteProtocolError(f"the connection ended {len(raw)} bytes into {declared}")
     headers = {name.lower(): value for name, value in response.getheaders()}
     return Answer(response.status, bounded_decoding(raw, headers.get("content-encoding")), headers)
 
 
 def _length(response: http.client.HTTPResponse) -> int | None:
     """The body's length as h11 frames it (None: chunked, or until the connection closes).
-    `RemoteProtocolError` for a head h11 refuses: http.client guesses at its body, and an
-    answer it guessed at could read as Honeycomb's "accepted"."""
+    A head h11 refuses is `RemoteProtocolError`: http.client guessed at its body, and its guess
+    could read as Honeycomb's "accepted"."""
     head = response.msg
-    if head.defects:  # a line that is no header: http.client ignores it and all after it
+    if head.defects:  # a line that is no header: http.client ignored it and all after it
         raise httpx.RemoteProtocolError("a malformed header line")
     codings = head.get_all("transfer-encoding", [])
     if codings and [coding.strip().lower() for coding in codings] != ["chunked"]:
         raise httpx.RemoteProtocolError(f"unsupported Transfer-Encoding: {', '.join(codings)}")
-    lengths = {
-        part.strip() for value in head.get_all("content-length", []) for part in value.split(",")
-    }
+    values = head.get_all("content-length", [])
+    lengths = {length.strip() for value in values for length in value.split(",")}
     if len(lengths) > 1 or not all(length.isascii() and length.isdigit() for length in lengths):
-        raise httpx.RemoteProtocolError(f"a malformed Content-Length: {', '.join(lengths)}")
+        raise httpx.RemoteProtocolError(f"a malformed Content-Length: {', '.join(values)}")
     if lengths and response.length is None and not response.chunked:
         response.length = int(lengths.pop())  # "2, 2", which http.client's int() refused
     return response.length
@@ -263,7 +239,7 @@ def _as_httpx(error: Exception) -> Exception:
     if isinstance(error, httpx.HTTPError):
         return error
     text = str(error) or type(error).__name__
-    if isinstance(error, (TimeoutError, socket.timeout)):
+    if isinstance(error, TimeoutError):
         return httpx.ReadTimeout(text)
     if isinstance(error, (ssl.SSLError, ConnectionRefusedError, socket.gaierror)):
         return httpx.ConnectError(text)
