@@ -667,3 +667,29 @@ def test_an_answer_in_tiny_chunks_is_held_in_little_more_than_its_size():
             tracemalloc.stop()
     assert got.content == content
     assert peak < 4_000_000
+
+
+def test_a_server_that_never_takes_the_connection_is_a_connect_timeout():
+    # A listener whose backlog is full drops the SYN: connecting waits. httpx names that
+    # ConnectTimeout (the outage line says so); the direct connection said ReadTimeout.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(address)
+        direct = DirectConnection(f"http://127.0.0.1:{address[1]}", ssl.create_default_context())
+        began = time.monotonic()
+        with pytest.raises(httpx.ConnectTimeout):
+            direct.post(f"http://127.0.0.1:{address[1]}/1/batch/svc", b"{}", {}, 0.3)
+        assert time.monotonic() - began < 0.45
+        for filler in fillers:
+            filler.close()
+
+
+def test_a_refused_connection_is_a_connect_error(closed_port):
+    direct = DirectConnection(f"http://127.0.0.1:{closed_port}", ssl.create_default_context())
+    with pytest.raises(httpx.ConnectError):
+        direct.post(f"http://127.0.0.1:{closed_port}/1/batch/svc", b"{}", {}, 1.0)

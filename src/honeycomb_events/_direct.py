@@ -116,7 +116,13 @@ class DirectConnection:
             connection.response_class = _Response
         if connection.sock is None:
             connection.timeout = _left(deadline)
-            connection.connect()
+            try:
+                connection.connect()
+            except OSError as error:  # named as httpx names them: the server was not reached
+                self._drop(connection)  # a failed TLS handshake leaves it a socket
+                if isinstance(error, TimeoutError):
+                    raise httpx.ConnectTimeout(str(error)) from error
+                raise httpx.ConnectError(str(error) or type(error).__name__) from error
         connection.sock.settimeout(_left(deadline))  # for sending (all of a plain sendall)
         return connection
 
@@ -241,8 +247,6 @@ def _as_httpx(error: Exception) -> Exception:
     text = str(error) or type(error).__name__
     if isinstance(error, TimeoutError):
         return httpx.ReadTimeout(text)
-    if isinstance(error, (ssl.SSLError, ConnectionRefusedError, socket.gaierror)):
-        return httpx.ConnectError(text)
     if isinstance(error, http.client.HTTPException):
         return httpx.RemoteProtocolError(text)
     return httpx.ReadError(text)
