@@ -142,7 +142,7 @@ class Server:
         self._lock = threading.Lock()
         self.connections = 0
         self.stored = 0
-        """Events the server answered as accepted."""
+        """Events the server kept (counted before it answers that it did)."""
         self.heads: list[bytes] = []
         self.ended = threading.Event()
         """Set when the client closed a connection the script held (see `hold`)."""
@@ -220,8 +220,8 @@ def serve_honestly(server: Server, connection: socket.socket, count: int | None 
     if count is None:
         count = read_request(server, connection)
     while count is not None:
-        connection.sendall(answer(accepted(count)))
         server.store(count)
+        connection.sendall(answer(accepted(count)))
         count = read_request(server, connection)
 
 
@@ -303,10 +303,10 @@ def test_an_answer_until_the_connection_closes_is_read_whole(environment, tmp_pa
         if count is None:
             return
         body = accepted(count)
+        server.store(count)
         connection.sendall(b"HTTP/1.1 200 OK\r\n\r\n" + body[:7])
         time.sleep(0.05)  # the rest in a later packet
         connection.sendall(body[7:])
-        server.store(count)
 
     with Server(until_close) as server:
         stats = export_through(server, environment, tmp_path, batches=2)
@@ -354,8 +354,8 @@ def test_a_chunked_answer_over_the_bound_is_not_read(environment, tmp_path):
 def test_a_compressed_answer_is_decompressed(environment, tmp_path, encoding, compress):
     # Requests ask for none, but a proxy may compress anyway.
     def compressed(server: Server, connection: socket.socket, count: int) -> None:
-        connection.sendall(answer(compress(accepted(count)), f"Content-Encoding: {encoding}"))
         server.store(count)
+        connection.sendall(answer(compress(accepted(count)), f"Content-Encoding: {encoding}"))
 
     with Server(once_then_honestly(compressed)) as server:
         stats = export_through(server, environment, tmp_path)
@@ -382,13 +382,13 @@ def test_a_server_that_sends_nothing_is_given_up_within_the_timeout():
             post(server, timeout=0.3)
         took = time.monotonic() - began
         assert server.ended.wait(1.0)  # the connection was closed, not left to the server
-    assert 0.3 <= took < 0.5
+    assert 0.3 <= took < 0.6  # the margin: a loaded machine's scheduling
 
 
 def test_a_100_continue_before_the_answer_is_skipped(environment, tmp_path):
     def continued(server: Server, connection: socket.socket, count: int) -> None:
-        connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(accepted(count)))
         server.store(count)
+        connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(accepted(count)))
         serve_honestly(server, connection)
 
     with Server(once_then_honestly(continued)) as server:
@@ -402,8 +402,8 @@ def test_an_answer_that_closes_the_connection_leaves_the_next_post_a_new_one(env
     def closing(server: Server, connection: socket.socket, number: int) -> None:
         count = read_request(server, connection)
         if count is not None:
-            connection.sendall(answer(accepted(count), "Connection: close"))
             server.store(count)
+            connection.sendall(answer(accepted(count), "Connection: close"))
 
     with Server(closing) as server:
         stats = export_through(server, environment, tmp_path, batches=3)
@@ -419,8 +419,8 @@ def test_a_kept_connection_reset_while_idle_is_opened_again_without_a_failure(
         count = read_request(server, connection)
         if count is None:
             return
-        connection.sendall(answer(accepted(count)))
         server.store(count)
+        connection.sendall(answer(accepted(count)))
         # Linger 0: close() sends an RST instead of a FIN.
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
@@ -479,7 +479,7 @@ def test_a_close_during_a_post_ends_it_within_the_timeout():
         began = time.monotonic()
         with pytest.raises(Closed):
             post(server, timeout=0.4, direct=direct)
-        assert time.monotonic() - began < 0.6
+        assert time.monotonic() - began < 0.7
         with pytest.raises(Closed):
             post(server, direct=direct)  # no new connection
     assert server.connections == 1
@@ -491,8 +491,8 @@ def test_an_interim_answer_before_the_answer_is_skipped(environment, tmp_path, i
     # batch failed with status 103, and the real answer was left on the connection.
     def interim_first(server: Server, connection: socket.socket, count: int) -> None:
         head = b"HTTP/1.1 " + interim + b"\r\nLink: </style.css>; rel=preload\r\n\r\n"
-        connection.sendall(head + answer(accepted(count)))
         server.store(count)
+        connection.sendall(head + answer(accepted(count)))
         serve_honestly(server, connection)
 
     with Server(once_then_honestly(interim_first)) as server:
@@ -543,7 +543,7 @@ def test_an_answer_trickling_in_is_given_up_at_the_timeout(at_once, trickled):
         began = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):
             post(server, timeout=0.3)
-        assert time.monotonic() - began < 0.45
+        assert time.monotonic() - began < 0.6  # it took 2 s
 
 
 def test_an_answer_sent_before_the_body_was_read_is_the_answer():
@@ -684,7 +684,7 @@ def test_a_server_that_never_takes_the_connection_is_a_connect_timeout():
         began = time.monotonic()
         with pytest.raises(httpx.ConnectTimeout):
             direct.post(f"http://127.0.0.1:{address[1]}/1/batch/svc", b"{}", {}, 0.3)
-        assert time.monotonic() - began < 0.45
+        assert time.monotonic() - began < 0.6
         for filler in fillers:
             filler.close()
 
@@ -693,3 +693,45 @@ def test_a_refused_connection_is_a_connect_error(closed_port):
     direct = DirectConnection(f"http://127.0.0.1:{closed_port}", ssl.create_default_context())
     with pytest.raises(httpx.ConnectError):
         direct.post(f"http://127.0.0.1:{closed_port}/1/batch/svc", b"{}", {}, 1.0)
+
+
+def test_a_refusal_sent_before_the_body_was_read_fails_the_batch(environment, tmp_path):
+    # The courier's bodies are small, so sending them ends before the reset: the refusal is
+    # read either way (the large body's case is above). A 413 is final: not sent again.
+    def refuses(server: Server, connection: socket.socket, number: int) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += connection.recv(1)  # the head only: the body is left unread
+        refusal = answer(b'{"error":"request body is too large"}', "Connection: close")
+        connection.sendall(refusal.replace(b"200 OK", b"413 Payload Too Large"))
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    with Server(refuses) as server:
+        stats = export_through(server, environment, tmp_path)
+    assert stats["requests"] == 1
+    assert stats["requests_failed"] == stats["events_spooled"] == stats["events_accepted"] == 0
+    assert stats["failed_by_status"] == {413: 4}
+
+
+def test_an_answer_that_expands_over_the_bound_fails_the_batch(environment, tmp_path):
+    bomb = gzip.compress(b" " * (MAX_ANSWER_BYTES + 1))
+
+    def expands(server: Server, connection: socket.socket, count: int) -> None:
+        connection.sendall(answer(bomb, "Content-Encoding: gzip"))
+
+    with Server(once_then_honestly(expands)) as server:
+        stats = export_through(server, environment, tmp_path)
+    assert stats["events_failed"] == 4
+    assert stats["events_accepted"] == stats["events_spooled"] == server.stored == 0
+
+
+def test_a_server_that_does_not_read_the_body_is_given_up_within_the_timeout():
+    # Sending waits on the server's reading; that wait counts in the timeout too.
+    with Server(lambda server, connection, _: server.ended.wait(2.0)) as server:
+        direct = DirectConnection(server.url, ssl.create_default_context())
+        body = b"x" * 32_000_000  # more than the sockets' buffers hold
+        began = time.monotonic()
+        with pytest.raises(httpx.TimeoutException):
+            direct.post(f"{server.url}/1/batch/svc", body, {}, 0.3)
+        assert time.monotonic() - began < 0.6
+        server.ended.set()
