@@ -166,9 +166,10 @@ class Server:
         with contextlib.suppress(OSError), connection:
             self._script(self, connection, number)
 
-    def store(self, count: int) -> None:
+    def store(self, count: int) -> int:
         with self._lock:
             self.stored += count
+            return self.stored
 
     def __enter__(self) -> Server:
         return self
@@ -735,3 +736,25 @@ def test_a_server_that_does_not_read_the_body_is_given_up_within_the_timeout():
             direct.post(f"{server.url}/1/batch/svc", body, {}, 0.3)
         assert time.monotonic() - began < 0.6
         server.ended.set()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02], ids=["at-once", "later"])
+def test_an_answer_nobody_asked_for_is_not_read_as_the_next_one(delay):
+    # After its answer, the server sends another: it is thrown away with the answer's buffer
+    # if it came into it, else found waiting before the next request, and the connection
+    # dropped. Read as the next request's answer, it would report a batch the server never
+    # saw as accepted.
+    def extra(server: Server, connection: socket.socket, number: int) -> None:
+        while read_request(server, connection) is not None:
+            if server.store(1) == 1:
+                connection.sendall(answer(b'"first"'))
+                time.sleep(delay)
+                connection.sendall(answer(b'"nobody asked"'))
+            else:
+                connection.sendall(answer(b'"second"'))
+
+    with Server(extra) as server:
+        direct = DirectConnection(server.url, ssl.create_default_context())
+        assert post(server, direct=direct).content == b'"first"'
+        time.sleep(0.1)
+        assert post(server, direct=direct).content == b'"second"'
