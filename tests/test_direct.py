@@ -758,3 +758,20 @@ def test_an_answer_nobody_asked_for_is_not_read_as_the_next_one(delay):
         assert post(server, direct=direct).content == b'"first"'
         time.sleep(0.1)
         assert post(server, direct=direct).content == b'"second"'
+
+
+def test_an_answer_that_comes_after_close_is_returned_and_its_connection_closed():
+    closed = threading.Event()
+
+    def answers_after_close(server: Server, connection: socket.socket, number: int) -> None:
+        read_request(server, connection)
+        closed.wait(2.0)
+        connection.sendall(answer(b"[]"))
+        hold(server, connection)
+
+    with Server(answers_after_close) as server:
+        direct = DirectConnection(server.url, ssl.create_default_context())
+        threading.Timer(0.05, lambda: (direct.close(), closed.set())).start()
+        assert post(server, timeout=1.0, direct=direct).content == b"[]"
+        assert server.ended.wait(1.0)  # closed by the post, close() having found it busy
+        assert direct
