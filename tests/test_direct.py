@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -249,9 +249,28 @@ def export_through(
     return exporter.stats
 
 
+@pytest.fixture
+def connect() -> Iterator[Callable[[str], DirectConnection]]:
+    """Make direct connections, closed after the test."""
+    made: list[DirectConnection] = []
+
+    def make(endpoint: str) -> DirectConnection:
+        made.append(DirectConnection(endpoint, ssl.create_default_context()))
+        return made[-1]
+
+    yield make
+    for direct in made:
+        direct.close()
+
+
 def post(server: Server, timeout: float = 1.0, direct: DirectConnection | None = None) -> Answer:
-    direct = direct or DirectConnection(server.url, ssl.create_default_context())
-    return direct.post(f"{server.url}/1/batch/svc", b"{}", {"X-Honeycomb-Team": "k"}, timeout)
+    """Post to `server` on `direct`, or on a connection of its own, closed after."""
+    own = direct or DirectConnection(server.url, ssl.create_default_context())
+    try:
+        return own.post(f"{server.url}/1/batch/svc", b"{}", {"X-Honeycomb-Team": "k"}, timeout)
+    finally:
+        if direct is None:
+            own.close()
 
 
 def once_then_honestly(first: Callable[[Server, socket.socket, int], None]) -> Script:
@@ -473,9 +492,9 @@ def test_an_ipv6_endpoint_is_posted_to_with_its_host_in_brackets(environment, tm
     assert f"\r\nHost: [::1]:{port}".encode() in server.heads[0]
 
 
-def test_a_close_during_a_post_ends_it_within_the_timeout():
+def test_a_close_during_a_post_ends_it_within_the_timeout(connect):
     with Server(lambda server, connection, _: hold(server, connection)) as server:
-        direct = DirectConnection(server.url, ssl.create_default_context())
+        direct = connect(server.url)
         threading.Timer(0.1, direct.close).start()
         began = time.monotonic()
         with pytest.raises(Closed):
@@ -547,7 +566,7 @@ def test_an_answer_trickling_in_is_given_up_at_the_timeout(at_once, trickled):
         assert time.monotonic() - began < 0.6  # it took 2 s
 
 
-def test_an_answer_sent_before_the_body_was_read_is_the_answer():
+def test_an_answer_sent_before_the_body_was_read_is_the_answer(connect):
     # A server may refuse a request from its head (a 413) and close without reading the body:
     # sending the rest fails with a reset. httpx (httpcore) then reads the answer the server
     # sent, and the batch fails with that status; the direct connection raised ReadError, and
@@ -560,7 +579,7 @@ def test_an_answer_sent_before_the_body_was_read_is_the_answer():
         connection.sendall(refusal.replace(b"200 OK", b"413 Payload Too Large"))
 
     with Server(refuses) as server:
-        direct = DirectConnection(server.url, ssl.create_default_context())
+        direct = connect(server.url)
         body = b"x" * 16_000_000  # more than the sockets' buffers hold: sending fails
         for _ in range(2):  # a new connection each time
             got = direct.post(f"{server.url}/1/batch/svc", body, {}, 2.0)
@@ -607,7 +626,7 @@ def test_a_content_length_repeated_in_a_list_is_the_length():
     assert (got.status, got.content) == (200, b"[]")
 
 
-def test_an_answer_that_cannot_be_read_stays_so_when_close_came_during_the_post():
+def test_an_answer_that_cannot_be_read_stays_so_when_close_came_during_the_post(connect):
     # close() leaves a post in progress to end by itself. An answer that came but cannot be
     # read was raised as Closed: its events were set aside to be sent again, though the server
     # may have kept them; httpx's path fails them (DecodingError), as they must be.
@@ -619,13 +638,13 @@ def test_an_answer_that_cannot_be_read_stays_so_when_close_came_during_the_post(
         connection.sendall(answer(b"\x1f\x8bnot gzip", "Content-Encoding: gzip"))
 
     with Server(corrupt_after_close) as server:
-        direct = DirectConnection(server.url, ssl.create_default_context())
+        direct = connect(server.url)
         threading.Timer(0.05, lambda: (direct.close(), closed.set())).start()
         with pytest.raises(httpx.DecodingError):
             post(server, timeout=1.0, direct=direct)
 
 
-def test_close_closes_the_kept_connection(environment):
+def test_close_closes_the_kept_connection(environment, connect):
     # Left open, the socket of every exporter shut down stayed open until the garbage
     # collector found it, where httpx's client closes its connections.
     def serve(server: Server, connection: socket.socket, number: int) -> None:
@@ -638,7 +657,7 @@ def test_close_closes_the_kept_connection(environment):
         assert not server.ended.wait(0.1)  # kept alive
         exporter.shutdown()
         assert server.ended.wait(1.0)
-        direct = DirectConnection(server.url, ssl.create_default_context())
+        direct = connect(server.url)
         post(server, direct=direct)
         server.ended.clear()
         direct.close()
@@ -670,7 +689,7 @@ def test_an_answer_in_tiny_chunks_is_held_in_little_more_than_its_size():
     assert peak < 4_000_000
 
 
-def test_a_server_that_never_takes_the_connection_is_a_connect_timeout():
+def test_a_server_that_never_takes_the_connection_is_a_connect_timeout(connect):
     # A listener whose backlog is full drops the SYN: connecting waits. httpx names that
     # ConnectTimeout (the outage line says so); the direct connection said ReadTimeout.
     with socket.socket() as listener:
@@ -681,7 +700,7 @@ def test_a_server_that_never_takes_the_connection_is_a_connect_timeout():
         for filler in fillers:
             filler.setblocking(False)
             filler.connect_ex(address)
-        direct = DirectConnection(f"http://127.0.0.1:{address[1]}", ssl.create_default_context())
+        direct = connect(f"http://127.0.0.1:{address[1]}")
         began = time.monotonic()
         with pytest.raises(httpx.ConnectTimeout):
             direct.post(f"http://127.0.0.1:{address[1]}/1/batch/svc", b"{}", {}, 0.3)
@@ -690,8 +709,8 @@ def test_a_server_that_never_takes_the_connection_is_a_connect_timeout():
             filler.close()
 
 
-def test_a_refused_connection_is_a_connect_error(closed_port):
-    direct = DirectConnection(f"http://127.0.0.1:{closed_port}", ssl.create_default_context())
+def test_a_refused_connection_is_a_connect_error(closed_port, connect):
+    direct = connect(f"http://127.0.0.1:{closed_port}")
     with pytest.raises(httpx.ConnectError):
         direct.post(f"http://127.0.0.1:{closed_port}/1/batch/svc", b"{}", {}, 1.0)
 
@@ -726,10 +745,10 @@ def test_an_answer_that_expands_over_the_bound_fails_the_batch(environment, tmp_
     assert stats["events_accepted"] == stats["events_spooled"] == server.stored == 0
 
 
-def test_a_server_that_does_not_read_the_body_is_given_up_within_the_timeout():
+def test_a_server_that_does_not_read_the_body_is_given_up_within_the_timeout(connect):
     # Sending waits on the server's reading; that wait counts in the timeout too.
     with Server(lambda server, connection, _: server.ended.wait(2.0)) as server:
-        direct = DirectConnection(server.url, ssl.create_default_context())
+        direct = connect(server.url)
         body = b"x" * 32_000_000  # more than the sockets' buffers hold
         began = time.monotonic()
         with pytest.raises(httpx.TimeoutException):
@@ -739,7 +758,7 @@ def test_a_server_that_does_not_read_the_body_is_given_up_within_the_timeout():
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.02], ids=["at-once", "later"])
-def test_an_answer_nobody_asked_for_is_not_read_as_the_next_one(delay):
+def test_an_answer_nobody_asked_for_is_not_read_as_the_next_one(delay, connect):
     # After its answer, the server sends another: it is thrown away with the answer's buffer
     # if it came into it, else found waiting before the next request, and the connection
     # dropped. Read as the next request's answer, it would report a batch the server never
@@ -754,13 +773,13 @@ def test_an_answer_nobody_asked_for_is_not_read_as_the_next_one(delay):
                 connection.sendall(answer(b'"second"'))
 
     with Server(extra) as server:
-        direct = DirectConnection(server.url, ssl.create_default_context())
+        direct = connect(server.url)
         assert post(server, direct=direct).content == b'"first"'
         time.sleep(0.1)
         assert post(server, direct=direct).content == b'"second"'
 
 
-def test_an_answer_that_comes_after_close_is_returned_and_its_connection_closed():
+def test_an_answer_that_comes_after_close_is_returned_and_its_connection_closed(connect):
     closed = threading.Event()
 
     def answers_after_close(server: Server, connection: socket.socket, number: int) -> None:
@@ -770,8 +789,24 @@ def test_an_answer_that_comes_after_close_is_returned_and_its_connection_closed(
         hold(server, connection)
 
     with Server(answers_after_close) as server:
-        direct = DirectConnection(server.url, ssl.create_default_context())
+        direct = connect(server.url)
         threading.Timer(0.05, lambda: (direct.close(), closed.set())).start()
         assert post(server, timeout=1.0, direct=direct).content == b"[]"
         assert server.ended.wait(1.0)  # closed by the post, close() having found it busy
         assert direct
+
+
+def test_a_connection_dropped_for_an_unread_answer_is_closed_at_once(connect):
+    # An answer refused before its body was read (here for its framing) kept the socket open
+    # through its reader for as long as the error lived (its traceback holds the answer; the
+    # cycles of chained errors wait for the cyclic garbage collector).
+    def refused(server: Server, connection: socket.socket, number: int) -> None:
+        read_request(server, connection)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n")
+        hold(server, connection)
+
+    with Server(refused) as server:
+        with pytest.raises(httpx.RemoteProtocolError) as raised:
+            post(server, direct=connect(server.url))
+        assert server.ended.wait(1.0)  # while `raised` holds the error
+        del raised

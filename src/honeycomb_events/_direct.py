@@ -76,7 +76,7 @@ class DirectConnection:
                 self.close()
 
     def _exchange(self, path: str, body: bytes, headers: dict[str, str], deadline: float) -> Answer:
-        connection = None
+        connection = response = None
         try:
             connection = self._open(deadline)
             try:
@@ -90,6 +90,8 @@ class DirectConnection:
             response = connection.getresponse()
             answer = _read(response)
         except Exception as error:
+            if response is not None:
+                response.close()  # its reader holds the socket open, unless read to the end
             if connection is not None:
                 self._drop(connection)
             # An answer that came unreadable stays so: the server may have kept the events.
