@@ -662,7 +662,6 @@ def test_close_closes_the_kept_connection(environment, connect):
         server.ended.clear()
         direct.close()
         assert server.ended.wait(1.0)
-        assert direct  # still referenced: the close is not the collector's
     assert exporter.stats["events_accepted"] == server.stored == 4
 
 
@@ -793,7 +792,6 @@ def test_an_answer_that_comes_after_close_is_returned_and_its_connection_closed(
         threading.Timer(0.05, lambda: (direct.close(), closed.set())).start()
         assert post(server, timeout=1.0, direct=direct).content == b"[]"
         assert server.ended.wait(1.0)  # closed by the post, close() having found it busy
-        assert direct
 
 
 def test_a_connection_dropped_for_an_unread_answer_is_closed_at_once(connect):
