@@ -452,9 +452,22 @@ def test_a_kept_connection_reset_while_idle_is_opened_again_without_a_failure(
 
 
 @pytest.mark.parametrize(
-    "status_line", [b"HTTP/1.1 2OO OK", b"ICY 200 OK", b"HTTP/2 200", b"HTTP/1.1 99 Low", b""]
+    "status_line",
+    [
+        b"HTTP/1.1 2OO OK",
+        b"ICY 200 OK",
+        b"HTTP/2 200",
+        b"HTTP/1.1 99 Low",
+        b"",
+        # http.client's int() read these as 200, and the empty body as "all queued":
+        b"HTTP/1.1 +200 OK",
+        b"HTTP/1.1 2_00 OK",
+        b"HTTP/1.1 0200 OK",
+        b"HTTP/1.1  200 OK",
+    ],
 )
 def test_a_malformed_status_line_is_no_answer(environment, tmp_path, status_line):
+    # h11 reads a status line as three digits after "HTTP/1.x ", else RemoteProtocolError.
     def malformed(server: Server, connection: socket.socket, count: int) -> None:
         connection.sendall(status_line + b"\r\nContent-Length: 0\r\n\r\n")
 
@@ -598,6 +611,7 @@ def test_an_answer_sent_before_the_body_was_read_is_the_answer(connect):
         b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
         b"Content-Length : 0",  # no header line: http.client drops it and every line after
         b"X-Broken\r\nContent-Length: 0",
+        b"Content-Length: 000000000000000000002",  # h11: at most 20 digits
     ],
 )
 def test_an_answer_whose_framing_httpx_refuses_is_no_answer(environment, tmp_path, head):

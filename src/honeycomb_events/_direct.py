@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
 import select
 import socket
 import ssl
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 _PIECE: Final = 16384
+_MAX_LINE: Final = 65536  # http.client's bound on a line
+_DIGITS: Final = re.compile(r"[0-9]{1,20}")  # h11's Content-Length
+_STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[0-9]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 _TOO_LARGE: Final = f"the answer is over {MAX_ANSWER_BYTES} bytes"
 
 
@@ -154,15 +158,21 @@ class _Response(http.client.HTTPResponse):
         self.fp = io.BufferedReader(_Clocked(sock, self.fp.detach()))
 
     def _read_status(self) -> tuple[str, int, str]:
-        # http.client skips a 100 Continue only: another interim answer (102, 103) was taken
-        # for the answer, and the real one left to be read as the next request's.
+        # As h11 reads it. http.client took "+200", "2_00" or "0200" for 200 (its int()), and
+        # skipped a 100 Continue only: another interim answer (102, 103) was taken for the
+        # answer, and the real one left to be read as the next request's.
         while True:
-            # Undeclared in typeshed, present in every http.client since Python 3.0.
-            version, status, reason = super()._read_status()  # type: ignore[misc]
-            if status == 101:  # no upgrade was asked for: h11 refuses it too
+            line = self.fp.readline(_MAX_LINE)
+            if not line:
+                raise http.client.RemoteDisconnected("the server closed without an answer")
+            status = _STATUS_LINE.fullmatch(line)
+            if status is None:
+                raise http.client.BadStatusLine(repr(line[:80]))
+            code = int(status[2])
+            if code == 101:  # no upgrade was asked for: h11 refuses it too
                 raise http.client.HTTPException("a switch of protocols nobody asked for")
-            if not 101 < status < 200:
-                return version, status, reason
+            if not 100 <= code < 200:
+                return status[1].decode(), code, (status[3] or b"").decode("latin-1")
             http.client.parse_headers(self.fp)
 
 
@@ -235,7 +245,7 @@ def _length(response: http.client.HTTPResponse) -> int | None:
         raise httpx.RemoteProtocolError(f"unsupported Transfer-Encoding: {', '.join(codings)}")
     values = head.get_all("content-length", [])
     lengths = {length.strip() for value in values for length in value.split(",")}
-    if len(lengths) > 1 or not all(length.isascii() and length.isdigit() for length in lengths):
+    if len(lengths) > 1 or not all(_DIGITS.fullmatch(length) for length in lengths):
         raise httpx.RemoteProtocolError(f"a malformed Content-Length: {', '.join(values)}")
     if lengths and response.length is None and not response.chunked:
         response.length = int(lengths.pop())  # "2, 2", which http.client's int() refused
