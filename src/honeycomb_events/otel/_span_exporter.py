@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from honeycomb_events.otel._base import EventsExporter
+from honeycomb_events.otel._trace_links import TraceLinks, local_visualizations
 from honeycomb_events.otel.mapping._spans import PROTECTED_FIELDS, span_event_groups
 
 
@@ -32,8 +33,18 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
     _protected_fields = PROTECTED_FIELDS
     _batch_size_variable = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 
+    _links: TraceLinks | None = None
+    """Links printed to root spans' traces (`_trace_links`), made at the first export."""
+    _links_decided = False
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send `spans`; SUCCESS only when Honeycomb accepted every event. Never raises."""
+        if not self._links_decided:
+            self._links_decided = True
+            if local_visualizations():
+                self._links = TraceLinks(self.settings, self.dataset_for)
+        if self._links is not None:
+            self._links.note(spans)
         accepted = self._export(
             lambda tally: span_event_groups(spans, tally), f"{len(spans)} spans", len(spans)
         )
