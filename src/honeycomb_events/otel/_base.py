@@ -28,6 +28,7 @@ from honeycomb_events._notices import notice
 from honeycomb_events._transport import RetryPolicy
 
 from ._courier import Courier
+from ._debug import debug_enabled, say_configuration_once, say_events
 from ._job import Job
 from ._self_metrics import internal_metrics_enabled, report_stats, weak_stats
 
@@ -115,6 +116,9 @@ class EventsExporter:
         )
         self._losses_logged: set[str] = set()
         self._full_batch = _full_batch(self._batch_size_variable)
+        self._debug = debug_enabled()
+        if self._debug:
+            say_configuration_once()
         if internal_metrics_enabled():
             report_stats(f"honeycomb_events_{self._signal}_exporter", weak_stats(self))
 
@@ -198,6 +202,8 @@ class EventsExporter:
         tally = LimitTally()
         encoder = self._transport.encoder
         encoded = encoder.encode_events(events, tally, whole=True)
+        if self._debug:
+            say_events(dataset, encoded.at(range(len(encoded))))
         stats = self._transport.stats
         stats.record_limits(tally)
         stats.record(events_submitted=len(encoded))

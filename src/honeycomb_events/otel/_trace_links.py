@@ -23,11 +23,10 @@ import httpx
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 
-from honeycomb_events._config import Settings
+from honeycomb_events._config import ENV_LOCAL_VISUALIZATIONS, Settings
 from honeycomb_events._http import tls_verification
 from honeycomb_events._notices import notice
 
-ENV_LOCAL_VISUALIZATIONS: Final = "HONEYCOMB_ENABLE_LOCAL_VISUALIZATIONS"
 RECEIVER_HEADER: Final = "X-Honeycomb-Events-Receiver"
 """Said by the local receiver's ``/1/auth`` answer: its own pages show the traces."""
 _WAITING_AT_MOST: Final = 1_000
