@@ -11,6 +11,7 @@ import httpx
 
 from ._config import Settings
 from ._encode import BatchEncoder
+from ._notices import notice
 from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
 
 
@@ -60,7 +61,11 @@ def assemble(
 ) -> Assembly:
     """The parts `settings` make: an encoder of their encoding and compression, which keeps
     `protected_fields` longest when an event is over the size limit; `retry` (default: the
-    default `RetryPolicy`); and fresh counters."""
+    default `RetryPolicy`); and fresh counters. The entries of ``HONEYCOMB_HEADERS`` that
+    were left out are said here, once each in a process: every sender is assembled here."""
+    if settings.headers is not None:
+        for why in settings.headers.ignored:
+            notice(f"header ignored {why}", why)
     encoder = BatchEncoder(
         settings.encoding, settings.compression, protected_fields=protected_fields
     )

@@ -64,6 +64,10 @@ class HoneycombClient(Closeable):
         encoding: str | Encoding | None = None,
         retry: RetryPolicy | None = None,
         http_transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        client_certificate: str | None = None,
+        client_key: str | None = None,
+        user_agent_addition: str | None = None,
     ) -> None:
         self.settings = resolve_settings(
             api_key=api_key,
@@ -71,6 +75,10 @@ class HoneycombClient(Closeable):
             timeout=timeout,
             compression=compression,
             encoding=encoding,
+            headers=headers,
+            client_certificate=client_certificate,
+            client_key=client_key,
+            user_agent_addition=user_agent_addition,
         )
         self.sync = sync
         self._http_transport = http_transport

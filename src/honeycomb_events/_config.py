@@ -22,6 +22,19 @@ from ._datasets import validate_dataset as validate_dataset  # noqa: PLC0414
 from ._errors import ConfigurationError
 from ._formats import Compression, Encoding
 
+# Re-exported: every variable is named here (tests/test_docs.py reads them from this module).
+from ._request_options import ENV_CLIENT_CERTIFICATE as ENV_CLIENT_CERTIFICATE  # noqa: PLC0414
+from ._request_options import ENV_CLIENT_KEY as ENV_CLIENT_KEY  # noqa: PLC0414
+from ._request_options import ENV_HEADERS as ENV_HEADERS  # noqa: PLC0414
+from ._request_options import ENV_USER_AGENT_ADDITION as ENV_USER_AGENT_ADDITION  # noqa: PLC0414
+from ._request_options import (
+    ClientCertificate,
+    RequestHeaders,
+    resolve_client_certificate,
+    resolve_headers,
+    resolve_user_agent_addition,
+)
+
 _logger = logging.getLogger("honeycomb_events")
 
 _Choice = TypeVar("_Choice", Compression, Encoding)
@@ -132,6 +145,13 @@ class Settings:
     may ignore it."""
     dataset_source: str | None = None
     """Where `dataset` came from, or the variables looked at when it is not set."""
+    headers: RequestHeaders | None = None
+    """Headers sent with every request besides this package's own (their values never
+    shown)."""
+    client_certificate: ClientCertificate | None = None
+    """The certificate presented for mutual TLS, checked when resolved."""
+    user_agent_addition: str | None = None
+    """Appended to the ``User-Agent`` after a space, as libhoney's is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +173,17 @@ def resolve_settings(
     environ: Mapping[str, str] | None = None,
     signal: Signal | None = None,
     dataset: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    client_certificate: str | None = None,
+    client_key: str | None = None,
+    user_agent_addition: str | None = None,
 ) -> Settings:
     """Resolve every transport setting: argument first, then the environment, then the default.
 
     With a `signal`, its own variables come before the general ones: for traces,
     ``HONEYCOMB_TRACES_APIKEY`` before ``HONEYCOMB_API_KEY`` and ``HONEYCOMB_TRACES_ENDPOINT``
     before ``HONEYCOMB_API_ENDPOINT``; and its dataset is resolved too (`resolve_dataset`).
+    `headers`, the client certificate and the user agent's addition are in `_request_options`.
     """
     env = os.environ if environ is None else environ
     resolved_endpoint, endpoint_source = _resolve_endpoint(endpoint, env, signal)
@@ -174,6 +199,9 @@ def resolve_settings(
         backlog_max_bytes=_positive_bytes(
             env, ENV_BACKLOG_MAX_BYTES, DEFAULT_BACKLOG_MAX_BYTES, "67108864"
         ),
+        headers=resolve_headers(headers, env),
+        client_certificate=resolve_client_certificate(client_certificate, client_key, env),
+        user_agent_addition=resolve_user_agent_addition(user_agent_addition, env),
     )
     if signal is None:  # the events client names its dataset with each send
         return settings

@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import platform
+import re
 import ssl
 import weakref
 from collections.abc import Iterable, Iterator
@@ -29,6 +30,7 @@ from ._encode import BatchEncoder, EncodedEvents
 from ._limits import LimitTally
 from ._model import BatchEvent
 from ._once import once
+from ._request_options import ClientCertificate, load_client_certificate
 from ._retry import RetryPolicy
 from ._spool import Spool
 from ._transport_stats import TransportStats
@@ -37,7 +39,20 @@ from ._version import __version__
 USER_AGENT: Final = (
     f"honeycomb-events/{__version__} httpx/{httpx.__version__} python/{platform.python_version()}"
 )
-"""The ``User-Agent`` of every request this package makes (`check` sends it too)."""
+"""The ``User-Agent`` of every request this package makes (`check` sends it too), before the
+settings' `user_agent_addition`."""
+
+
+def user_agent(settings: Settings) -> str:
+    """The ``User-Agent`` of `settings`' requests: the addition after a space, as libhoney's."""
+    addition = settings.user_agent_addition
+    return USER_AGENT if addition is None else f"{USER_AGENT} {addition}"
+
+
+_CERTIFICATE_ALERT: Final = re.compile(
+    r"ALERT_(?:BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_\w+|UNKNOWN_CA)"
+)
+"""A TLS alert from the server about the certificate we presented."""
 
 _OWN_REQUEST: Final = contextvars.ContextVar("honeycomb_events_own_request", default=False)
 
@@ -55,18 +70,19 @@ class _QuietOwnRequests(logging.Filter):
 
 
 def tls_verification(settings: Settings) -> ssl.SSLContext:
-    """httpx's `verify`: certificates are always verified, against the configured CA bundle,
-    else httpx's default (certifi's, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``).
+    """httpx's `verify`, and the direct connection's context: certificates are always
+    verified, against the configured CA bundle, else httpx's default (certifi's, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``); the client certificate, if any, is presented.
 
-    One context per process and CA bundle, shared by every transport: each would otherwise
-    load the bundle again, about 6 MiB apiece. An endpoint without TLS gets a context that
-    trusts nothing, so that no bundle is loaded: its client follows no redirect and makes no
-    TLS connection, and one it made would fail verification.
+    One context per process, CA bundle and client certificate, shared by every transport: each
+    would otherwise load the bundle again, about 6 MiB apiece. An endpoint without TLS gets a
+    context that trusts nothing, so that no bundle is loaded: its client follows no redirect
+    and makes no TLS connection, and one it made would fail verification.
     """
     if urlsplit(settings.endpoint).scheme == "http":
         return _trusting_nothing()
     environment = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-    return _verifying(settings.ca_bundle, environment)
+    return _verifying(settings.ca_bundle, environment, settings.client_certificate)
 
 
 @functools.cache
@@ -75,11 +91,19 @@ def _trusting_nothing() -> ssl.SSLContext:
 
 
 @functools.cache
-def _verifying(ca_bundle: str | None, environment: tuple[str | None, str | None]) -> ssl.SSLContext:
+def _verifying(
+    ca_bundle: str | None,
+    environment: tuple[str | None, str | None],
+    client_certificate: ClientCertificate | None,
+) -> ssl.SSLContext:
     """A verifying context; `environment` is only the cache's key: httpx reads it."""
     if ca_bundle is None:
-        return httpx.create_ssl_context()
-    return ssl.create_default_context(cafile=ca_bundle)
+        context = httpx.create_ssl_context()
+    else:
+        context = ssl.create_default_context(cafile=ca_bundle)
+    if client_certificate is not None:
+        load_client_certificate(context, client_certificate)
+    return context
 
 
 def request_timeout(deadline: Deadline) -> float:
@@ -112,9 +136,11 @@ class TransportBase(Generic[_HttpT]):
         self.encoder = encoder or BatchEncoder(settings.encoding, settings.compression)
         self.stats = stats or TransportStats()
         self._endpoint = settings.endpoint.rstrip("/")
+        # The user's headers first: none has the name of one of ours (`PROTECTED_HEADERS`).
         self._batch_headers = {
+            **dict(settings.headers.items() if settings.headers else ()),
             "X-Honeycomb-Team": settings.api_key.reveal(),
-            "User-Agent": USER_AGENT,
+            "User-Agent": user_agent(settings),
             # Honeycomb's answers are small; a compressed one is only a risk (see
             # `bounded_decoding`).
             "Accept-Encoding": "identity",
@@ -165,6 +191,22 @@ class TransportBase(Generic[_HttpT]):
             raise
         finally:
             _OWN_REQUEST.reset(token)
+
+    def _hinted(self, error: httpx.TransportError) -> httpx.TransportError:
+        """`error`, naming the setting to fix when the server asked for a client certificate
+        or refused ours (its TLS alert says so; one of ours would say what we refused)."""
+        text = str(error)
+        certificate = self.settings.client_certificate
+        if "ALERT_CERTIFICATE_REQUIRED" in text:
+            hint = (
+                "the server asks for a client certificate: set HONEYCOMB_CLIENT_CERTIFICATE "
+                "and HONEYCOMB_CLIENT_KEY"
+            )
+        elif certificate is not None and _CERTIFICATE_ALERT.search(text):
+            hint = f"the server refused the client certificate of {certificate.source}"
+        else:
+            return error
+        return type(error)(f"{text} ({hint})")
 
     def _url(self, kind: str, dataset: str) -> str:
         return f"{self._endpoint}/1/{kind}/{quote(validate_dataset(dataset), safe='')}"

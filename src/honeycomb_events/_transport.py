@@ -210,6 +210,8 @@ class Transport(TransportBase[httpx.BaseTransport]):
         """What posting `body` came to: its answer, or the error that stands for it."""
         try:
             return self._post(url, body, headers, deadline)
+        except httpx.TransportError as error:
+            return self._hinted(error)
         except (Closed, httpx.HTTPError) as error:
             return error
 
@@ -319,6 +321,8 @@ class AsyncTransport(TransportBase[httpx.AsyncBaseTransport]):
         """What posting `body` came to: its answer, or the error that stands for it."""
         try:
             return await self._post(url, body, headers, deadline)
+        except httpx.TransportError as error:
+            return self._hinted(error)
         except (Closed, httpx.HTTPError) as error:
             return error
 

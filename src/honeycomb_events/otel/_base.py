@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import logging
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 
 import httpx
@@ -93,6 +93,10 @@ class EventsExporter:
         encoding: str | Encoding | None = None,
         retry: RetryPolicy | None = None,
         http_transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        client_certificate: str | None = None,
+        client_key: str | None = None,
+        user_agent_addition: str | None = None,
     ) -> None:
         self.settings: Settings = resolve_settings(
             api_key=api_key,
@@ -102,6 +106,10 @@ class EventsExporter:
             encoding=encoding,
             signal=self._signal,
             dataset=dataset,
+            headers=headers,
+            client_certificate=client_certificate,
+            client_key=client_key,
+            user_agent_addition=user_agent_addition,
         )
         self._routing = routing(self._signal, self.settings)
         self._transport = assemble(
