@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from honeycomb_events import HoneycombEventsExporter
 
+from .conftest import API_KEY
 from .test_delivery import finished_spans, span_ids
 
 CLASSIC_KEY = "0123456789abcdef0123456789abcdef"
@@ -85,9 +86,11 @@ class _Honeycomb(BaseHTTPRequestHandler):
     environment: ClassVar[dict[str, str] | None] = {"name": "Prod", "slug": "prod"}
     status: ClassVar[int] = 200
     auth_keys: ClassVar[list[str]] = []
+    auth_headers: ClassVar[list[dict[str, str]]] = []
 
     def do_GET(self) -> None:
         self.auth_keys.append(self.headers["X-Honeycomb-Team"])
+        self.auth_headers.append(dict(self.headers))
         body = json.dumps(
             {"team": {"name": "Acme", "slug": "acme"}, "environment": self.environment}
         )
@@ -119,6 +122,8 @@ def test_links_to_honeycomb_name_the_team_environment_and_dataset(environment, c
     try:
         environment.setenv("HONEYCOMB_ENABLE_LOCAL_VISUALIZATIONS", "true")
         environment.setenv("HONEYCOMB_API_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        environment.setenv("HONEYCOMB_HEADERS", "x-proxy-token=abc")
+        monkeypatch.setattr(_Honeycomb, "auth_headers", [])
         exporter = HoneycombEventsExporter()
         [span] = finished_spans(1, service="check out")
         exporter.export([span])
@@ -128,7 +133,10 @@ def test_links_to_honeycomb_name_the_team_environment_and_dataset(environment, c
             f"check%20out/trace?trace_id={span.context.trace_id:032x}"
         )
         exporter.shutdown()
-        assert len(_Honeycomb.auth_keys) == 1  # asked once
+        assert _Honeycomb.auth_keys == [API_KEY]  # asked once
+        [asked] = _Honeycomb.auth_headers
+        assert asked["x-proxy-token"] == "abc"  # the user's headers, as on every request
+        assert asked["User-Agent"].startswith("honeycomb-events/")
     finally:
         server.shutdown()
         server.server_close()
