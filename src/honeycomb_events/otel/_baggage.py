@@ -1,6 +1,6 @@
 """Baggage onto spans, as Honeycomb's OpenTelemetry distro does: each entry of the baggage
 current when a span starts becomes an attribute of that span, under the entry's own name, and
-so a field of its event (spans.md, "Baggage on spans").
+so a field of its event (setup.md, "Baggage on spans").
 
 Baggage travels to every downstream service in the ``baggage`` header, and each entry becomes
 a field in Honeycomb: nothing secret belongs in it.
