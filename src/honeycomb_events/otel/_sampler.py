@@ -11,7 +11,7 @@ a whole number keeps every trace and one line on stderr says so.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from opentelemetry import trace
@@ -118,9 +118,7 @@ def honeycomb_sampler(arg: str | None = None) -> DeterministicSampler:
     return DeterministicSampler(1)
 
 
-def configured_sampler(
-    sample_rate: int | None = None, environ: Mapping[str, str] | None = None
-) -> DeterministicSampler | None:
+def configured_sampler(sample_rate: int | None = None) -> DeterministicSampler | None:
     """The sampler `configure_opentelemetry` gives its tracer provider: from `sample_rate`,
     else ``HONEYCOMB_SAMPLE_RATE``, else ``OTEL_TRACES_SAMPLER=honeycomb``; None when none of
     them asks for one (the SDK's own, from ``OTEL_TRACES_SAMPLER``, applies)."""
@@ -131,7 +129,7 @@ def configured_sampler(
                 f"not {sample_rate!r}"
             )
         return DeterministicSampler(_rate_in_range(sample_rate, "the sample_rate argument"))
-    env = os.environ if environ is None else environ
+    env = os.environ
     own = (env.get(ENV_SAMPLE_RATE) or "").strip()
     chosen = (env.get(_OTEL_SAMPLER) or "").strip()
     if own:
