@@ -17,16 +17,22 @@ from pathlib import Path
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    InMemoryLogRecordExporter,
+    SimpleLogRecordProcessor,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags
 
 from honeycomb_events import HoneycombEventsExporter
-from honeycomb_events.otel import DeterministicSampler, map_spans
+from honeycomb_events.otel import DeterministicSampler, SampledLogExporter, map_spans
 from honeycomb_events.otel._sampler import configured_sampler
 
 from .test_zero_code import clean_environ, opentelemetry_instrument
@@ -50,7 +56,8 @@ class SeededIds(IdGenerator):
 
 
 def send_traces(count: int, sampler: DeterministicSampler | None) -> list[int]:
-    """`count` traces, each a root with a child that has a span event; their trace ids."""
+    """`count` traces, each a root with a child that has a span event and a link; their
+    trace ids."""
     provider = TracerProvider(
         resource=Resource.create({"service.name": SERVICE}),
         sampler=sampler,
@@ -62,7 +69,8 @@ def send_traces(count: int, sampler: DeterministicSampler | None) -> list[int]:
     for _ in range(count):
         with tracer.start_as_current_span("root") as root:
             trace_ids.append(root.get_span_context().trace_id)
-            with tracer.start_as_current_span("child") as child:
+            elsewhere = SpanContext(trace_ids[0], 1, is_remote=True)
+            with tracer.start_as_current_span("child", links=[Link(elsewhere)]) as child:
                 child.add_event("card charged")
     provider.shutdown()
     return trace_ids
@@ -85,8 +93,9 @@ def test_a_quarter_of_whole_traces_is_kept_each_event_at_samplerate_4(environmen
         kind = event.data.get("meta.annotation_type") or event.data["name"]
         by_trace.setdefault(event.data["trace.trace_id"], []).append(kind)
     kept = set(by_trace)
-    # Whole traces: each kept trace has its root, its child and the child's span event.
-    assert all(sorted(kinds) == ["child", "root", "span_event"] for kinds in by_trace.values())
+    # Whole traces: each kept trace has its root, its child, the child's span event and link.
+    whole = ["child", "link", "root", "span_event"]
+    assert all(sorted(kinds) == whole for kinds in by_trace.values())
     # About a quarter: within 5 standard deviations of the binomial's mean.
     assert abs(len(kept) - 250) <= 5 * math.sqrt(1000 * 0.25 * 0.75)
     # The traces the SDK's TraceIdRatioBased(1/4) keeps, and so the same on every run.
@@ -97,7 +106,7 @@ def test_rate_1_keeps_every_trace_and_sends_no_samplerate(environment, receiver)
     environment.setenv("HONEYCOMB_SAMPLE_RATE", "1")
     send_traces(100, configured_sampler())
     events = receiver.events(SERVICE)
-    assert len(events) == 300
+    assert len(events) == 400
     assert all(event.samplerate == 1 and "SampleRate" not in event.data for event in events)
     # What the exporter sends: events without a rate, which the encoder writes without one.
     memory = InMemorySpanExporter()
@@ -113,6 +122,41 @@ def test_rate_0_keeps_no_trace(environment, receiver):
     environment.setenv("HONEYCOMB_SAMPLE_RATE", "0")
     send_traces(100, configured_sampler())
     assert receiver.events(SERVICE) == []
+
+
+def test_log_records_go_with_their_traces(environment, receiver):
+    sampler = DeterministicSampler(4)
+    tracer = TracerProvider(sampler=sampler, id_generator=SeededIds(7)).get_tracer("app")
+    memory = InMemoryLogRecordExporter()
+    exporter = SampledLogExporter(sampler)
+    provider = LoggerProvider(
+        resource=Resource.create({"service.name": SERVICE}), shutdown_on_exit=False
+    )
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    logger = provider.get_logger("app")
+    logger.emit(body="outside")
+    trace_ids = []
+    for _ in range(200):
+        with tracer.start_as_current_span("root") as root:
+            trace_ids.append(root.get_span_context().trace_id)
+            logger.emit(body="inside", attributes={"sampleRate": 20, "user": "u"})
+    provider.shutdown()
+
+    kept = {f"{t:032x}" for t in trace_ids if sdk_keeps(t, 4)}
+    logs = receiver.events(SERVICE)
+    inside = [event for event in logs if event.data["body"] == "inside"]
+    assert sorted(event.data["trace.trace_id"] for event in inside) == sorted(kept)
+    # The trace's rate replaces the record's own, as a kept span's does.
+    assert all(event.samplerate == 4 and "sampleRate" not in event.data for event in inside)
+    assert all(event.data["user"] == "u" for event in inside)
+    [outside] = [event for event in logs if event.data["body"] == "outside"]
+    assert outside.samplerate == 1
+    assert exporter.stats["logs_sampled_out"] == 200 - len(kept)
+    # The records themselves are left as emitted: another exporter saw them unchanged.
+    emitted = [item.log_record for item in memory.get_finished_logs()]
+    assert all(dict(record.attributes or {}).get("sampleRate", 20) == 20 for record in emitted)
+    assert not any("SampleRate" in (record.attributes or {}) for record in emitted)
 
 
 def test_the_sample_rate_argument_wins_over_the_variable(environment):
@@ -221,6 +265,12 @@ def test_otel_traces_sampler_honeycomb_loads_with_the_sdks_argument(tmp_path, mo
 AGENT_SCRIPT = """
 import logging
 from opentelemetry import trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    InMemoryLogRecordExporter,
+    SimpleLogRecordProcessor,
+)
 
 logging.getLogger().setLevel(logging.INFO)
 log = logging.getLogger("app")
