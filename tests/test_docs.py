@@ -20,6 +20,7 @@ from typing import get_args
 import pytest
 
 from honeycomb_events import _config, cli
+from honeycomb_events.otel import _baggage, _sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "honeycomb_events"
@@ -51,12 +52,12 @@ def per_signal_settings() -> set[str]:
 
 
 def code_variables() -> set[str]:
-    """Every HONEYCOMB_* variable the package defines: the ENV_ constants of _config.py and
-    of the command line (the receiver's own settings), and the per-signal names
-    `signal_variable` builds for each signal."""
+    """Every HONEYCOMB_* variable the package defines: the ENV_ constants of _config.py, of
+    the command line (the receiver's own settings) and of the sampler and the baggage
+    processor, and the per-signal names `signal_variable` builds for each signal."""
     names = {
         value
-        for module in (_config, cli)
+        for module in (_config, cli, _sampler, _baggage)
         for name, value in vars(module).items()
         if name.startswith("ENV_") and isinstance(value, str)
     }

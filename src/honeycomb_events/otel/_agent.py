@@ -6,6 +6,11 @@ classes, an exporter whose settings are wrong (no key, an endpoint without a sch
 by a stand-in: one line on stderr names the setting to fix, the application runs, and the
 stand-in counts what it could not send. Constructed in code, the exporters still raise
 `ConfigurationError`.
+
+The configurator sets the global tracer provider before it builds any exporter: the span
+exporter adds the `BaggageSpanProcessor` to it (unless ``HONEYCOMB_BAGGAGE_TO_SPANS=false``),
+and when its sampler is a `DeterministicSampler` (``OTEL_TRACES_SAMPLER=honeycomb``), the log
+exporter samples the records of traces with it.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricExporter,
     MetricExportResult,
     MetricsData,
 )
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from honeycomb_events._errors import ConfigurationError
@@ -34,8 +40,11 @@ except ImportError:  # SDKs before 1.39 name them LogExporter and LogExportResul
     )
 from honeycomb_events._notices import notice
 
+from ._baggage import baggage_to_spans, copy_baggage_in
 from ._log_exporter import HoneycombLogExporter
 from ._metric_exporter import DELTA_TEMPORALITY, HoneycombMetricExporter
+from ._sampled_logs import SampledLogExporter
+from ._sampler import agents_sampler
 from ._span_exporter import HoneycombEventsExporter
 
 
@@ -113,9 +122,13 @@ class _ForTheAgent:
 
     def __new__(cls, **kwargs: Any) -> Any:
         try:
-            return cls._real(**kwargs)
+            return cls._build(**kwargs)
         except ConfigurationError as error:
             return cls._stand_in(error)
+
+    @classmethod
+    def _build(cls, **kwargs: Any) -> Any:
+        return cls._real(**kwargs)
 
 
 class AgentSpanExporter(_ForTheAgent, HoneycombEventsExporter):
@@ -123,6 +136,16 @@ class AgentSpanExporter(_ForTheAgent, HoneycombEventsExporter):
 
     _real = HoneycombEventsExporter
     _stand_in = UnconfiguredSpanExporter
+
+    @classmethod
+    def _build(cls, **kwargs: Any) -> Any:
+        exporter = cls._real(**kwargs)
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
+            if baggage_to_spans():
+                copy_baggage_in(provider)
+            agents_sampler()  # says if HONEYCOMB_SAMPLE_RATE is set and not used
+        return exporter
 
 
 class AgentMetricExporter(_ForTheAgent, HoneycombMetricExporter):
@@ -137,3 +160,10 @@ class AgentLogExporter(_ForTheAgent, HoneycombLogExporter):
 
     _real = HoneycombLogExporter
     _stand_in = UnconfiguredLogExporter
+
+    @classmethod
+    def _build(cls, **kwargs: Any) -> Any:
+        sampler = agents_sampler()
+        if sampler is not None and sampler.rate != 1:
+            return SampledLogExporter(sampler, **kwargs)
+        return cls._real(**kwargs)

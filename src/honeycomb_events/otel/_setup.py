@@ -21,8 +21,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from honeycomb_events.otel._baggage import BaggageSpanProcessor, baggage_to_spans
 from honeycomb_events.otel._log_exporter import HoneycombLogExporter
 from honeycomb_events.otel._metric_exporter import HoneycombMetricExporter
+from honeycomb_events.otel._sampled_logs import SampledLogExporter
+from honeycomb_events.otel._sampler import DeterministicSampler, configured_sampler
 from honeycomb_events.otel._span_exporter import HoneycombEventsExporter
 
 _logger = logging.getLogger("honeycomb_events")
@@ -49,6 +52,8 @@ def configure_opentelemetry(
     logs: bool = True,
     metric_export_interval_millis: float = 60_000,
     log_level: int = logging.NOTSET,
+    sample_rate: int | None = None,
+    baggage: bool | None = None,
 ) -> Configured:
     """Send traces, metrics and logs to Honeycomb, configured from the environment.
 
@@ -58,6 +63,12 @@ def configure_opentelemetry(
     processor and periodic reader, and an OTel `LoggingHandler` on the root logger at
     `log_level`. Every exporter setting comes from the environment (``HONEYCOMB_API_KEY``
     and the rest). The SDK flushes and shuts everything down at interpreter exit.
+
+    `sample_rate` N (else ``HONEYCOMB_SAMPLE_RATE``) keeps 1 trace in N with a
+    `DeterministicSampler`, each kept span and the log records of kept traces carrying
+    ``SampleRate`` = N; the log records of the other traces are dropped with them. `baggage`
+    (else ``HONEYCOMB_BAGGAGE_TO_SPANS``, else on) copies the current baggage onto each span as
+    it starts: every entry travels to downstream services and becomes a field in Honeycomb.
 
     The application's logging stays its own: the handler changes no logger's level (records
     reach it when the application's loggers let them through), and `logging.basicConfig`,
@@ -71,10 +82,10 @@ def configure_opentelemetry(
             _logger.debug("configure_opentelemetry() was already called: nothing changed")
             return _first_call[0]
         resource = Resource.create({"service.name": service_name} if service_name else {})
-        tracer_provider = meter_provider = logger_provider = None
+        tracer_provider = meter_provider = logger_provider = sampler = None
         if traces:
-            tracer_provider = TracerProvider(resource=resource)
-            tracer_provider.add_span_processor(BatchSpanProcessor(HoneycombEventsExporter()))
+            sampler = configured_sampler(sample_rate)
+            tracer_provider = _tracer_provider(resource, sampler, baggage_to_spans(baggage))
             trace.set_tracer_provider(tracer_provider)
         if metrics_enabled:
             reader = PeriodicExportingMetricReader(
@@ -85,7 +96,7 @@ def configure_opentelemetry(
         if logs:
             logger_provider = LoggerProvider(resource=resource)
             logger_provider.add_log_record_processor(
-                BatchLogRecordProcessor(HoneycombLogExporter())
+                BatchLogRecordProcessor(_log_exporter(sampler))
             )
             set_logger_provider(logger_provider)
             handler = LoggingHandler(level=log_level, logger_provider=logger_provider)
@@ -93,6 +104,24 @@ def configure_opentelemetry(
             _keep_through_logging_configuration(handler)
         _first_call.append(Configured(tracer_provider, meter_provider, logger_provider))
         return _first_call[0]
+
+
+def _tracer_provider(
+    resource: Resource, sampler: DeterministicSampler | None, baggage: bool
+) -> TracerProvider:
+    """Without `sampler`, the SDK's (``OTEL_TRACES_SAMPLER``)."""
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    if baggage:
+        provider.add_span_processor(BaggageSpanProcessor())
+    provider.add_span_processor(BatchSpanProcessor(HoneycombEventsExporter()))
+    return provider
+
+
+def _log_exporter(sampler: DeterministicSampler | None) -> HoneycombLogExporter:
+    """Records go with their traces when some are sampled out (see `SampledLogExporter`)."""
+    if sampler is not None and sampler.rate != 1:
+        return SampledLogExporter(sampler)
+    return HoneycombLogExporter()
 
 
 def _keep_through_logging_configuration(handler: logging.Handler) -> None:
