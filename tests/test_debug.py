@@ -24,7 +24,7 @@ def test_the_configuration_is_said_once_without_the_key(environment, capfd, tmp_
     environment.setenv(variable, "true")
     environment.setenv("HONEYCOMB_SPOOL_DIR", str(tmp_path))
     environment.setenv("HONEYCOMB_LOGS_DATASET", "app-logs")
-    environment.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
+    environment.setenv("HONEYCOMB_SAMPLE_RATE", "4")
     first = HoneycombEventsExporter()
     second = HoneycombLogExporter()
     said = capfd.readouterr().err
@@ -39,7 +39,7 @@ def test_the_configuration_is_said_once_without_the_key(environment, capfd, tmp_
     logs = next(line for line in lines if line.startswith("  logs:"))
     assert "else app-logs" in logs
     assert f"  spool: {tmp_path}" in said
-    assert "  sampling: OTEL_TRACES_SAMPLER=traceidratio" in said
+    assert "  sampling: HONEYCOMB_SAMPLE_RATE=4" in said
     first.shutdown()
     second.shutdown()
 

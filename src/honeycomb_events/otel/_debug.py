@@ -23,12 +23,14 @@ from honeycomb_events._datasets import (
     routing,
 )
 from honeycomb_events._errors import ConfigurationError
+from honeycomb_events.otel._sampler import ENV_SAMPLE_RATE
 
 _DISTRO_DEBUG: Final = "DEBUG"
 _PREFIX: Final = "honeycomb-events debug:"
 _SIGNALS: Final[tuple[Signal, ...]] = ("traces", "metrics", "logs")
 # Shown as they are set: how traces are sampled is the SDK's (or the sampler's) business.
 _SAMPLING_VARIABLES: Final = (
+    ENV_SAMPLE_RATE,
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
 )
