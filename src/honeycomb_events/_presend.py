@@ -13,7 +13,6 @@ is configured: `pipeline` then gives None, and the callers skip it with one test
 
 from __future__ import annotations
 
-import logging
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import astuple, dataclass
@@ -30,11 +29,11 @@ from ._transport_stats import PRESEND_COUNTERS
 PresendHook: TypeAlias = Callable[["EventFields"], "Mapping[str, Any] | BatchEvent | None"]
 """A presend hook: the event's fields in, the fields to send (or a `BatchEvent`) or None out."""
 
+# The results of the events a client's send drops before sending, as libhoney reports an
+# event its sampling dropped: status 0, and a text that says why.
 DROPPED_BY_HOOK: Final = EventResult(0, "event dropped by the presend hook")
 DROPPED_BY_RULE: Final = EventResult(0, f"event dropped by {ENV_DROP_EVENTS}")
 DROPPED_ON_ERROR: Final = EventResult(0, "event dropped: the presend hook failed on it")
-"""The results of events a client's send drops before sending, as libhoney reports an event
-its sampling dropped: status 0 and a text that says why."""
 
 _DROPPED: Final = (DROPPED_BY_HOOK, DROPPED_BY_RULE, DROPPED_ON_ERROR)
 
@@ -75,9 +74,6 @@ class Counts(Protocol):
     def record(self, **counts: int) -> None: ...
 
 
-logger = logging.getLogger("honeycomb_events")
-
-
 class Presend:
     """A hook and rules, run on events one at a time. Safe to share across threads."""
 
@@ -93,13 +89,13 @@ class Presend:
         """The event to send, or the result of one dropped (counted in `tally`)."""
         if self.hook is not None:
             hooked = self._hooked(self.hook, event)
-            if type(hooked) is EventResult:
+            if isinstance(hooked, EventResult):
                 if hooked is DROPPED_BY_HOOK:
                     tally.dropped_by_hook += 1
                 else:
                     tally.dropped_on_error += 1
                 return hooked
-            event = hooked  # type: ignore[assignment]  # not an EventResult, tested above
+            event = hooked
         if self.rules is None:
             return event
         try:
@@ -126,8 +122,8 @@ class Presend:
         try:
             for event in events:
                 outcome = apply(event, tally)
-                if type(outcome) is not EventResult:
-                    yield outcome  # type: ignore[misc]  # an event: tested above
+                if not isinstance(outcome, EventResult):
+                    yield outcome
         finally:
             self.record(tally)
 
@@ -139,10 +135,10 @@ class Presend:
         results: list[EventResult | None] = []
         for event in events:
             outcome = self.apply(event, tally)
-            if type(outcome) is EventResult:
+            if isinstance(outcome, EventResult):
                 results.append(outcome)
             else:
-                kept.append(outcome)  # type: ignore[arg-type]  # an event: tested above
+                kept.append(outcome)
                 results.append(None)
         self.record(tally)
         return kept, results
@@ -157,7 +153,7 @@ class Presend:
         try:
             fields = EventFields(event.data)
         except Exception as error:  # a mapping whose items() raises
-            self._failed(error, "its fields could not be read")
+            self._failed(error, "the fields of an event could not be read")
             return DROPPED_ON_ERROR
         fields.time = event.time
         fields.samplerate = event.samplerate
