@@ -171,13 +171,18 @@ def test_a_malformed_rule_names_the_variable_and_the_rule_never_its_text(variabl
         HoneycombMetricExporter,
         HoneycombLogExporter,
         HoneycombLoggingHandler,
-        lambda: HoneycombClient(sync=True),
     ],
 )
 def test_in_code_a_malformed_rule_fails_at_construction(environment, make):
     environment.setenv(DROP, "http.route")
     with pytest.raises(ConfigurationError, match="HONEYCOMB_DROP_EVENTS: rule 1 of 1"):
         make()
+
+
+def test_the_events_client_has_no_rules_of_the_environment(environment):
+    # The signals' rules: the client's events are its caller's, changed by its own hook.
+    environment.setenv(DROP, "http.route")
+    assert HoneycombClient(sync=True)._presend is None
 
 
 def test_under_the_agent_a_malformed_rule_sends_nothing_and_says_so_once_per_signal(

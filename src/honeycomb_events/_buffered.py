@@ -113,9 +113,8 @@ class BufferedSender(Closeable):
       be quick. `stats` counts queued, dropped, accepted and failed events.
     - Usable from asyncio code too: `send()` does not block, `aflush()`/`aclose()` wait in a
       thread. After `os.fork()`, the child starts with an empty queue and its own worker.
-    - `presend` (and the rules of ``HONEYCOMB_REDACT_FIELDS`` and ``HONEYCOMB_DROP_EVENTS``)
-      runs in the worker thread on each event before it is sent (docs/presend.md); an event
-      it drops gets a result with status 0 that says so, and is counted as
+    - `presend` runs in the worker thread on each event before it is sent (docs/presend.md);
+      an event it drops gets a result with status 0 that says so, and is counted as
       ``dropped_presend``.
     """
 
@@ -146,7 +145,7 @@ class BufferedSender(Closeable):
         self.max_queue_bytes = max_queue_bytes
         self._transport = transport
         self._on_result = on_result
-        # A client's senders share its pipeline, resolved once with the client.
+        # A client's senders share its pipeline; the logging handler's sender has the rules too.
         self._presend = (
             presend
             if isinstance(presend, Presend)

@@ -71,9 +71,10 @@ class HoneycombClient(Closeable):
     `http_transport` replaces httpx's network transport (e.g. `httpx.MockTransport`) in tests.
 
     `presend` is called with the fields of each event about to be sent (by every method,
-    buffered senders included), and returns them, changed or not, or None to drop the event;
-    ``HONEYCOMB_REDACT_FIELDS`` and ``HONEYCOMB_DROP_EVENTS`` apply after it
+    buffered senders included), and returns them, changed or not, or None to drop the event
     (docs/presend.md). A dropped event is not sent: its result has status 0 and says why.
+    The rules of ``HONEYCOMB_REDACT_FIELDS`` and ``HONEYCOMB_DROP_EVENTS`` are the
+    OpenTelemetry signals': the client's events are its caller's to change.
     """
 
     def __init__(

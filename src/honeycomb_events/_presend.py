@@ -7,8 +7,10 @@ fields, or a `BatchEvent`), or None to drop the event. Then the rules: a drop ru
 event, a redaction rule replaces values. What the hook returns is checked against Honeycomb's
 limits again (it loses the mark of an event the mappings built within them); a hook that raises
 or returns anything else costs its own event only, which is dropped (it may be the hook that
-scrubs a secret), counted and said once on stderr. Nothing here runs unless a hook or a rule
-is configured: `pipeline` then gives None, and the callers skip it with one test per batch.
+scrubs a secret), counted and said once on stderr. The rules are the signals' (the exporters',
+the logging handler's); the events client has its hook only. Nothing here runs unless a hook or
+a rule is configured: `pipeline` then gives None, and the callers skip it with one test per
+batch.
 """
 
 from __future__ import annotations
@@ -206,18 +208,21 @@ class Presend:
         )
 
 
-def pipeline(hook: PresendHook | None, counts: Counts, what: str) -> Presend | None:
-    """The hook and the rules of the environment, or None when there are neither. Raises
-    `ConfigurationError` for a malformed rule, or a hook that cannot be called."""
+def pipeline(
+    hook: PresendHook | None, counts: Counts, what: str, *, rules: bool = False
+) -> Presend | None:
+    """The hook, and with `rules` those of the environment (an exporter's, the logging
+    handler's: the signals'), or None when there are neither. Raises `ConfigurationError` for
+    a malformed rule, or a hook that cannot be called."""
     if hook is not None and not callable(hook):
         raise ConfigurationError(
             f"the presend argument must be a function of the event's fields, not a "
             f"{type(hook).__name__}"
         )
-    rules = rules_from_environment()
-    if hook is None and rules is None:
+    found = rules_from_environment() if rules else None
+    if hook is None and found is None:
         return None
-    return Presend(hook, rules, counts, what)
+    return Presend(hook, found, counts, what)
 
 
 def merged(results: list[EventResult | None], sent: list[EventResult]) -> list[EventResult]:

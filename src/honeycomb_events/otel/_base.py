@@ -108,7 +108,7 @@ class EventsExporter:
         self._transport = assemble(
             self.settings, retry=retry, protected_fields=self._protected_fields
         ).transport(http_transport, one_sender=True)  # only the courier sends
-        self._presend = pipeline(presend, self._transport.stats, type(self).__name__)
+        self._presend = pipeline(presend, self._transport.stats, type(self).__name__, rules=True)
         self._courier = Courier(
             self._transport,
             what=type(self).__name__,

@@ -176,7 +176,7 @@ class HoneycombLoggingHandler(logging.Handler):
         self._transport = assemble(
             self.settings, retry=retry, protected_fields=PROTECTED_FIELDS
         ).transport()
-        self._presend = pipeline(presend, self._transport.stats, type(self).__name__)
+        self._presend = pipeline(presend, self._transport.stats, type(self).__name__, rules=True)
         self._sender = BufferedSender(
             self._transport,
             self.dataset,
