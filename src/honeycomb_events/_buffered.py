@@ -26,6 +26,7 @@ from ._errors import AuthenticationError
 from ._lifecycle import Closeable
 from ._model import ACCEPTED, BatchEvent, EventResult, TimeInput, now_rfc3339
 from ._once import once
+from ._presend import Presend, PresendHook, is_dropped, merged, pipeline
 from ._transport import Transport
 
 _logger = logging.getLogger("honeycomb_events")
@@ -47,6 +48,16 @@ def approximate_size(data: Mapping[str, Any]) -> int:
 
 
 ResultCallback = Callable[[BatchEvent, EventResult], None]
+
+_COUNTS: Final = (
+    "queued",
+    "dropped_queue_full",
+    "dropped_queue_bytes",
+    "dropped_closed",
+    "accepted",
+    "failed",
+)
+_COUNTS_WITH_PRESEND: Final = (*_COUNTS, "dropped_presend")
 
 _CLOSED_TEXT: Final = "the sender was closed before this event could be sent"
 
@@ -102,6 +113,9 @@ class BufferedSender(Closeable):
       be quick. `stats` counts queued, dropped, accepted and failed events.
     - Usable from asyncio code too: `send()` does not block, `aflush()`/`aclose()` wait in a
       thread. After `os.fork()`, the child starts with an empty queue and its own worker.
+    - `presend` runs in the worker thread on each event before it is sent (docs/presend.md);
+      an event it drops gets a result with status 0 that says so, and is counted as
+      ``dropped_presend``.
     """
 
     def __init__(
@@ -114,6 +128,7 @@ class BufferedSender(Closeable):
         max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         on_result: ResultCallback | None = None,
+        presend: PresendHook | Presend | None = None,
     ) -> None:
         if max_queue_bytes < 1:
             raise ValueError("max_queue_bytes must be at least 1")
@@ -130,6 +145,12 @@ class BufferedSender(Closeable):
         self.max_queue_bytes = max_queue_bytes
         self._transport = transport
         self._on_result = on_result
+        # A client's senders share its pipeline; the logging handler's sender has the rules too.
+        self._presend = (
+            presend
+            if isinstance(presend, Presend)
+            else pipeline(presend, transport.stats, f"BufferedSender({dataset!r})")
+        )
         self._counts: collections.Counter[str] = collections.Counter()
         self._closing = False
         self._closed_logged = False
@@ -161,19 +182,11 @@ class BufferedSender(Closeable):
     @property
     def stats(self) -> dict[str, int]:
         """Counts: queued, dropped_queue_full (too many events waiting), dropped_queue_bytes
-        (too many bytes waiting), dropped_closed, accepted, failed."""
+        (too many bytes waiting), dropped_closed, accepted, failed; with a presend hook or
+        rules, dropped_presend (events they dropped: the transport's stats say which)."""
+        names = _COUNTS if self._presend is None else _COUNTS_WITH_PRESEND
         with self._cond:
-            return {
-                name: self._counts[name]
-                for name in (
-                    "queued",
-                    "dropped_queue_full",
-                    "dropped_queue_bytes",
-                    "dropped_closed",
-                    "accepted",
-                    "failed",
-                )
-            }
+            return {name: self._counts[name] for name in names}
 
     def send(
         self,
@@ -250,6 +263,17 @@ class BufferedSender(Closeable):
                 self._report(batch, results)
 
     def _deliver(self, batch: list[BatchEvent]) -> list[EventResult]:
+        presend = self._presend
+        if presend is None:
+            return self._send(batch)
+        try:
+            kept, results = presend.batch(batch)
+        except Exception as error:  # the worker must outlive any failure, and say why
+            _logger.exception("the presend of a batch to %r failed", self.dataset)
+            return [EventResult(NO_RESPONSE, f"{type(error).__name__}: {error}")] * len(batch)
+        return merged(results, self._send(kept) if kept else [])
+
+    def _send(self, batch: list[BatchEvent]) -> list[EventResult]:
         deadline = self._close_deadline  # while closing; else the transport's own timeout
         if deadline is not None and deadline.expired:
             return [EventResult(NO_RESPONSE, _CLOSED_TEXT)] * len(batch)
@@ -266,8 +290,11 @@ class BufferedSender(Closeable):
     def _report(self, batch: list[BatchEvent], results: list[EventResult]) -> None:
         # An accepted batch's results are one shared object: counted by identity, in C.
         accepted = len(results)
+        dropped = 0
         if results.count(ACCEPTED) != accepted:
             accepted = sum(result.ok for result in results)
+            if self._presend is not None:
+                dropped = sum(map(is_dropped, results))
         if self._on_result is not None:
             for event, result in zip(batch, results, strict=True):
                 try:
@@ -276,7 +303,8 @@ class BufferedSender(Closeable):
                     _logger.exception("the on_result callback of BufferedSender raised")
         with self._cond:
             self._counts["accepted"] += accepted
-            self._counts["failed"] += len(results) - accepted
+            self._counts["failed"] += len(results) - accepted - dropped
+            self._counts["dropped_presend"] += dropped
             self._settled += len(batch)
             self._cond.notify_all()
 

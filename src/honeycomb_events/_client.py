@@ -22,10 +22,11 @@ from ._buffered import (
 )
 from ._config import ApiKey, resolve_settings
 from ._datasets import validate_dataset
-from ._errors import ClientClosedError
+from ._errors import AuthenticationError, ClientClosedError
 from ._formats import Compression, Encoding
 from ._lifecycle import Closeable
 from ._model import BatchEvent, EventResult, TimeInput
+from ._presend import Presend, PresendHook, PresendTally, merged, pipeline
 from ._transport import AsyncTransport, RetryPolicy, Transport
 
 EventLike = BatchEvent | Mapping[str, Any]
@@ -34,6 +35,23 @@ EventLike = BatchEvent | Mapping[str, Any]
 def _batch_of(events: Iterable[EventLike]) -> list[BatchEvent]:
     """The events as `BatchEvent`s, a mapping made one (no call per event: this is per event)."""
     return [event if isinstance(event, BatchEvent) else BatchEvent(event) for event in events]
+
+
+def _presend_one(presend: Presend | None, event: BatchEvent) -> BatchEvent | EventResult:
+    """The event to send, or the result of one the hook or rules dropped; counted."""
+    if presend is None:
+        return event
+    tally = PresendTally()
+    outcome = presend.apply(event, tally)
+    presend.record(tally)
+    return outcome
+
+
+def _add_dropped(error: AuthenticationError, results: list[EventResult | None]) -> None:
+    """Make `error`'s results those of the whole batch: of the events sent, and of those the
+    presend dropped, in order."""
+    if error.results is not None:
+        error.results = merged(results, error.results)
 
 
 class HoneycombClient(Closeable):
@@ -51,6 +69,12 @@ class HoneycombClient(Closeable):
     an async connection pool, and refuses the ``_async`` methods with a `RuntimeError`. Use it
     as ``with`` or ``async with`` so connections are closed.
     `http_transport` replaces httpx's network transport (e.g. `httpx.MockTransport`) in tests.
+
+    `presend` is called with the fields of each event about to be sent (by every method,
+    buffered senders included), and returns them, changed or not, or None to drop the event
+    (docs/presend.md). A dropped event is not sent: its result has status 0 and says why.
+    The rules of ``HONEYCOMB_REDACT_FIELDS`` and ``HONEYCOMB_DROP_EVENTS`` are the
+    OpenTelemetry signals': the client's events are its caller's to change.
     """
 
     def __init__(
@@ -68,6 +92,7 @@ class HoneycombClient(Closeable):
         client_certificate: str | None = None,
         client_key: str | None = None,
         user_agent_addition: str | None = None,
+        presend: PresendHook | None = None,
     ) -> None:
         self.settings = resolve_settings(
             api_key=api_key,
@@ -84,6 +109,7 @@ class HoneycombClient(Closeable):
         self._http_transport = http_transport
         # Both transports share one policy, encoder and set of counters.
         self._parts = assemble(self.settings, retry=retry)
+        self._presend = pipeline(presend, self._parts.stats, "HoneycombClient")
         self._transport: Transport | None = None
         self._async_transport: AsyncTransport | None = None
         self._senders: weakref.WeakSet[BufferedSender] = weakref.WeakSet()
@@ -186,12 +212,25 @@ class Events:
     ) -> EventResult:
         """Send one event through ``/1/events/<dataset>`` (for tests and low volumes)."""
         event = BatchEvent(data, timestamp, samplerate)
-        return self._client._sync_transport().send_event(dataset, event)
+        transport = self._client._sync_transport()
+        outcome = _presend_one(self._client._presend, event)
+        if isinstance(outcome, EventResult):
+            return outcome
+        return transport.send_event(dataset, outcome)
 
     def send_batch(self, dataset: str, events: Iterable[EventLike]) -> list[EventResult]:
         """Send events through ``/1/batch/<dataset>``; one result per event, in order."""
         batch = _batch_of(events)  # before the transport: a bad event raises on a closed client
-        return self._client._sync_transport().send_batch(dataset, batch)
+        transport = self._client._sync_transport()
+        presend = self._client._presend
+        if presend is None:
+            return transport.send_batch(dataset, batch)
+        kept, results = presend.batch(batch)
+        try:
+            return merged(results, transport.send_batch(dataset, kept) if kept else [])
+        except AuthenticationError as error:
+            _add_dropped(error, results)
+            raise
 
     async def send_async(
         self,
@@ -202,14 +241,27 @@ class Events:
     ) -> EventResult:
         """`send`, for asyncio code."""
         event = BatchEvent(data, timestamp, samplerate)
-        return await self._client._asyncio_transport().send_event(dataset, event)
+        transport = self._client._asyncio_transport()
+        outcome = _presend_one(self._client._presend, event)
+        if isinstance(outcome, EventResult):
+            return outcome
+        return await transport.send_event(dataset, outcome)
 
     async def send_batch_async(
         self, dataset: str, events: Iterable[EventLike]
     ) -> list[EventResult]:
         """`send_batch`, for asyncio code."""
         batch = _batch_of(events)
-        return await self._client._asyncio_transport().send_batch(dataset, batch)
+        transport = self._client._asyncio_transport()
+        presend = self._client._presend
+        if presend is None:
+            return await transport.send_batch(dataset, batch)
+        kept, results = presend.batch(batch)
+        try:
+            return merged(results, await transport.send_batch(dataset, kept) if kept else [])
+        except AuthenticationError as error:
+            _add_dropped(error, results)
+            raise
 
     def buffered(
         self,
@@ -230,6 +282,7 @@ class Events:
             max_queue_size=max_queue_size,
             max_queue_bytes=max_queue_bytes,
             on_result=on_result,
+            presend=self._client._presend,
         )
         self._client._senders.add(sender)
         return sender

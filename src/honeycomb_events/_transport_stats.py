@@ -5,10 +5,20 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from ._limits import LimitTally
 from ._model import ACCEPTED, EventResult
+
+PRESEND_COUNTERS: Final = (
+    "events_dropped_presend",
+    "events_dropped_presend_error",
+    "events_dropped_rules",
+    "fields_redacted",
+)
+"""What a presend hook and the rules did (`_presend`): events the hook dropped, events it
+failed on (dropped), events a ``HONEYCOMB_DROP_EVENTS`` rule dropped, values a
+``HONEYCOMB_REDACT_FIELDS`` rule replaced."""
 
 
 class TransportStats:
@@ -16,7 +26,8 @@ class TransportStats:
 
     `snapshot()` gives: events_submitted, events_accepted, events_failed, events_retried,
     requests, requests_failed (no HTTP answer), the limit transformations (strings_truncated,
-    non_finite_floats, values_converted, fields_dropped, events_shrunk), and failed_by_status.
+    non_finite_floats, values_converted, fields_dropped, events_shrunk), what a presend hook
+    and the rules dropped or redacted (`PRESEND_COUNTERS`), and failed_by_status.
     """
 
     def __init__(self) -> None:
@@ -66,6 +77,7 @@ class TransportStats:
                     "events_retried",
                     "requests",
                     "requests_failed",
+                    *PRESEND_COUNTERS,
                 )
             }
             counts.update((name, getattr(self._limits, name)) for name in self._limits.__slots__)

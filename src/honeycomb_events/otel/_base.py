@@ -25,6 +25,7 @@ from honeycomb_events._formats import Compression, Encoding
 from honeycomb_events._limits import LimitTally
 from honeycomb_events._model import BatchEvent, EventResult
 from honeycomb_events._notices import notice
+from honeycomb_events._presend import PresendHook, pipeline
 from honeycomb_events._transport import RetryPolicy
 
 from ._courier import Courier
@@ -97,6 +98,7 @@ class EventsExporter:
         client_certificate: str | None = None,
         client_key: str | None = None,
         user_agent_addition: str | None = None,
+        presend: PresendHook | None = None,
     ) -> None:
         self.settings: Settings = resolve_settings(
             api_key=api_key,
@@ -115,6 +117,7 @@ class EventsExporter:
         self._transport = assemble(
             self.settings, retry=retry, protected_fields=self._protected_fields
         ).transport(http_transport, one_sender=True)  # only the courier sends
+        self._presend = pipeline(presend, self._transport.stats, type(self).__name__, rules=True)
         self._courier = Courier(
             self._transport,
             what=type(self).__name__,
@@ -186,16 +189,23 @@ class EventsExporter:
         if self._transport.closed:
             return False
         tally = LimitTally()
+        presend = self._presend
         try:
             by_dataset: dict[str, list[Iterable[BatchEvent]]] = {}
             for resource, events in groups(tally):
-                by_dataset.setdefault(self._dataset_of(resource), []).append(events)
+                by_dataset.setdefault(self._dataset_of(resource), []).append(
+                    events if presend is None else presend.events(events)
+                )
+            jobs = [
+                self._job(dataset, itertools.chain.from_iterable(groups))
+                for dataset, groups in by_dataset.items()
+            ]
+            # A dataset whose every event a presend hook or rule dropped has nothing to send.
+            jobs = [job for job in jobs if len(job.encoded)]
+            if not jobs:
+                return True
             return self._courier.deliver(
-                [
-                    self._job(dataset, itertools.chain.from_iterable(groups))
-                    for dataset, groups in by_dataset.items()
-                ],
-                stream=self._full_batch is not None and count >= self._full_batch,
+                jobs, stream=self._full_batch is not None and count >= self._full_batch
             )
         except Exception:
             logger.exception("exporting %s to Honeycomb failed", what)

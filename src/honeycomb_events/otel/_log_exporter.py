@@ -34,6 +34,10 @@ class HoneycombLogExporter(EventsExporter, LogRecordExporter):
     Datasets, for any key: `dataset=` sends everything there. Otherwise each record goes to
     its resource's ``service.name`` when that is usable (not blank, not ``unknown_service...``),
     else to the configured dataset variable, else to ``unknown_log_source``.
+
+    `presend` is called with the fields of each record's event, and returns them, changed
+    or not, or None to drop the event; ``HONEYCOMB_REDACT_FIELDS`` and
+    ``HONEYCOMB_DROP_EVENTS`` apply to each event after it (docs/presend.md).
     """
 
     _signal = "logs"

@@ -29,7 +29,9 @@ from honeycomb_events._buffered import (
 from honeycomb_events._config import resolve_settings
 from honeycomb_events._datasets import routing
 from honeycomb_events._model import BatchEvent, epoch_to_ns, format_time_ns
+from honeycomb_events._presend import PresendHook, pipeline
 from honeycomb_events._transport import RetryPolicy
+from honeycomb_events._transport_stats import PRESEND_COUNTERS
 
 from .mapping._common import record_dropped
 from .mapping._logs import PROTECTED_FIELDS, severity_name
@@ -138,6 +140,10 @@ class HoneycombLoggingHandler(logging.Handler):
     ``OTEL_SERVICE_NAME``, `timeout` (seconds for one send, retries included) to
     ``HONEYCOMB_TIMEOUT``. The dataset is `dataset`, else the service name, else
     ``HONEYCOMB_LOGS_DATASET`` then ``HONEYCOMB_DATASET``, else ``unknown_log_source``.
+
+    `presend` is called, in the sending thread, with the fields of each record's event, and
+    returns them, changed or not, or None to drop the event; ``HONEYCOMB_REDACT_FIELDS`` and
+    ``HONEYCOMB_DROP_EVENTS`` apply after it (docs/presend.md).
     """
 
     def __init__(
@@ -153,6 +159,7 @@ class HoneycombLoggingHandler(logging.Handler):
         max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        presend: PresendHook | None = None,
     ) -> None:
         super().__init__(level)
         self.settings = resolve_settings(
@@ -169,12 +176,14 @@ class HoneycombLoggingHandler(logging.Handler):
         self._transport = assemble(
             self.settings, retry=retry, protected_fields=PROTECTED_FIELDS
         ).transport()
+        self._presend = pipeline(presend, self._transport.stats, type(self).__name__, rules=True)
         self._sender = BufferedSender(
             self._transport,
             self.dataset,
             batch_size=batch_size,
             flush_interval=flush_interval,
             max_queue_size=max_queue_size,
+            presend=self._presend,
         )
         self._handling = threading.local()
         self._counts_lock = threading.Lock()
@@ -192,9 +201,14 @@ class HoneycombLoggingHandler(logging.Handler):
         accepted, failed), plus ``ignored`` (records the recursion guard kept out),
         ``errors`` (records that could not be turned into an event, reported through
         `handleError`), and what converting extra attributes did (``values_dropped``,
-        ``values_cut``, ``surrogates_replaced``; limits.md, "Attribute values")."""
+        ``values_cut``, ``surrogates_replaced``; limits.md, "Attribute values"). With a
+        presend hook or rules, also ``dropped_presend`` and what they did (``PRESEND_COUNTERS``:
+        ``events_dropped_presend`` and the rest, docs/presend.md)."""
         with self._counts_lock:
             own = {name: self._counts[name] for name in _OWN_COUNTS}
+        if self._presend is not None:
+            sent = self._transport.stats.snapshot()
+            own.update((name, sent[name]) for name in PRESEND_COUNTERS)
         return self._sender.stats | own
 
     def _count(self, name: str) -> None:

@@ -23,6 +23,7 @@ from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.resources import Resource
 
 from honeycomb_events._formats import Compression, Encoding
+from honeycomb_events._presend import PresendHook
 from honeycomb_events._transport import RetryPolicy
 from honeycomb_events.otel._base import EventsExporter
 from honeycomb_events.otel.mapping._metrics import metric_event_groups
@@ -50,6 +51,10 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
     ``HONEYCOMB_API_ENDPOINT``, `dataset` to ``HONEYCOMB_METRICS_DATASET``, else
     ``unknown_metrics`` (as at Honeycomb). `preferred_temporality` and `preferred_aggregation`
     are the SDK's; the default temporality is `DELTA_TEMPORALITY`.
+
+    `presend` is called with the fields of each event (all the points it holds), and returns
+    them, changed or not, or None to drop the event; ``HONEYCOMB_REDACT_FIELDS`` and
+    ``HONEYCOMB_DROP_EVENTS`` apply to each event after it (docs/presend.md).
     """
 
     _signal = "metrics"
@@ -68,6 +73,7 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
         http_transport: httpx.BaseTransport | None = None,
         preferred_temporality: dict[type, AggregationTemporality] | None = None,
         preferred_aggregation: dict[type, Aggregation] | None = None,
+        presend: PresendHook | None = None,
     ) -> None:
         EventsExporter.__init__(
             self,
@@ -79,6 +85,7 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
             encoding=encoding,
             retry=retry,
             http_transport=http_transport,
+            presend=presend,
         )
         MetricExporter.__init__(
             self,

@@ -27,6 +27,10 @@ class HoneycombEventsExporter(EventsExporter, SpanExporter):
     sends each span to the dataset named by its resource's ``service.name`` (the dataset
     variables are then ignored), and a classic key sends to the configured dataset, which it
     requires.
+
+    `presend` is called with the fields of each event (a span's, a span event's, a link's),
+    and returns them, changed or not, or None to drop the event; ``HONEYCOMB_REDACT_FIELDS``
+    and ``HONEYCOMB_DROP_EVENTS`` apply to each event after it (docs/presend.md).
     """
 
     _signal = "traces"
