@@ -365,3 +365,15 @@ def test_under_the_agent_a_bad_certificate_is_one_line_on_stderr(pems, environme
         "honeycomb-events: spans are not sent to Honeycomb: HONEYCOMB_CLIENT_KEY is not the "
         "private key of the certificate in HONEYCOMB_CLIENT_CERTIFICATE\n"
     )
+
+
+def test_the_metric_exporter_takes_the_request_options_as_arguments(environment):
+    from honeycomb_events import HoneycombMetricExporter
+
+    exporter = HoneycombMetricExporter(
+        headers={"x-proxy-token": "abc"}, user_agent_addition="shop/1.2"
+    )
+    assert exporter.settings.headers is not None
+    assert dict(exporter.settings.headers.items()) == {"x-proxy-token": "abc"}
+    assert exporter.settings.user_agent_addition == "shop/1.2"
+    exporter.shutdown()

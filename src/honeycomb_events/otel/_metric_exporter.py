@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import httpx
@@ -74,6 +75,10 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
         preferred_temporality: dict[type, AggregationTemporality] | None = None,
         preferred_aggregation: dict[type, Aggregation] | None = None,
         presend: PresendHook | None = None,
+        headers: Mapping[str, str] | None = None,
+        client_certificate: str | None = None,
+        client_key: str | None = None,
+        user_agent_addition: str | None = None,
     ) -> None:
         EventsExporter.__init__(
             self,
@@ -86,6 +91,10 @@ class HoneycombMetricExporter(EventsExporter, MetricExporter):
             retry=retry,
             http_transport=http_transport,
             presend=presend,
+            headers=headers,
+            client_certificate=client_certificate,
+            client_key=client_key,
+            user_agent_addition=user_agent_addition,
         )
         MetricExporter.__init__(
             self,
