@@ -19,6 +19,7 @@ from ._limits import (
     LimitTally,
 )
 from ._model import BatchEvent, EventResult
+from ._presend import EventFields, PresendHook
 from ._transport import AsyncTransport, RetryPolicy, Transport, TransportStats
 from ._version import __version__
 from .otel import (
@@ -45,6 +46,7 @@ __all__ = [
     "Compression",
     "ConfigurationError",
     "Encoding",
+    "EventFields",
     "EventResult",
     "Events",
     "HoneycombClient",
@@ -54,6 +56,7 @@ __all__ = [
     "HoneycombLoggingHandler",
     "HoneycombMetricExporter",
     "LimitTally",
+    "PresendHook",
     "RetryPolicy",
     "Settings",
     "Transport",
