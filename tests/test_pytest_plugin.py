@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -178,6 +179,13 @@ def test_loading_the_plugin_imports_neither_the_receiver_nor_its_server():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_the_wsgi_example_passes(pytester):
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    for name in ("test_wsgi_app.py", "wsgi_app.py"):
+        pytester.path.joinpath(name).write_text((examples / name).read_text())
+    pytester.runpytest_subprocess(*PLUGIN, "test_wsgi_app.py").assert_outcomes(passed=2)
 
 
 # --- the helpers on a receiver in this process -------------------------------------------
