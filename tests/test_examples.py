@@ -261,6 +261,8 @@ EXAMPLE_TESTS = {
 RUN_ELSEWHERE = {
     # Needs `opentelemetry-instrument` and HTTP requests made to it while it serves.
     "wsgi_app.py": ROOT / "tests" / "test_zero_code.py",
+    # A pytest test file, run by pytester with the plugin.
+    "test_wsgi_app.py": ROOT / "tests" / "test_pytest_plugin.py",
 }
 """Example file -> the test module that runs it."""
 
