@@ -5,9 +5,6 @@ opentelemetry-instrument, off with baggage=False or HONEYCOMB_BAGGAGE_TO_SPANS=f
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from opentelemetry import baggage, context
 from opentelemetry.sdk.resources import Resource
@@ -19,7 +16,7 @@ from honeycomb_events import HoneycombEventsExporter
 from honeycomb_events.otel import BaggageSpanProcessor, DeterministicSampler
 from honeycomb_events.otel._baggage import baggage_to_spans, copy_baggage_in
 
-from .test_zero_code import clean_environ, opentelemetry_instrument
+from .test_zero_code import run_script
 
 SERVICE = "bagged"
 
@@ -125,24 +122,7 @@ configure_opentelemetry(metrics_enabled=False, logs=False{arguments})
 
 def run(receiver, script: str, environ: dict[str, str], *, agent: bool) -> dict[str, dict]:
     """The spans `script` sent, by name."""
-    command = [sys.executable, "-c", script]
-    if agent:
-        command.insert(0, opentelemetry_instrument())
-    completed = subprocess.run(
-        command,
-        env=clean_environ()
-        | {
-            "OTEL_SERVICE_NAME": SERVICE,
-            "HONEYCOMB_API_KEY": "baggage-key",
-            "HONEYCOMB_API_ENDPOINT": receiver.url,
-        }
-        | environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
+    run_script(receiver, script, environ, agent=agent, service=SERVICE)
     return {event.data["name"]: event.data for event in receiver.events(SERVICE)}
 
 

@@ -11,7 +11,6 @@ import math
 import os
 import random
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from honeycomb_events import HoneycombEventsExporter
 from honeycomb_events.otel import DeterministicSampler, SampledLogExporter, map_spans
 from honeycomb_events.otel._sampler import configured_sampler
 
-from .test_zero_code import clean_environ, opentelemetry_instrument
+from .test_zero_code import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "sampled"
@@ -286,24 +285,7 @@ for _ in range(400):
 
 def run_app(receiver, script: str, environ: dict[str, str], *, agent: bool) -> list[int]:
     """Run `script` (under opentelemetry-instrument if `agent`); the trace ids it printed."""
-    command = [sys.executable, "-c", script]
-    if agent:
-        command.insert(0, opentelemetry_instrument())
-    completed = subprocess.run(
-        command,
-        env=clean_environ()
-        | {
-            "OTEL_SERVICE_NAME": SERVICE,
-            "HONEYCOMB_API_KEY": "sampling-key",
-            "HONEYCOMB_API_ENDPOINT": receiver.url,
-        }
-        | environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
+    completed = run_script(receiver, script, environ, agent=agent, service=SERVICE)
     return [int(line, 16) for line in completed.stdout.split()]
 
 

@@ -29,7 +29,7 @@ from honeycomb_events.otel._agent import (
     UnconfiguredSpanExporter,
 )
 
-from .test_zero_code import EXAMPLE, clean_environ, opentelemetry_instrument
+from .test_zero_code import EXAMPLE, agent_environ, opentelemetry_instrument
 
 REDACT = "HONEYCOMB_REDACT_FIELDS"
 DROP = "HONEYCOMB_DROP_EVENTS"
@@ -220,14 +220,7 @@ def test_with_neither_hook_nor_rules_nothing_runs_per_event(environment):
 
 def test_under_opentelemetry_instrument_the_rules_apply_to_every_signal(receiver):
     # The zero-code path end to end: no line of Honeycomb code, only variables.
-    environ = clean_environ() | {
-        "OTEL_SERVICE_NAME": "shop",
-        "OTEL_TRACES_EXPORTER": "honeycomb",
-        "OTEL_METRICS_EXPORTER": "honeycomb",
-        "OTEL_LOGS_EXPORTER": "honeycomb",
-        "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
-        "HONEYCOMB_API_KEY": "zero-code-key",
-        "HONEYCOMB_API_ENDPOINT": receiver.url,
+    environ = agent_environ(receiver) | {
         # Old or new HTTP semantic conventions, whichever the instrumentation writes.
         REDACT: "*user_agent*",
         DROP: "http.response.status_code=404,http.status_code=404,severity_text=WARN",

@@ -37,9 +37,36 @@ def opentelemetry_instrument() -> str:
     return instrument
 
 
-def test_opentelemetry_instrument_sends_all_three_signals(receiver):
-    instrument = opentelemetry_instrument()
-    environ = clean_environ() | {
+def run_script(
+    receiver, script: str, environ: dict[str, str], *, agent: bool, service: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a fresh interpreter (under opentelemetry-instrument if `agent`) that
+    sends to `receiver` as `service`, with `environ` on top; it must succeed."""
+    command = [sys.executable, "-c", script]
+    if agent:
+        command.insert(0, opentelemetry_instrument())
+    completed = subprocess.run(
+        command,
+        env=clean_environ()
+        | {
+            "OTEL_SERVICE_NAME": service,
+            "HONEYCOMB_API_KEY": f"{service}-key",
+            "HONEYCOMB_API_ENDPOINT": receiver.url,
+        }
+        | environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+def agent_environ(receiver) -> dict[str, str]:
+    """What a process under opentelemetry-instrument needs to send all three signals, as
+    "shop", to `receiver`: no setting of this process's own."""
+    return clean_environ() | {
         "OTEL_SERVICE_NAME": "shop",
         "OTEL_TRACES_EXPORTER": "honeycomb",
         "OTEL_METRICS_EXPORTER": "honeycomb",
@@ -48,6 +75,11 @@ def test_opentelemetry_instrument_sends_all_three_signals(receiver):
         "HONEYCOMB_API_KEY": "zero-code-key",
         "HONEYCOMB_API_ENDPOINT": receiver.url,
     }
+
+
+def test_opentelemetry_instrument_sends_all_three_signals(receiver):
+    instrument = opentelemetry_instrument()
+    environ = agent_environ(receiver)
     app = subprocess.Popen(
         [instrument, sys.executable, str(EXAMPLE), "--requests", "4"],
         env=environ,
