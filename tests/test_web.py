@@ -318,3 +318,19 @@ def test_the_trace_list_counts_spans_up_to_a_cap(receiver, monkeypatch):
     page = httpx.get(f"{receiver.url}/").text
     assert "<td>3+</td>" in page
     assert "5 spans" in httpx.get(f"{receiver.url}/trace/wide").text
+
+
+def test_a_trace_of_one_span_says_one_span(receiver):
+    # The header said "1 spans" (issue 19).
+    provider = TracerProvider(resource=Resource.create({"service.name": "single"}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(
+            HoneycombEventsExporter(api_key=API_KEY, endpoint=receiver.url, retry=FAST_RETRY)
+        )
+    )
+    with provider.get_tracer("t").start_as_current_span("alone") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    page = httpx.get(f"{receiver.url}/trace/{trace_id}").text
+    assert "<p>1 span, " in page
+    assert "1 spans" not in page

@@ -124,6 +124,11 @@ def index_page(store: EventStore, before: str | None = None) -> str:
     return _page("honeycomb-events receiver", body)
 
 
+def _count(number: int, noun: str) -> str:
+    """ "1 span", "2 spans": the header of a one-span trace said "1 spans"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _trace_row(summary: TraceSummary) -> str:
     name = "(unnamed root span)" if summary.name is None else summary.name
     spans = f"{LISTED_SPAN_COUNT_CAP}+" if summary.spans > LISTED_SPAN_COUNT_CAP else summary.spans
@@ -185,9 +190,10 @@ def trace_page(
         for span, depth in ordered
     )
     notes = []
-    if rows.span_total > len(rows.spans):
+    hidden = rows.span_total - len(rows.spans)
+    if hidden > 0:
         notes.append(
-            f"{rows.span_total - len(rows.spans)} more spans are not drawn: "
+            f"{_count(hidden, 'more span')} {'is' if hidden == 1 else 'are'} not drawn: "
             f"this page draws the first {len(rows.spans)} by start time."
         )
     if rows.mark_total > len(rows.marks):
@@ -197,7 +203,7 @@ def trace_page(
     total_ms = axis.total / 1e6
     body = (
         f"<p><a href='/'>all traces</a></p><h1>Trace {html.escape(trace_id)}</h1>"
-        f"<p>{rows.span_total} spans, {_time_text(axis.start)}, {_ms_text(total_ms)}</p>"
+        f"<p>{_count(rows.span_total, 'span')}, {_time_text(axis.start)}, {_ms_text(total_ms)}</p>"
         + "".join(f"<p class=note>{html.escape(note)}</p>" for note in notes)
         + "<div class=axis><span></span><span class=scale><span>0 ms</span>"
         f"<span>{_ms_text(total_ms / 2)}</span><span>{_ms_text(total_ms)}</span></span>"
