@@ -43,6 +43,17 @@ USER_AGENT: Final = (
 settings' `user_agent_addition`."""
 
 
+def identity_headers(settings: Settings) -> dict[str, str]:
+    """What every request of `settings` says of who sends it: the user's headers, the key,
+    the ``User-Agent``. The user's come first: none has the name of one of ours
+    (`PROTECTED_HEADERS`)."""
+    return {
+        **dict(settings.headers.items() if settings.headers else ()),
+        "X-Honeycomb-Team": settings.api_key.reveal(),
+        "User-Agent": user_agent(settings),
+    }
+
+
 def user_agent(settings: Settings) -> str:
     """The ``User-Agent`` of `settings`' requests: the addition after a space, as libhoney's."""
     addition = settings.user_agent_addition
@@ -136,11 +147,8 @@ class TransportBase(Generic[_HttpT]):
         self.encoder = encoder or BatchEncoder(settings.encoding, settings.compression)
         self.stats = stats or TransportStats()
         self._endpoint = settings.endpoint.rstrip("/")
-        # The user's headers first: none has the name of one of ours (`PROTECTED_HEADERS`).
         self._batch_headers = {
-            **dict(settings.headers.items() if settings.headers else ()),
-            "X-Honeycomb-Team": settings.api_key.reveal(),
-            "User-Agent": user_agent(settings),
+            **identity_headers(settings),
             # Honeycomb's answers are small; a compressed one is only a risk (see
             # `bounded_decoding`).
             "Accept-Encoding": "identity",

@@ -24,7 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 
 from honeycomb_events._config import ENV_LOCAL_VISUALIZATIONS, Settings
-from honeycomb_events._http import tls_verification, user_agent
+from honeycomb_events._http import identity_headers, tls_verification
 from honeycomb_events._notices import notice
 
 RECEIVER_HEADER: Final = "X-Honeycomb-Events-Receiver"
@@ -102,11 +102,7 @@ class TraceLinks:
             f"{endpoint}/1/auth",
             # As every request of this package's: a proxy that needs the user's headers or
             # certificate needs them here too.
-            headers={
-                **dict(settings.headers.items() if settings.headers else ()),
-                "X-Honeycomb-Team": settings.api_key.reveal(),
-                "User-Agent": user_agent(settings),
-            },
+            headers=identity_headers(settings),
             timeout=_AUTH_TIMEOUT,
             verify=tls_verification(settings),
         )
