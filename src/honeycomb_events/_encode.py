@@ -82,10 +82,13 @@ class EncodedEvents(Sequence[bytes]):
     def buffer(self) -> bytes | bytearray:
         """The raw body of all the events, made again from `whole` if it was set aside."""
         if self._raw is None:
-            if self.whole is None or self._restore is None:
-                raise RuntimeError("a batch set aside without its body")
-            self._raw = self._restore(self.whole.content)
+            self._raw = self._made_again()
         return self._raw
+
+    def _made_again(self) -> bytes:
+        if self.whole is None or self._restore is None:
+            raise RuntimeError("a batch set aside without its body")
+        return self._restore(self.whole.content)
 
     def set_aside(self, whole: Body, restore: Callable[[bytes], bytes]) -> None:
         """Keep `whole` only, the body of every event, from which `restore` makes the buffer
@@ -112,10 +115,7 @@ class EncodedEvents(Sequence[bytes]):
         """The bytes of the events at `positions`. A batch set aside stays so: its buffer is
         made again for this call only (a batch that failed and waits would otherwise hold
         its raw bytes beside its body)."""
-        raw = self._raw
-        if raw is None:
-            raw = self.buffer
-            self._raw = None
+        raw = self._raw if self._raw is not None else self._made_again()
         starts, ends = self._starts, self._ends
         return [bytes(raw[starts[index] : ends[index]]) for index in positions]
 
