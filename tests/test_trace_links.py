@@ -196,3 +196,19 @@ def test_the_ui_of_an_eu_endpoint_is_the_eu_ui():
     assert _ui("https://api.eu1.honeycomb.io") == "https://ui.eu1.honeycomb.io"
     assert _ui("https://api.honeycomb.io/") == "https://ui.honeycomb.io"
     assert _ui("http://refinery.internal:8080") == "https://ui.honeycomb.io"
+
+
+def test_the_traces_remembered_are_bounded(monkeypatch):
+    # One id a trace, for the life of the process, was kept before: a service linking
+    # traces for days grew without bound.
+    from honeycomb_events import resolve_settings
+    from honeycomb_events.otel import _trace_links
+
+    monkeypatch.setattr(_trace_links, "_REMEMBERED", 5)
+    monkeypatch.setattr(_trace_links.TraceLinks, "_learn", lambda self: None)
+    links = _trace_links.TraceLinks(
+        resolve_settings(api_key=API_KEY, endpoint="http://127.0.0.1:9"), lambda _: "svc"
+    )
+    for trace_id in range(1, 21):
+        links._print(lambda dataset, trace_id: f"link {trace_id}", [("svc", trace_id)])
+    assert list(links._seen) == [16, 17, 18, 19, 20]

@@ -32,6 +32,9 @@ RECEIVER_HEADER: Final = "X-Honeycomb-Events-Receiver"
 _WAITING_AT_MOST: Final = 1_000
 """Root spans kept while the slugs are asked for; later ones get no link."""
 _AUTH_TIMEOUT: Final = 10.0
+_REMEMBERED: Final = 10_000
+"""Traces whose link was printed, remembered so that a root span exported again gets none;
+the oldest are forgotten, so that a process linking traces for days holds no more."""
 
 
 def local_visualizations() -> bool:
@@ -47,7 +50,7 @@ class TraceLinks:
         self._lock = threading.Lock()
         self._link: Callable[[str, int], str] | None = None
         self._waiting: list[tuple[str, int]] | None = []  # None once the slugs cannot come
-        self._seen: set[int] = set()
+        self._seen: dict[int, None] = {}  # the last `_REMEMBERED` traces linked, oldest first
         threading.Thread(target=self._learn, name="honeycomb-trace-links", daemon=True).start()
 
     def note(self, spans: Sequence[ReadableSpan]) -> None:
@@ -69,10 +72,13 @@ class TraceLinks:
 
     def _print(self, link: Callable[[str, int], str], found: list[tuple[str, int]]) -> None:
         lines = []
+        seen = self._seen
         for dataset, trace_id in found:
-            if trace_id not in self._seen:
-                self._seen.add(trace_id)
+            if trace_id not in seen:
+                seen[trace_id] = None
                 lines.append(f"Honeycomb link: {link(dataset, trace_id)}\n")
+        while len(seen) > _REMEMBERED:
+            del seen[next(iter(seen))]
         if lines:
             with contextlib.suppress(OSError, ValueError):  # a closed stderr: nothing to say
                 sys.stderr.write("".join(lines))
