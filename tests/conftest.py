@@ -9,6 +9,8 @@ import pytest
 from honeycomb_events import HoneycombClient, RetryPolicy, _notices
 from honeycomb_events.receiver import Receiver
 
+pytest_plugins = ["tests.browser"]
+
 API_KEY = "hcaik_01testkeytestkeytestkeytestkeytestkeytestkeytestkeytestkey01"
 """A key-shaped secret: tests assert it never appears in logs, reprs, errors or storage."""
 
