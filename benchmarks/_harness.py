@@ -3,7 +3,8 @@ in interleaved rounds, and printing the table (each contender's median round, an
 of all its rounds).
 
 CPU is the exporting thread's own (`time.thread_time`) and that of any thread the exporter
-runs for itself (this package's courier, named ``honeycomb-events-*``): the sink runs in
+runs for itself (this package's courier and buffered sender, the naive buffered sender of
+`bench_events.py`, all named ``honeycomb-events-*``): the sink runs in
 another thread of the same process and is not counted. Contenders are measured in turns, round
 after round, so a noisy neighbour on a shared machine slows every contender alike instead of
 whichever happened to run at the time; each reports its median round and the spread of all.

@@ -1,7 +1,8 @@
-"""Instructions per span, log record and metric data point, against the OTLP/HTTP exporters:
-the benchmarks' CPU ratios without the machine's noise.
+"""Instructions per span, log record and metric data point, against the OTLP/HTTP exporters,
+and per event of the events client against the naive sender: the benchmarks' CPU ratios
+without the machine's noise.
 
-    python benchmarks/bench_instructions.py [--signals spans logs metrics]
+    python benchmarks/bench_instructions.py [--signals spans logs metrics events]
 
 Each contender runs in a child process under ``valgrind --tool=cachegrind`` (needs valgrind),
 exporting the same batches twice and, in a second child, not at all; the difference divided by
@@ -27,10 +28,11 @@ from typing import Any
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
+import bench_events
 import bench_logs
 import bench_metrics
 import bench_spans
-from honeycomb_events import HoneycombLogExporter, HoneycombMetricExporter
+from honeycomb_events import Compression, Encoding, HoneycombLogExporter, HoneycombMetricExporter
 
 HERE = Path(__file__).resolve().parent
 ROUNDS = 2
@@ -42,6 +44,12 @@ CONTENDERS = {
     "spans": ("OTLP/HTTP protobuf", "hand-tuned floor (msgspec, zstd)", "honeycomb-events (zstd)"),
     "logs": ("OTLP/HTTP protobuf", "honeycomb-events (zstd)"),
     "metrics": ("OTLP/HTTP protobuf", "honeycomb-events (zstd)"),
+    "events": (
+        "naive stdlib json + httpx",
+        "naive buffered sender, stdlib json + httpx",
+        "honeycomb-events send_batch, none",
+        "honeycomb-events buffered, none",
+    ),
 }
 
 
@@ -62,6 +70,8 @@ def workload(signal: str, name: str, url: str) -> tuple[Callable[[], None], int]
             else HoneycombLogExporter(api_key="bench", endpoint=url, dataset="bench")
         )
         count = len(records)
+    elif signal == "events":
+        return _events_workload(name, url)
     else:
         collections = bench_metrics.workload(1000, 3)
         exporter = (
@@ -80,6 +90,25 @@ def workload(signal: str, name: str, url: str) -> tuple[Callable[[], None], int]
             exporter.force_flush()
 
     return export_all, count
+
+
+def _events_workload(name: str, url: str) -> tuple[Callable[[], None], int]:
+    """The events client's round: 1,000 events in batches of 500, uncompressed."""
+    events = bench_events.workload(1000)
+    if name.startswith("naive buffered"):
+        send = bench_events.naive_buffered(url, 500)
+    elif name.startswith("naive"):
+        send = bench_events.naive(url, compress=False)
+    elif "buffered" in name:
+        send = bench_events.buffered(url, 500)
+    else:
+        send = bench_events.ours(url, Encoding.JSON, Compression.NONE)
+
+    def send_all() -> None:
+        send(events[:500])
+        send(events[500:])
+
+    return send_all, len(events)
 
 
 def child(signal: str, name: str, rounds: int) -> None:

@@ -149,7 +149,7 @@ def test_a_queue_full_in_bytes_drops_the_newest_events_and_counts_them(receiver,
     sender = make_client().events.buffered(
         "ds", batch_size=100, max_queue_size=100, max_queue_bytes=1_000, flush_interval=60
     )
-    padding = "x" * 280  # about 300 bytes of JSON an event
+    padding = "x" * 250  # 315 bytes an event as it is sent, with its time
     accepted = [sender.send({"n": n, "pad": padding}) for n in range(5)]
     assert accepted == [True, True, True, False, False]
     assert sender.stats["dropped_queue_bytes"] == 2
@@ -280,3 +280,24 @@ def test_a_forked_child_starts_empty_and_sends_its_own_events(receiver, make_cli
     assert sorted((e.data["who"], e.data["n"]) for e in stored) == [("child", 100)] + [
         ("parent", n) for n in range(5)
     ]
+
+
+def test_an_event_is_written_as_it_is_queued_so_later_changes_do_not_reach_it(
+    receiver, make_client
+):
+    sender = make_client().events.buffered("ds", flush_interval=60)
+    fields: dict[str, object] = {"n": 1, "user": "ann"}
+    assert sender.send(fields)
+    fields["n"] = 2
+    fields["added"] = True
+    assert sender.close(timeout=10)
+    assert [event.data for event in receiver.events("ds")] == [{"n": 1, "user": "ann"}]
+
+
+def test_an_event_outside_the_limits_is_still_fitted_when_its_batch_is_sent(receiver, make_client):
+    sender = make_client().events.buffered("ds", flush_interval=60)
+    assert sender.send({"n": 1, "long": "x" * 70_000, "lone": "\ud800"})
+    assert sender.close(timeout=10)
+    (event,) = receiver.events("ds")
+    assert event.data["n"] == 1
+    assert len(event.data["long"]) < 70_000

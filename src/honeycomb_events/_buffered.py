@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import collections
 import logging
+import operator
 import os
 import threading
 import time
@@ -58,6 +59,9 @@ _COUNTS: Final = (
     "failed",
 )
 _COUNTS_WITH_PRESEND: Final = (*_COUNTS, "dropped_presend")
+
+_EVENT_OF: Final = operator.itemgetter(0)
+_SIZE_OF: Final = operator.itemgetter(1)
 
 _CLOSED_TEXT: Final = "the sender was closed before this event could be sent"
 
@@ -186,7 +190,9 @@ class BufferedSender(Closeable):
         rules, dropped_presend (events they dropped: the transport's stats say which)."""
         names = _COUNTS if self._presend is None else _COUNTS_WITH_PRESEND
         with self._cond:
-            return {name: self._counts[name] for name in names}
+            return {
+                name: self._enqueued if name == "queued" else self._counts[name] for name in names
+            }
 
     def send(
         self,
@@ -202,7 +208,12 @@ class BufferedSender(Closeable):
         """Queue a prepared `BatchEvent` (stamped now if it has no time); True if queued."""
         if event.time is None:
             event = BatchEvent.trusted(event.data, now_rfc3339(), event.samplerate)
-        size = approximate_size(event.data)
+        # Written once, now (a snapshot of its fields), unless hooks may change it before it goes.
+        written = None if self._presend is not None else self._transport.encoder.written(event)
+        if written is None:
+            size = approximate_size(event.data)
+        else:
+            event, size = written
         # The condition's own lock: entering the condition is a Python call, for every event.
         with self._lock:
             if self._closing:
@@ -219,7 +230,6 @@ class BufferedSender(Closeable):
                 self._queue.append((event, size))
                 self._queued_bytes += size
                 self._enqueued += 1
-                self._counts["queued"] += 1
                 if self._worker is None:
                     self._start_worker()
                 if len(self._queue) >= self.batch_size:
@@ -246,10 +256,16 @@ class BufferedSender(Closeable):
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            count = min(self.batch_size, len(self._queue))
-            taken = [self._queue.popleft() for _ in range(count)]
-            self._queued_bytes -= sum(size for _, size in taken)
-            batch = [event for event, _ in taken]
+            queue = self._queue
+            count = min(self.batch_size, len(queue))
+            if count == len(queue):
+                taken = list(queue)
+                queue.clear()
+            else:
+                taken = [queue.popleft() for _ in range(count)]
+            # C-level passes: a batch holds hundreds of events.
+            self._queued_bytes -= sum(map(_SIZE_OF, taken))
+            batch = list(map(_EVENT_OF, taken))
             if not self._queue:
                 self._flush_wanted = False
             if not batch and self._closing:

@@ -21,10 +21,12 @@ from ._formats import Compression, Encoding
 from ._limits import (
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
+    MAX_FIELDS,
     SMALL_EVENT_BYTES,
     EventFit,
     LimitTally,
     data_within_limits,
+    fields_within_limits,
     sanitize_fields,
     wire_item,
 )
@@ -122,6 +124,19 @@ class EncodedEvents(Sequence[bytes]):
     def size(self, index: int) -> int:
         """The length of one event's bytes, without copying them."""
         return self._ends[index] - self._starts[index]
+
+
+class _WrittenEvent(BatchEvent):
+    """An event and its bytes in a batch's encoding (`BatchEncoder.written`)."""
+
+    __slots__ = ("written",)
+    written: bytes  # type: ignore[misc]  # an instance's own value of BatchEvent's class default
+
+    def __init__(self, event: BatchEvent, wire: bytes) -> None:
+        self.data = event.data
+        self.time = event.time
+        self.samplerate = event.samplerate
+        self.written = wire
 
 
 class _BodyWriter:
@@ -260,6 +275,12 @@ class BatchEncoder:
             if chunker is not None and len(buffer) >= _STREAM_CHUNK:
                 offset = writer.compress_written()
             start = len(buffer)
+            if event.written is not None:
+                buffer += event.written
+                starts.append(offset + start)
+                ends.append(offset + len(buffer))
+                buffer += separator
+                continue
             # The usual event, inline: `_limits` found it within the limits (when a mapping
             # built it, else now), and one this short once encoded cannot break the one limit
             # left, a string's.
@@ -291,6 +312,30 @@ class BatchEncoder:
         if whole:
             self.compress_whole(encoded)
         return encoded
+
+    def written(self, event: BatchEvent) -> tuple[BatchEvent, int] | None:
+        """`event` written now, in this encoder's encoding, and its size in bytes; None for an
+        event that does not meet every limit as it is (the batch's encoding fits it later).
+
+        The buffered sender writes an event as it is queued: its size is what the queue bound
+        counts, and the batch copies its bytes rather than writing it a second time.
+        """
+        data = event.data
+        try:
+            if not event.within_limits and not (
+                len(data) <= MAX_FIELDS and fields_within_limits(data)
+            ):
+                return None
+            wire = self._encode(
+                {"data": data, "time": event.time}
+                if event.samplerate is None and event.time is not None
+                else wire_item(data, event)
+            )
+        except Exception:  # a lone surrogate, a mapping whose methods raise: the careful way
+            return None
+        if len(wire) > SMALL_EVENT_BYTES:
+            return None
+        return _WrittenEvent(event, wire), len(wire)
 
     def _chunker(self) -> zstandard.ZstdCompressionChunker | None:
         """A zstd stream for a JSON batch body, which can be written as it goes; msgpack's

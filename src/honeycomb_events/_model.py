@@ -217,6 +217,11 @@ class BatchEvent:
     which the encoder finds as it writes the event. The encoder then skips its per-field
     checks. False for every event made any other way; read-only."""
 
+    written: ClassVar[bytes | None] = None
+    """The event's bytes as a batch body carries them, for an event written when it was queued
+    (`BatchEncoder.written`): the encoder copies them instead of writing the event again.
+    None for every other event; read-only."""
+
     def __init__(
         self,
         data: Mapping[str, Any],
