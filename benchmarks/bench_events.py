@@ -180,7 +180,7 @@ def groups(url: str, batch: int) -> dict[str, dict[str, Export]]:
             "honeycomb-events buffered, none": ours_buffered,
         },
         "Queued one by one, sent from a worker thread, no compression": {
-            "naive buffered sender, stdlib json + httpx": naive_buffered(url, batch),
+            "naive buffered, stdlib json + httpx": naive_buffered(url, batch),
             "honeycomb-events buffered, none": ours_buffered,
         },
         "Compressed, about 50-70 bytes an event on the wire": {

@@ -46,7 +46,7 @@ CONTENDERS = {
     "metrics": ("OTLP/HTTP protobuf", "honeycomb-events (zstd)"),
     "events": (
         "naive stdlib json + httpx",
-        "naive buffered sender, stdlib json + httpx",
+        "naive buffered, stdlib json + httpx",
         "honeycomb-events send_batch, none",
         "honeycomb-events buffered, none",
     ),
