@@ -22,7 +22,7 @@ from .conftest import API_KEY
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = ("-p", "honeycomb_events.testing.pytest_plugin")
+PLUGIN = ("-p", "honeycomb_events_pytest")
 
 OTEL_TEST = """
 from opentelemetry import trace
@@ -169,11 +169,11 @@ def test_without_the_receiver_extra_the_plugin_loads_and_the_fixture_says_what_t
     assert "Traceback" not in result.stdout.str()
 
 
-def test_loading_the_plugin_imports_neither_the_receiver_nor_its_server():
+def test_loading_the_plugin_imports_neither_the_package_nor_the_receiver_nor_its_server():
     code = (
-        "import sys, honeycomb_events.testing.pytest_plugin; "
-        "print(sorted(m for m in ('starlette', 'uvicorn', 'honeycomb_events.receiver') "
-        "if m in sys.modules))"
+        "import sys, honeycomb_events_pytest; "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'honeycomb_events', "
+        "'honeycomb_events.receiver', 'httpx', 'opentelemetry') if m in sys.modules))"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ

@@ -1,8 +1,7 @@
-"""The pytest plugin: the `honeycomb_receiver` fixture.
-
-pytest imports this module at start in every project where the package is installed, so it
-imports nothing heavy: the receiver (Starlette, uvicorn) is imported when a test asks for the
-fixture. Nothing here is autouse.
+"""What the `honeycomb_receiver` fixture does: a receiver for one test, with the environment
+pointing at it. The fixture itself is in `honeycomb_events_pytest`, the plugin pytest loads in
+every run, which imports this only when a test asks for it. Needs pytest (its `MonkeyPatch`),
+which `honeycomb_events.testing` itself does not.
 """
 
 from __future__ import annotations
@@ -34,10 +33,10 @@ _MISSING_EXTRA: Final = (
 )
 
 
-@pytest.fixture
-def honeycomb_receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReceivedTelemetry]:
-    """A local receiver on 127.0.0.1 (a free port, events in memory) for this test, with
-    `HONEYCOMB_API_ENDPOINT` and `HONEYCOMB_API_KEY` pointing at it until the test ends."""
+def receiver_for_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReceivedTelemetry]:
+    """A local receiver on 127.0.0.1 (a free port, events in memory), with
+    `HONEYCOMB_API_ENDPOINT` and `HONEYCOMB_API_KEY` pointing at it through `monkeypatch`
+    until it is stopped: the body of the `honeycomb_receiver` fixture."""
     receiver_type = _receiver_type()
     if receiver_type is None:
         pytest.fail(_MISSING_EXTRA, pytrace=False)
