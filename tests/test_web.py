@@ -105,7 +105,8 @@ def drawn_span_ids(page: str) -> list[str]:
 def drawn_names(page: str) -> list[tuple[str, str]]:
     """Each row's indentation (pixels) and name, in the order drawn."""
     return re.findall(
-        r"<span class=name style='padding-left:(\d+)px'[^>]*>.*?<span class='op[^']*'[^>]*>([^<]*)<",
+        r"<span class=name style='padding-left:(\d+)px'[^>]*>"
+        r".*?<span class='op[^']*'[^>]*>([^<]*)<",
         page,
     )
 

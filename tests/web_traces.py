@@ -3,15 +3,15 @@ providers with this package's exporters, into a receiver."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry._logs import Logger, LogRecord, SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from honeycomb_events.otel import HoneycombEventsExporter, HoneycombLogExporter
 from honeycomb_events.receiver import Receiver
@@ -42,6 +42,26 @@ def _declining_card() -> None:
     raise RuntimeError("card declined by the issuer")
 
 
+def _charge(tracer: Tracer, log: Logger) -> None:
+    """The payments service's part: its server span, and the charge that fails."""
+    with (
+        tracer.start_as_current_span("POST /v1/charges", kind=SpanKind.SERVER),
+        tracer.start_as_current_span("charge card") as charge,
+    ):
+        log.emit(
+            LogRecord(
+                severity_text="WARN",
+                severity_number=SeverityNumber.WARN,
+                body="card declined: retrying is pointless",
+            )
+        )
+        try:
+            _declining_card()
+        except RuntimeError as error:
+            charge.record_exception(error)
+            charge.set_status(Status(StatusCode.ERROR, str(error)))
+
+
 def send_shop_trace(receiver: Receiver) -> ShopTrace:
     """A checkout through two services (web-shop calls payments over HTTP): server and client
     spans with their HTTP fields, a span event, a warning logged inside a span, and a charge
@@ -54,10 +74,7 @@ def send_shop_trace(receiver: Receiver) -> ShopTrace:
             HoneycombLogExporter(api_key=API_KEY, endpoint=receiver.url, retry=FAST_RETRY)
         )
     )
-    log = logging.getLogger("tests.web_traces.payments")
-    handler = LoggingHandler(level=logging.INFO, logger_provider=logs)
-    log.addHandler(handler)
-    log.propagate = False
+    log = logs.get_logger("payments")
     front, back = shop.get_tracer("shop"), payments.get_tracer("payments")
     server = {"http.method": "GET", "http.route": "/checkout", "http.target": "/checkout"}
     try:
@@ -76,17 +93,9 @@ def send_shop_trace(receiver: Receiver) -> ShopTrace:
                 pass
             call = {"http.method": "POST", "http.url": "http://payments.local:8080/v1/charges"}
             with front.start_as_current_span("POST", kind=SpanKind.CLIENT, attributes=call) as post:
-                with back.start_as_current_span("POST /v1/charges", kind=SpanKind.SERVER):
-                    with back.start_as_current_span("charge card") as charge:
-                        log.warning("card declined: retrying is pointless")
-                        try:
-                            _declining_card()
-                        except RuntimeError as error:
-                            charge.record_exception(error)
-                            charge.set_status(Status(StatusCode.ERROR, str(error)))
+                _charge(back, log)
                 post.set_status(Status(StatusCode.ERROR))
     finally:
-        log.removeHandler(handler)
         shop.shutdown()
         payments.shutdown()
         logs.shutdown()
