@@ -66,12 +66,14 @@ class Cursor(NamedTuple):
 
     @classmethod
     def parse(cls, text: str | None) -> Cursor | None:
-        """The cursor `text` names, or None (the first page) for anything else."""
+        """The cursor `text` names, or None (the first page) for anything else, such as
+        numbers SQLite's 64-bit integers cannot hold."""
         time_text, _, id_text = (text or "").partition(":")
         try:
-            return cls(int(time_text), int(id_text))
+            cursor = cls(int(time_text), int(id_text))
         except ValueError:
             return None
+        return cursor if all(-(2**63) <= part < 2**63 for part in cursor) else None
 
 
 @dataclass(frozen=True, slots=True)
