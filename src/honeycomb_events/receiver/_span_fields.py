@@ -85,16 +85,16 @@ def _first(fields: Mapping[str, Any], *names: str, limit: int = ROW_TEXT) -> str
 
 def request_text(fields: Mapping[str, Any]) -> str | None:
     """The HTTP request a span made or served: method and URL (``url.full``, ``http.url``),
-    else method, ``server.address`` and path (``url.path``, ``http.target``, ``http.route``)."""
+    else method, ``server.address`` and path (``url.path``, ``http.target``, ``http.route``);
+    None without a URL, a method or a path (a database's address alone is no request)."""
     method = _first(fields, "http.request.method", "http.method")
     url = _first(fields, "url.full", "http.url")
     if url is None:
-        host = _first(fields, "server.address", "net.peer.name") or ""
-        path = _first(fields, "url.path", "http.target", "http.route") or ""
-        url = f"{host}{path}" or None
-    if url is None:
-        return None
-    return url if method is None else f"{method} {url}"[:ROW_TEXT]
+        path = _first(fields, "url.path", "http.target", "http.route")
+        if method is None and path is None:
+            return None
+        url = f"{_first(fields, 'server.address', 'net.peer.name') or ''}{path or ''}"
+    return f"{method or ''} {url}".strip()[:ROW_TEXT] or None
 
 
 def error_text(fields: Mapping[str, Any], marks: Iterable[Mark]) -> str | None:
