@@ -47,6 +47,16 @@ def details(row: str) -> str:
     return row.split("</summary>", 1)[1]
 
 
+def shown(rows: dict[str, str], kind: str) -> dict[str, str]:
+    """The text each row shows, without a click, in its element of class `kind`; rows without
+    one are left out."""
+    return {
+        name: html.unescape(found.group(1))
+        for name, row in rows.items()
+        if (found := re.search(rf"<span class={kind}[^>]*>([^<]*)<", summary(row)))
+    }
+
+
 def text_of(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
 
@@ -94,8 +104,7 @@ def test_a_legend_names_the_services_with_their_colours_and_explains_the_marks(r
 
 def test_rows_show_the_span_kind_and_the_start_from_the_trace_start(receiver, shop):
     rows = rows_by_name(trace_page(receiver, shop.trace_id))
-    kinds = {name: re.search(r"<span class=kind[^>]*>([^<]*)<", row) for name, row in rows.items()}
-    assert {name: found.group(1) for name, found in kinds.items() if found} == {
+    assert shown(rows, "kind") == {
         "GET /checkout": "server",
         "SELECT cart": "client",
         "GET": "client",
@@ -118,13 +127,8 @@ def test_rows_show_the_span_kind_and_the_start_from_the_trace_start(receiver, sh
 
 def test_client_spans_show_the_url_they_called_next_to_the_name(receiver, shop):
     rows = rows_by_name(trace_page(receiver, shop.trace_id))
-    urls = {
-        name: html.unescape(found.group(1))
-        for name, row in rows.items()
-        if (found := re.search(r"<span class=url[^>]*>([^<]*)<", summary(row)))
-    }
     # The server span's name says its request already: it is not repeated.
-    assert urls == {
+    assert shown(rows, "url") == {
         "POST": "POST http://payments.local:8080/v1/charges",  # http.method, http.url
         "GET": "GET inventory.local/v1/stock",  # http.request.method, server.address, url.path
     }
@@ -132,12 +136,7 @@ def test_client_spans_show_the_url_they_called_next_to_the_name(receiver, shop):
 
 def test_a_failed_span_shows_its_exception_message_in_its_row(receiver, shop):
     rows = rows_by_name(trace_page(receiver, shop.trace_id))
-    shown = {
-        name: html.unescape(found.group(1))
-        for name, row in rows.items()
-        if (found := re.search(r"<span class=why[^>]*>([^<]*)<", summary(row)))
-    }
-    assert shown == {"charge card": "RuntimeError: card declined by the issuer"}
+    assert shown(rows, "why") == {"charge card": "RuntimeError: card declined by the issuer"}
     assert "<span class='op error'" in summary(rows["charge card"])
     assert "<span class='op error'" in summary(rows["POST"])  # failed, without a message
     assert "span-bar failed" in summary(rows["POST"])

@@ -1,9 +1,13 @@
 """The web pages' reads: bounded SQL on the span columns and their indexes (`_schema.py`).
 
 Nothing here reads more than a page's worth: the trace list is read newest first from the
-index of root spans, a page at a time, with a keyset cursor (the time and id of the last root
-listed) rather than an offset; a trace's spans and marks come from the index by trace id, at
-most a given number of each, and the JSON of its spans only up to a byte budget.
+index of root spans, a page at a time, with keyset cursors (the time and id of the last root
+listed, or of the first for the page before) rather than offsets; a search (`TraceSearch`)
+adds terms the same walk checks, stopping at a page of matches, so that no term needs an index
+of its own (a trace id uses the trace index). A trace's spans and marks come from the index by
+trace id, at most a given number of each, and the JSON of its spans only up to a byte budget;
+what a row needs of every span and mark (a service, a severity, an exception) is read by SQLite,
+cut to a few hundred characters, whatever the budget.
 """
 
 from __future__ import annotations
@@ -138,7 +142,10 @@ def _sample_queries() -> dict[str, tuple[str, tuple[object, ...]]]:
     }
     for name, search in searches.items():
         terms, params = search.terms()
-        queries[name] = (_ROOTS + terms + _OLDER, (*params, 2**62, 0, 50))
+        queries[name] = (_ROOTS + terms + _NEWEST, (*params, 50))
+    terms, params = everything.terms()
+    queries["older roots by every term"] = (_ROOTS + terms + _OLDER, (*params, 0, 0, 50))
+    queries["newer roots by every term"] = (_ROOTS + terms + _NEWER, (*params, 0, 0, 50))
     return queries
 
 

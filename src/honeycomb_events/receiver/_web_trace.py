@@ -235,7 +235,8 @@ def _details(
     parts = []
     if facts.stacktrace is not None:
         parts.append(
-            f"<div class=exception><span class=error>{html.escape(facts.error or '')}</span>"
+            f"<div class=exception><span class=error>{html.escape(facts.error or 'exception')}"
+            "</span>"
             f"<pre class=stack>{html.escape(facts.stacktrace)}</pre></div>"
         )
     if data is None:
