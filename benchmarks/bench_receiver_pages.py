@@ -3,15 +3,19 @@
     python benchmarks/bench_receiver_pages.py [--events 1000000] [--keep PATH]
 
 Fills an SQLite file with `--events` events through `EventStore.add` (batches of 10,000): about
-a tenth of them traces of 8 spans with a span event and a log record each, across three
-datasets, plus one trace holding a twentieth of all events as spans. Then it serves the file
-with ``honeycomb-events serve --db`` in a subprocess and times, on 127.0.0.1, ``GET /`` (first
-and best of five), the next page of the list, the page of an 8-span trace and that of the large
-trace; reads the server's resident memory (VmRSS in /proc) before and after those requests;
-times ``honeycomb-events query <dataset> --db FILE --limit 20`` (the whole process, interpreter
-start included); times opening a copy of the file in the format of the previous version (the
-migration); and prints the ``EXPLAIN QUERY PLAN`` of every query the pages run, one
-``plan <query>: ...`` line each, so that a scan of the events table shows.
+a tenth of them traces of 8 spans (about 20 fields each, as an instrumented service sends: its
+resource, HTTP and database fields) with a span event and a log record, spread over the last
+hour across three services (one dataset each); one trace of 1,000 spans; and one trace holding
+a twentieth of all events as spans. Then it serves the file with ``honeycomb-events serve
+--db`` in a subprocess and times, on 127.0.0.1, ``GET /`` (first and best of five), the next
+and previous pages of the list, the list searched each way (trace id, service, root span name,
+dataset, errors only, all at once, and searches that match nothing, which read every root), the
+page of an 8-span trace, of the 1,000-span trace and of the large trace; reads the server's
+resident memory (VmRSS in /proc) before and after those requests; times ``honeycomb-events
+query <dataset> --db FILE --limit 20`` (the whole process, interpreter start included); times
+opening a copy of the file in the format of the previous version (the migration); and prints
+the ``EXPLAIN QUERY PLAN`` of every query the pages run, one ``plan <query>: ...`` line each,
+so that a scan of the events table shows.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ from honeycomb_events.receiver import EventStore
 from honeycomb_events.receiver._trace_queries import PAGE_QUERIES
 
 DATASETS = ("shop-frontend", "shop-backend", "shop-payments")
+ROUTES = ("/checkout", "/cart", "/products/{id}", "/search", "/login", "/orders", "/", "/health")
 SPANS_PER_TRACE = 8
 EVENTS_PER_TRACE = SPANS_PER_TRACE + 2  # a span event and a log record
+WIDE_TRACE_SPANS = 1_000
 BATCH = 10_000
 COMMAND = [sys.executable, "-m", "honeycomb_events"]
 
@@ -48,32 +54,64 @@ class Event(NamedTuple):
     data: dict[str, Any]
 
 
+def _resource(service: str, number: int) -> dict[str, Any]:
+    return {
+        "service.name": service,
+        "service.instance.id": f"{service}-{number % 4}",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": "1.27.0",
+        "host.name": f"web-{number % 17}",
+    }
+
+
+def _span_fields(index: int, route: str, failed: bool) -> dict[str, Any]:
+    """A span's own fields: the server span's HTTP fields, or a database client's."""
+    if index == 0:
+        return {
+            "name": f"GET {route}",
+            "span.kind": "server",
+            "http.method": "GET",
+            "http.route": route,
+            "http.target": route,
+            "http.status_code": 500 if failed else 200,
+            "library.name": "opentelemetry.instrumentation.flask",
+        }
+    return {
+        "name": f"SELECT orders {index}",
+        "span.kind": "client",
+        "db.system": "postgresql",
+        "db.statement": "SELECT * FROM orders WHERE customer_id = $1 LIMIT 20",
+        "server.address": "db.local",
+        "library.name": "opentelemetry.instrumentation.psycopg2",
+    }
+
+
 def _trace_events(rng: random.Random, number: int, start_ns: int) -> list[Event]:
     """One request through a service: a server span, its children, a span event, a log."""
     trace_id = f"{rng.getrandbits(128):032x}"
     span_ids = [f"{rng.getrandbits(64):016x}" for _ in range(SPANS_PER_TRACE)]
     failed = number % 50 == 0
+    route = ROUTES[number % len(ROUTES)]
+    resource = _resource(DATASETS[number % len(DATASETS)], number)
     events = []
     for index, span_id in enumerate(span_ids):
         data: dict[str, Any] = {
-            "service.name": DATASETS[number % len(DATASETS)],
+            **resource,
+            **_span_fields(index, route, failed),
             "trace.trace_id": trace_id,
             "trace.span_id": span_id,
-            "name": "GET /checkout" if index == 0 else f"SELECT orders {index}",
             "duration_ms": round(rng.uniform(0.2, 40.0), 3),
-            "span.kind": "server" if index == 0 else "client",
-            "http.route": "/checkout",
-            "http.status_code": 500 if failed else 200,
-            "db.system": "postgresql",
-            "host.name": f"web-{number % 17}",
+            "meta.signal_type": "trace",
             "status_code": 2 if failed else 0,
+            "span.num_events": 0,
         }
         if index:
             data["trace.parent_id"] = span_ids[0 if index < 4 else index - 3]
         if failed and index in (0, 5):
             data["error"] = True
         events.append(Event(start_ns + index * 1_000_000, 1, data))
-    links = {"trace.trace_id": trace_id, "trace.parent_id": span_ids[1]}
+    links = {**resource, "trace.trace_id": trace_id, "trace.parent_id": span_ids[1]}
     events.append(
         Event(
             start_ns + 2_000_000,
@@ -81,9 +119,27 @@ def _trace_events(rng: random.Random, number: int, start_ns: int) -> list[Event]
             {**links, "name": "rows read", "meta.annotation_type": "span_event"},
         )
     )
-    events.append(
-        Event(start_ns + 3_000_000, 1, {**links, "body": "cart loaded", "meta.signal_type": "log"})
-    )
+    log = {**links, "body": "cart loaded", "severity": "info", "meta.signal_type": "log"}
+    events.append(Event(start_ns + 3_000_000, 1, log))
+    return events
+
+
+def _wide_trace(rng: random.Random, start_ns: int) -> list[Event]:
+    """A trace of `WIDE_TRACE_SPANS` spans: a request fanning out, four levels deep."""
+    trace_id = "e" * 32
+    resource = _resource(DATASETS[0], 0)
+    events = []
+    for index in range(WIDE_TRACE_SPANS):
+        data = {
+            **resource,
+            **_span_fields(index, "/reports", index == 500),
+            "trace.trace_id": trace_id,
+            "trace.span_id": f"{index:016x}",
+            "duration_ms": round(rng.uniform(0.2, 40.0), 3),
+        }
+        if index:
+            data["trace.parent_id"] = f"{(index - 1) // 10:016x}"
+        events.append(Event(start_ns + index * 100_000, 1, data))
     return events
 
 
@@ -113,13 +169,14 @@ def _large_trace(rng: random.Random, spans: int, start_ns: int) -> Iterator[Even
         )
 
 
-def populate(path: Path, count: int) -> tuple[str, str]:
-    """Fill `path` with about `count` events; the ids of an 8-span trace and the large one."""
+def populate(path: Path, count: int) -> tuple[str, str, str]:
+    """Fill `path` with about `count` events; the ids of an 8-span trace, the 1,000-span trace
+    and the large one."""
     rng = random.Random(15)
     large = count // 20
-    traces = max((count - large) // EVENTS_PER_TRACE, 1)
+    traces = max((count - large - WIDE_TRACE_SPANS) // EVENTS_PER_TRACE, 1)
     now = time.time_ns()
-    step = 6 * 3600 * 10**9 // traces  # the traces of the last six hours
+    step = 3600 * 10**9 // traces  # the traces of the last hour
     pending: dict[str, list[Event]] = {name: [] for name in DATASETS}
     sample = ""
     with EventStore(path) as store:
@@ -135,6 +192,8 @@ def populate(path: Path, count: int) -> tuple[str, str]:
         for dataset, events in pending.items():
             if events:
                 store.add(dataset, events)
+        wide = _wide_trace(rng, now - 1800 * 10**9)
+        store.add(DATASETS[0], wide)
         batch: list[Event] = []
         for event in _large_trace(rng, max(large, 1), now - 3600 * 10**9):
             batch.append(event)
@@ -143,7 +202,7 @@ def populate(path: Path, count: int) -> tuple[str, str]:
                 batch = []
         if batch:
             store.add("imports", batch)
-    return sample, "f" * 32
+    return sample, wide[0].data["trace.trace_id"], "f" * 32
 
 
 def _free_port() -> int:
@@ -181,24 +240,66 @@ def _serve(path: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("serve did not answer within 60 s")
 
 
-def _timed_get(http: httpx.Client, path: str) -> tuple[float, str]:
+def _timed_get(
+    http: httpx.Client, path: str, params: dict[str, str] | None = None
+) -> tuple[float, str]:
     started = time.perf_counter()
-    response = http.get(path)
+    response = http.get(path, params=params)
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return elapsed, response.text
 
 
-def _next_page(http: httpx.Client, page: str) -> tuple[str, str]:
-    """The list's second page, through the link the first page gives."""
-    older = re.search(r"href='/\?before=([^']+)'", page)
+def _link(page: str, direction: str) -> str | None:
+    """The path of the page's "older" or "newer" link, unescaped."""
+    found = re.search(rf"class={direction} href='([^']+)'", page)
+    return None if found is None else found.group(1).replace("&amp;", "&")
+
+
+def _paging(http: httpx.Client, page: str) -> list[tuple[str, str]]:
+    """The list's second page through the first page's link, and back to the first."""
+    older = _link(page, "older")
     if older is None:
-        return ("GET /?before=... (no second page)", "-")
-    elapsed, _ = _timed_get(http, f"/?before={older.group(1)}")
-    return ("GET /?before=... (the next page)", f"{elapsed:.3f} s")
+        return [("GET /?before=... (no second page)", "-")]
+    elapsed, second = _timed_get(http, older)
+    rows = [("GET /?before=... (the next page)", f"{elapsed:.3f} s")]
+    newer = _link(second, "newer")
+    if newer is not None:
+        elapsed, _ = _timed_get(http, newer)
+        rows.append(("GET /?after=... (back to the first page)", f"{elapsed:.3f} s"))
+    return rows
 
 
-def measure_pages(path: Path, sample: str, large: str) -> list[tuple[str, str]]:
+def _searches(sample: str) -> dict[str, dict[str, str]]:
+    return {
+        "trace id": {"trace_id": sample},
+        "service": {"service": DATASETS[1]},
+        "root span name contains 'search'": {"name": "search"},
+        "dataset": {"dataset": DATASETS[2]},
+        "errors only": {"errors": "1"},
+        "service, name and errors only": {
+            "service": DATASETS[0],
+            "name": "checkout",
+            "errors": "1",
+        },
+        "a service no root has (reads every root)": {"service": "nobody"},
+        "a name no root has (reads every root)": {"name": "nothing like this"},
+        "dataset of a single root (reads every root)": {"dataset": "imports"},
+    }
+
+
+def _searched(http: httpx.Client, sample: str) -> list[tuple[str, str]]:
+    rows = []
+    for what, params in _searches(sample).items():
+        first, page = _timed_get(http, "/", params)
+        best = min(_timed_get(http, "/", params)[0] for _ in range(3))
+        listed = page.count("<tr class=trace>")
+        rows.append((f"GET /?... {what} ({listed} listed)", f"{first:.3f} / {best:.3f} s"))
+    return rows
+
+
+def measure_pages(path: Path, traces: tuple[str, str, str]) -> list[tuple[str, str]]:
+    sample, wide, large = traces
     process, url = _serve(path)
     rows: list[tuple[str, str]] = []
     try:
@@ -208,10 +309,18 @@ def measure_pages(path: Path, sample: str, large: str) -> list[tuple[str, str]]:
             rows.append(("GET / (first request)", f"{first:.3f} s"))
             again = min(_timed_get(http, "/")[0] for _ in range(5))
             rows.append(("GET / (best of 5 more)", f"{again:.3f} s"))
-            rows.append(_next_page(http, page))
+            rows += _paging(http, page)
+            rows += _searched(http, sample)
             after_list = _rss_mib(process.pid)
             elapsed = _timed_get(http, f"/trace/{sample}")[0]
             rows.append((f"GET /trace/<{SPANS_PER_TRACE}-span trace>", f"{elapsed:.3f} s"))
+            elapsed, page = _timed_get(http, f"/trace/{wide}")
+            rows.append(
+                (
+                    f"GET /trace/<{WIDE_TRACE_SPANS:,}-span trace> ({len(page) / 2**20:.1f} MiB)",
+                    f"{elapsed:.3f} s",
+                )
+            )
             elapsed, page = _timed_get(http, f"/trace/{large}")
             drawn = page.count("class='span-bar")
             rows.append((f"GET /trace/<large trace> ({drawn:,} spans drawn)", f"{elapsed:.3f} s"))
@@ -290,20 +399,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = args.keep or Path(directory) / "events.sqlite3"
         started = time.perf_counter()
-        sample, large = populate(path, args.events)
+        traces = populate(path, args.events)
         populated = time.perf_counter() - started
         with EventStore.open_read_only(path) as store:
             stored = store.count()
         size = sum(f.stat().st_size for f in path.parent.glob(path.name + "*")) / 2**20
         rows = [(f"populate ({stored:,} events, {size:,.0f} MiB on disk)", f"{populated:.1f} s")]
-        rows += measure_pages(path, sample, large)
+        rows += measure_pages(path, traces)
         rows.append(measure_query(path))
         rows.append(measure_migration(path, Path(directory)))
-        plans = query_plans(path, sample)
+        plans = query_plans(path, traces[0])
     print(machine())
-    print(f"{'what':58} {'figure':>12}")
+    print(f"{'what':72} {'figure':>16}")
     for what, figure in rows:
-        print(f"{what:58} {figure:>12}")
+        print(f"{what:72} {figure:>16}")
     for line in plans:
         print(line)
 

@@ -31,9 +31,12 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """One headless Chromium for the session (a Playwright ``Browser``); skips without one."""
+    """One headless Chromium for a test module (a Playwright ``Browser``); skips without one.
+
+    Not for the session: Playwright's sync API keeps an asyncio loop marked running in the main
+    thread while it is open, and the asyncio tests of later modules could not run theirs."""
     path = chromium_path()
     if path is None:
         pytest.skip("no Chromium installed (.ci/run installs Debian's chromium package)")

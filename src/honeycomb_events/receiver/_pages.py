@@ -1,5 +1,6 @@
-"""The receiver's web pages: ``GET /`` (datasets and traces, a page at a time) and
-``GET /trace/{trace_id}`` (a trace's waterfall), rendered by `_web` in a worker thread."""
+"""The receiver's web pages: ``GET /`` (datasets and traces, a page at a time, searchable;
+`_web_index`) and ``GET /trace/{trace_id}`` (a trace's waterfall; `_web_trace`), each rendered
+in a worker thread, since a page reads SQLite."""
 
 from __future__ import annotations
 
@@ -11,11 +12,17 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ._store import EventStore
-from ._web import index_page, trace_page
+from ._trace_queries import TraceSearch
+from ._web_index import index_page
+from ._web_trace import trace_page
+
+MAX_SEARCH_TEXT = 500
+"""A search term longer than this is cut: no root span name (`_schema.NAME_CHARACTERS`) or
+id is longer."""
 
 
 class Pages:
-    """The web page endpoints."""
+    """The web page endpoints; `routes()` lists them for the application."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
@@ -27,13 +34,27 @@ class Pages:
         ]
 
     async def index(self, request: Request) -> Response:
-        before = request.query_params.get("before")
-        page = await anyio.to_thread.run_sync(lambda: index_page(self.store, before=before))
+        query = request.query_params
+
+        def text(name: str) -> str:
+            return query.get(name, "").strip()[:MAX_SEARCH_TEXT]
+
+        search = TraceSearch(
+            trace_id=text("trace_id"),
+            service=text("service"),
+            name=text("name"),
+            dataset=text("dataset"),
+            errors_only=bool(text("errors")),
+        )
+        before, after = query.get("before"), query.get("after")
+        page = await anyio.to_thread.run_sync(
+            lambda: index_page(self.store, search, before=before, after=after)
+        )
         return HTMLResponse(page)
 
     async def trace(self, request: Request) -> Response:
         trace_id = request.path_params["trace_id"]
-        page = await anyio.to_thread.run_sync(trace_page, self.store, trace_id)
+        page = await anyio.to_thread.run_sync(lambda: trace_page(self.store, trace_id))
         if page is None:
             return HTMLResponse(
                 f"<p>No span of trace {html.escape(trace_id)} is stored. "

@@ -31,7 +31,15 @@ from ._schema import (
     prepare,
     span_columns,
 )
-from ._trace_queries import Cursor, TraceRows, TraceSummary, recent_traces, trace_rows
+from ._trace_queries import (
+    NO_SEARCH,
+    Cursor,
+    TraceList,
+    TraceRows,
+    TraceSearch,
+    recent_traces,
+    trace_rows,
+)
 
 MAX_DATASET_COLUMNS: Final = 10_000
 """Honeycomb's limit on distinct columns (fields) in one dataset."""
@@ -301,13 +309,19 @@ class EventStore:
             return [(name, int(events)) for name, events in rows]
 
     def recent_traces(
-        self, *, before: Cursor | None = None, limit: int = 50
-    ) -> tuple[list[TraceSummary], Cursor | None]:
-        """Root spans newest first, `limit` at a time: those older than `before` (None: the
-        newest), and the cursor of the page after (None when there is none)."""
+        self,
+        search: TraceSearch = NO_SEARCH,
+        *,
+        before: Cursor | None = None,
+        after: Cursor | None = None,
+        limit: int = 50,
+    ) -> TraceList:
+        """Root spans matching `search` newest first, `limit` at a time, as
+        `_trace_queries.recent_traces` reads them."""
         with self._lock:
             conn = self._connection()
-            return recent_traces(conn, self._display_names(conn), before, limit)
+            names = self._display_names(conn)
+            return recent_traces(conn, names, search, before=before, after=after, limit=limit)
 
     def trace(
         self, trace_id: str, *, max_spans: int, max_marks: int, data_budget: int

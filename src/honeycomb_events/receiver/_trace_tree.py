@@ -1,4 +1,5 @@
-"""The order a waterfall draws spans in: parents before children, siblings by start time.
+"""The order a waterfall draws spans in: parents before children, siblings by start time; and
+how many spans each one has below it (what collapsing it hides).
 
 Whatever the stored ids say, every span is drawn exactly once and nothing recurses: a chain of
 any length is walked with an explicit stack, a span whose parent is not among the spans (or is
@@ -66,3 +67,18 @@ def _walk(roots: list[int], children: list[list[int]], drawn: list[bool]) -> lis
             ordered.append((index, depth))
             stack.extend((child, depth + 1) for child in reversed(children[index]))
     return ordered
+
+
+def descendant_counts(depths: Sequence[int]) -> list[int]:
+    """For spans in waterfall order with these depths, how many spans each has below it: they
+    are the ones right after it that are deeper."""
+    counts = [0] * len(depths)
+    open_spans: list[int] = []
+    for index, depth in enumerate(depths):
+        while open_spans and depths[open_spans[-1]] >= depth:
+            above = open_spans.pop()
+            counts[above] = index - above - 1
+        open_spans.append(index)
+    for above in open_spans:
+        counts[above] = len(depths) - above - 1
+    return counts
