@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from ._store import EventStore
 from ._web import index_page, trace_page
+from ._web_query import query_page
 
 
 class Pages:
@@ -24,6 +25,7 @@ class Pages:
         return [
             Route("/", self.index, methods=["GET"]),
             Route("/trace/{trace_id}", self.trace, methods=["GET"]),
+            Route("/query", self.query, methods=["GET"]),
         ]
 
     async def index(self, request: Request) -> Response:
@@ -41,3 +43,8 @@ class Pages:
                 status_code=404,
             )
         return HTMLResponse(page)
+
+    async def query(self, request: Request) -> Response:
+        pairs = request.query_params.multi_items()
+        status, page = await anyio.to_thread.run_sync(query_page, self.store, pairs)
+        return HTMLResponse(page, status_code=status)

@@ -1,0 +1,384 @@
+"""The query page, ``/query``: a form for a query in Honeycomb's model and its answer drawn on
+the server, a line chart per calculation with a line per group, a heatmap per ``HEATMAP(f)``,
+a table of the groups, and the first matching events with links to their traces.
+
+Every table row and heatmap cell links to this page again, narrowed: a row adds its group's
+values as filters, a cell its value range and its time range; the narrowed page lists the
+events (and so the traces) behind the row or the cell. Stored values of any type or size
+render, escaped and cut; at most `MAX_LINES_DRAWN` groups are drawn as lines.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+from urllib.parse import quote
+
+import msgspec
+
+from honeycomb_events._query_spec import (
+    ALL_CALCULATION_OPS,
+    FILTER_OPS,
+    Filter,
+    QueryError,
+    QuerySpec,
+    group_filters,
+)
+
+from ._query_params import QueryParams, rfc3339
+from ._query_result import QueryResult
+from ._store import EventStore, StoredEvent, dataset_key
+from ._svg_charts import Line, heatmap_chart, line_chart, mini_histogram, moment_text, swatch
+from ._web import _page
+
+MAX_LINES_DRAWN: Final = 50
+"""A chart draws the first this many groups; the table lists every group the query keeps."""
+EVENTS_LISTED: Final = 20
+"""The matching events listed under the answer, the first stored."""
+MAX_LINK_CHARS: Final = 4000
+"""A row whose group values make a longer link gets none."""
+_CELL_CHARS: Final = 200
+_TITLE_CHARS: Final = 1000
+_LEGEND_CHARS: Final = 80
+
+_STYLE: Final = """
+form.query { display: grid; gap: 8px; max-width: 1100px; }
+form.query fieldset { border: 1px solid #ddd; padding: 6px 10px; display: flex;
+  flex-wrap: wrap; gap: 6px; align-items: center; }
+form.query legend { font-weight: 600; font-size: 12px; letter-spacing: .04em; }
+form.query input[type=text] { width: 220px; } .times { display: flex; gap: 12px;
+  flex-wrap: wrap; align-items: center; }
+.problem { color: #c62828; font-weight: 600; white-space: pre-wrap; }
+svg.chart { width: 100%; max-width: 1100px; height: auto; display: block; }
+svg.chart text { font: 12px system-ui, sans-serif; fill: #444; }
+svg.chart .axis { stroke: #888; } svg.chart .grid { stroke: #eee; }
+svg.chart .axis-name { font-weight: 600; }
+.lines path { fill: none; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; }
+.lines circle { opacity: 0; } .lines.dots circle { opacity: 1; } .lines circle:hover { opacity: 1; }
+.lines:hover .series { opacity: .3; } .lines .series:hover { opacity: 1; }
+.lines .series:hover path { stroke-width: 3.5; }
+ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 4px 16px;
+  max-width: 1100px; font-size: 13px; }
+ul.legend li { display: flex; align-items: center; gap: 4px; }
+.heatmap a:hover rect { stroke: #f57c00; stroke-width: 2; }
+.heat-scale { font-size: 12px; color: #555; } .heat { display: inline-block; width: 18px;
+  height: 10px; }
+table.groups td.number { text-align: right; font-variant-numeric: tabular-nums; }
+.none { color: #999; font-style: italic; }
+td.fields { font: 12px ui-monospace, monospace; color: #444; max-width: 600px;
+  overflow-wrap: anywhere; }
+"""
+
+
+def value_text(value: Any, limit: int = _CELL_CHARS) -> str:
+    """A stored value as plain text, cut to `limit` characters: text as it is, numbers
+    short, anything else as JSON."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if abs(value) < 10**30 else f"{float(value):.6g}"
+    else:
+        try:
+            text = msgspec.json.encode(value, enc_hook=str).decode("utf-8")
+        except (msgspec.EncodeError, RecursionError, OverflowError):
+            text = repr(type(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(value: Any) -> str:
+    """A value for a cell: escaped, cut, the longer text (also cut) on hover; a missing
+    value in grey."""
+    if value is None:
+        return "<span class=none>(none)</span>"
+    short = value_text(value)
+    if len(short) < _CELL_CHARS:
+        return html.escape(short)
+    return (
+        f"<span title='{html.escape(value_text(value, _TITLE_CHARS))}'>{html.escape(short)}</span>"
+    )
+
+
+def group_name(breakdowns: Sequence[str], key: Sequence[Any]) -> str:
+    """A group as plain text: its values joined, ``all events`` without breakdowns."""
+    if not breakdowns:
+        return "all events"
+    return ", ".join("(none)" if v is None else value_text(v, _LEGEND_CHARS) for v in key)
+
+
+def query_page(
+    store: EventStore, pairs: Iterable[tuple[str, str]], *, now_ns: int | None = None
+) -> tuple[int, str]:
+    """The page for the query string's `pairs`, and its status: 400 with the problem for a
+    query that cannot run, 404 for an unknown dataset, the form alone without a dataset."""
+    params = QueryParams.from_pairs(pairs)
+    datasets = store.datasets()
+    form = _form(params, datasets)
+    status, answer = 200, "<p class=note>Choose a dataset and run a query.</p>"
+    if params.dataset:
+        status, answer = _answer(
+            store, params, datasets, time.time_ns() if now_ns is None else now_ns
+        )
+    title = f"query {params.dataset}" if params.dataset else "query"
+    body = (
+        f"<style>{_STYLE}</style><p><a href='/'>traces</a> · <a href='/query'>new query</a></p>"
+        f"<h1>Query</h1>{form}{answer}"
+    )
+    return status, _page(title, body)
+
+
+def _answer(
+    store: EventStore, params: QueryParams, datasets: Sequence[str], now_ns: int
+) -> tuple[int, str]:
+    if dataset_key(params.dataset) not in {dataset_key(name) for name in datasets}:
+        return 404, f"<p class=problem>No dataset {html.escape(params.dataset)!s} is stored.</p>"
+    try:
+        spec = params.spec(now_ns)
+        result = store.query(params.dataset, spec)
+        events = _matching_events(store, params.dataset, spec)
+    except QueryError as problem:
+        return 400, f"<p class=problem>{html.escape(str(problem))}</p>"
+    return 200, (
+        _summary(result)
+        + _charts(result, params)
+        + _table(result, params)
+        + _events_list(events, spec)
+    )
+
+
+def _matching_events(store: EventStore, dataset: str, spec: QuerySpec) -> list[StoredEvent]:
+    return store.events(
+        dataset,
+        since_ns=spec.start_ns,
+        until_ns=spec.end_ns,
+        limit=EVENTS_LISTED,
+        filters=spec.filters,
+        any_filter=spec.any_filter,
+    )
+
+
+def _inputs(name: str, values: Sequence[str], placeholder: str, blanks: int) -> str:
+    """An input per value, and blank ones to add more (the page drops blank values)."""
+    shown = [*values, *[""] * max(1, blanks - len(values))]
+    return "".join(
+        f"<input type=text name={name} value='{html.escape(value)}' "
+        f"placeholder='{html.escape(placeholder)}'>"
+        for value in shown
+    )
+
+
+def _form(params: QueryParams, datasets: Sequence[str]) -> str:
+    names = list(datasets)
+    if params.dataset and dataset_key(params.dataset) not in map(dataset_key, names):
+        names.append(params.dataset)
+    options = "".join(
+        f"<option{' selected' if dataset_key(name) == dataset_key(params.dataset) else ''}>"
+        f"{html.escape(name)}</option>"
+        for name in names
+    )
+    checked = " checked" if params.match_any else ""
+    return (
+        "<form class=query method=get action='/query'>"
+        f"<div class=times><label>Dataset <select name=dataset>{options}</select></label>"
+        f"<label>Since <input type=text name=since value='{html.escape(params.since)}' "
+        "placeholder='2h (or RFC3339)'></label>"
+        f"<label>Until <input type=text name=until value='{html.escape(params.until)}' "
+        "placeholder=now></label>"
+        "<label>Granularity <input type=text name=granularity size=6 "
+        f"value='{html.escape(params.granularity)}' placeholder=auto></label>"
+        f"<label>Limit <input type=number name=limit min=1 value='{html.escape(params.limit)}' "
+        "placeholder=100></label></div>"
+        "<fieldset><legend>VISUALIZE</legend>"
+        f"{_inputs('calc', params.calc, 'COUNT, P99(duration_ms), HEATMAP(duration_ms)', 2)}"
+        "</fieldset><fieldset><legend>WHERE</legend>"
+        f"{_inputs('where', params.where, 'status_code=200, duration_ms>100', 2)}"
+        f"<label><input type=checkbox name=match value=any{checked}> any (OR)</label>"
+        "</fieldset><fieldset><legend>GROUP BY</legend>"
+        f"{_inputs('by', params.by, 'http.route', 2)}"
+        "</fieldset><fieldset><legend>ORDER BY</legend>"
+        f"{_inputs('order', params.order, 'P99(duration_ms) desc', 1)}"
+        "</fieldset><div><button type=submit>Run query</button></div></form>"
+        f"<details class=note><summary>Syntax</summary><p>Calculations: "
+        f"{html.escape(', '.join(sorted(ALL_CALCULATION_OPS)))}, as COUNT or OP(field). "
+        f"Filters: field OP value, with OP one of {html.escape(' '.join(FILTER_OPS))}; "
+        "exists and does-not-exist take no value, in and not-in a comma-separated list. "
+        "Orders: a calculation or a breakdown, then asc or desc. Since and until: now, a "
+        "time ago (15m, 2h, 1d) or an RFC3339 time (UTC).</p></details>"
+    )
+
+
+def _duration_text(nanos: int) -> str:
+    for unit, name in ((604800, "w"), (86400, "d"), (3600, "h"), (60, "m"), (1, "s")):
+        if nanos % (unit * 1_000_000_000) == 0:
+            return f"{nanos // (unit * 1_000_000_000)}{name}"
+    return f"{nanos / 1e9:g}s"
+
+
+def _summary(result: QueryResult) -> str:
+    spec = result.spec
+    kept = len(result.groups)
+    groups = f"{result.total_groups} group{'' if result.total_groups == 1 else 's'}"
+    if kept < result.total_groups:
+        groups += f", the first {kept} shown (limit {spec.limit})"
+    return (
+        f"<p class=summary>{result.events} matching event{'' if result.events == 1 else 's'} "
+        f"from {moment_text(spec.start_ns)} to {moment_text(spec.end_ns)} UTC, every "
+        f"{_duration_text(spec.granularity_ns)}; {groups}.</p>"
+    )
+
+
+def _link(params: QueryParams, anchor: str = "") -> str | None:
+    """``/query`` with `params`, or None when that link would be too long to offer."""
+    url = f"/query?{params.query_string()}{anchor}"
+    return url if len(url) <= MAX_LINK_CHARS else None
+
+
+def _legend(names: Sequence[str]) -> str:
+    items = "".join(
+        f"<li>{swatch(index)}<span>{html.escape(name)}</span></li>"
+        for index, name in enumerate(names)
+    )
+    return f"<ul class=legend>{items}</ul>"
+
+
+def _charts(result: QueryResult, params: QueryParams) -> str:
+    """A section per calculation: its lines and their legend, or its heatmap."""
+    spec = result.spec
+    drawn = result.groups[:MAX_LINES_DRAWN]
+    names = [group_name(spec.breakdowns, group.key) for group in drawn]
+    legend = _legend(names)
+    sections = []
+    if len(result.groups) > len(drawn):
+        sections.append(
+            f"<p class=note>The charts draw the first {len(drawn)} of the "
+            f"{len(result.groups)} groups; the table lists them all.</p>"
+        )
+    for calc in spec.calculations:
+        label = calc.label
+        if calc.op == "HEATMAP":
+            heatmap = result.heatmaps.get(label)
+            chart = (
+                ""
+                if heatmap is None
+                else heatmap_chart(
+                    result.bucket_starts_ns,
+                    spec.granularity_ns,
+                    heatmap.edges,
+                    heatmap.counts,
+                    value_name=calc.column or label,
+                    cell_href=_cell_links(params, spec, calc.column or "", heatmap.edges),
+                )
+            )
+        else:
+            lines = [
+                Line(name, index, group.series.get(label, ()))
+                for index, (name, group) in enumerate(zip(names, drawn, strict=True))
+            ]
+            chart = line_chart(result.bucket_starts_ns, lines, value_name=label) + legend
+        sections.append(
+            f"<section class=calculation><h2>{html.escape(label)}</h2>{chart}</section>"
+        )
+    return "".join(sections)
+
+
+def _cell_links(
+    params: QueryParams, spec: QuerySpec, column: str, edges: Sequence[float]
+) -> Callable[[int, int, int], str | None] | None:
+    """A heatmap cell's link: this query narrowed to the cell's value range and time range
+    (none when its filters are any-of, which a further filter would widen)."""
+    if params.match_any:
+        return None
+
+    def href(start_ns: int, end_ns: int, row: int) -> str | None:
+        low, high = edges[row], edges[row + 1]
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return None
+        top = "<=" if row == len(edges) - 2 else "<"
+        narrower = params.narrowed(
+            [Filter(column, ">=", low), Filter(column, top, high)],
+            start_ns=max(start_ns, spec.start_ns),
+            end_ns=min(end_ns, spec.end_ns),
+        )
+        return _link(narrower, "#events")
+
+    return href
+
+
+def _table(result: QueryResult, params: QueryParams) -> str:
+    """The groups, in the query's order: each one's values, calculations, event count, and
+    a link to its events."""
+    spec = result.spec
+    labels = result.labels
+    head = "".join(
+        f"<th>{html.escape(name)}</th>" for name in [*spec.breakdowns, *labels, "events"]
+    )
+    rows = []
+    for index, group in enumerate(result.groups):
+        keys = "".join(f"<td>{_shown(value)}</td>" for value in group.key)
+        values = "".join(_calculation_cell(label, group.values.get(label)) for label in labels)
+        link = None if params.match_any else _row_link(params, spec, group.key)
+        rows.append(
+            f"<tr class=group><td>{swatch(index) if index < MAX_LINES_DRAWN else ''}</td>"
+            f"{keys}{values}<td class=number>{group.events}</td>"
+            f"<td>{f'<a href={_attr(link)}>events</a>' if link else ''}</td></tr>"
+        )
+    if not rows:
+        rows.append(f"<tr><td colspan={len(spec.breakdowns) + len(labels) + 3}>no events</td></tr>")
+    return (
+        f"<h2>Groups</h2><table class='list groups'><tr><th></th>{head}<th></th></tr>"
+        f"{''.join(rows)}</table>"
+    )
+
+
+def _attr(text: str) -> str:
+    return f"'{html.escape(text)}'"
+
+
+def _row_link(params: QueryParams, spec: QuerySpec, key: Sequence[Any]) -> str | None:
+    try:
+        filters = group_filters(spec.breakdowns, key)
+    except (QueryError, ValueError):
+        return None
+    return _link(params.narrowed(filters), "#events")
+
+
+def _calculation_cell(label: str, value: Any) -> str:
+    if isinstance(value, list):  # a HEATMAP's counts per value bucket
+        return f"<td>{mini_histogram(value)}</td>"
+    return f"<td class=number>{_shown(value)}</td>"
+
+
+def _events_list(events: Sequence[StoredEvent], spec: QuerySpec) -> str:
+    """The first matching events, each linked to its trace when it has one."""
+    rows = "".join(_event_row(event) for event in events)
+    if not rows:
+        rows = "<tr><td colspan=6>no matching events</td></tr>"
+    return (
+        f"<h2 id=events>Events and their traces</h2><p class=note>The first "
+        f"{EVENTS_LISTED} stored events the filters keep from {rfc3339(spec.start_ns)} to "
+        f"{rfc3339(spec.end_ns)}.</p><table class=list><tr><th>time (UTC)</th><th>trace</th>"
+        f"<th>name</th><th>service.name</th><th>duration_ms</th><th>fields</th></tr>{rows}</table>"
+    )
+
+
+def _event_row(event: StoredEvent) -> str:
+    data = event.data
+    trace_id = data.get("trace.trace_id")
+    trace = ""
+    if isinstance(trace_id, str) and trace_id:
+        trace = (
+            f"<a href={_attr('/trace/' + quote(trace_id, safe=''))}>"
+            f"{html.escape(value_text(trace_id, 40))}</a>"
+        )
+    fields = html.escape(value_text(data, 300))
+    return (
+        f"<tr><td>{moment_text(event.time_ns)}</td><td>{trace}</td>"
+        + "".join(
+            f"<td>{_shown(data.get(name))}</td>" for name in ("name", "service.name", "duration_ms")
+        )
+        + f"<td class=fields>{fields}</td></tr>"
+    )
