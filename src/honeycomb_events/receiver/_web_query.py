@@ -69,7 +69,7 @@ ul.legend li { display: flex; align-items: center; gap: 4px; }
 table.groups td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .none { color: #999; font-style: italic; }
 td.fields { font: 12px ui-monospace, monospace; color: #444; max-width: 600px;
-  overflow-wrap: anywhere; }
+  overflow-wrap: anywhere; } td.when, td.name { white-space: nowrap; }
 """
 
 
@@ -81,13 +81,24 @@ def value_text(value: Any, limit: int = _CELL_CHARS) -> str:
     elif isinstance(value, float):
         text = f"{value:.6g}"
     elif isinstance(value, int) and not isinstance(value, bool):
-        text = str(value) if abs(value) < 10**30 else f"{float(value):.6g}"
+        text = _int_text(value)
     else:
         try:
             text = msgspec.json.encode(value, enc_hook=str).decode("utf-8")
         except (msgspec.EncodeError, RecursionError, OverflowError):
             text = repr(type(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _int_text(value: int) -> str:
+    """Digits up to 15 of them; past that, as a float would show it, or its power of ten
+    where no float holds it (and where Python refuses to write its digits)."""
+    if abs(value) < 10**15:
+        return str(value)
+    try:
+        return f"{float(value):.6g}"
+    except OverflowError:
+        return f"{'-' if value < 0 else ''}~1e+{math.floor(math.log10(abs(value)))}"
 
 
 def _shown(value: Any) -> str:
@@ -142,6 +153,13 @@ def _answer(
         events = _matching_events(store, params.dataset, spec)
     except QueryError as problem:
         return 400, f"<p class=problem>{html.escape(str(problem))}</p>"
+    except (ArithmeticError, ValueError) as problem:
+        # The engine computes in floats: values at the ends of their range can defeat it
+        # (HEATMAP over 1e308 and -1e308); the page says so rather than fail.
+        return 500, (
+            "<p class=problem>This query could not be computed over the stored values: "
+            f"{html.escape(type(problem).__name__)}: {html.escape(str(problem)[:500])}</p>"
+        )
     return 200, (
         _summary(result)
         + _charts(result, params)
@@ -188,8 +206,8 @@ def _form(params: QueryParams, datasets: Sequence[str]) -> str:
         "placeholder='2h (or RFC3339)'></label>"
         f"<label>Until <input type=text name=until value='{html.escape(params.until)}' "
         "placeholder=now></label>"
-        "<label>Granularity <input type=text name=granularity size=6 "
-        f"value='{html.escape(params.granularity)}' placeholder=auto></label>"
+        "<label>Granularity <input type=text name=granularity "
+        f"value='{html.escape(params.granularity)}' size=6 placeholder=auto></label>"
         f"<label>Limit <input type=number name=limit min=1 value='{html.escape(params.limit)}' "
         "placeholder=100></label></div>"
         "<fieldset><legend>VISUALIZE</legend>"
@@ -374,11 +392,10 @@ def _event_row(event: StoredEvent) -> str:
             f"<a href={_attr('/trace/' + quote(trace_id, safe=''))}>"
             f"{html.escape(value_text(trace_id, 40))}</a>"
         )
-    fields = html.escape(value_text(data, 300))
+    fields = html.escape(value_text(data, _CELL_CHARS))
     return (
-        f"<tr><td>{moment_text(event.time_ns)}</td><td>{trace}</td>"
-        + "".join(
-            f"<td>{_shown(data.get(name))}</td>" for name in ("name", "service.name", "duration_ms")
-        )
+        f"<tr><td class=when>{moment_text(event.time_ns)}</td><td>{trace}</td>"
+        f"<td class=name>{_shown(data.get('name'))}</td>"
+        + "".join(f"<td>{_shown(data.get(name))}</td>" for name in ("service.name", "duration_ms"))
         + f"<td class=fields>{fields}</td></tr>"
     )
