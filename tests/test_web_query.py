@@ -480,3 +480,14 @@ def test_the_query_string_reads_back_the_same():
         "dataset=web&calc=P99(duration_ms)&where=a%3D1&match=any&by=route&order=COUNT+desc&since=1h"
     )
     assert QueryParams.from_pairs(parse_qsl(params.query_string())) == params
+
+
+def test_the_events_list_starts_at_the_start_of_the_time_range(receiver):
+    # Stored late events first: the list follows time buckets, not the order stored.
+    late = [{"time": f"{DAY}12:02:{n:02d}Z", "data": {"n": f"late {n}"}} for n in range(30)]
+    early = [{"time": f"{DAY}12:00:{n:02d}Z", "data": {"n": f"early {n}"}} for n in range(5)]
+    post(receiver, "spread", late)
+    post(receiver, "spread", early)
+    page = query(receiver, ("dataset", "spread"))
+    listed = re.findall(r"&quot;n&quot;:&quot;(\w+ \d+)&quot;", page.text.split("id=events")[1])
+    assert listed == [f"early {n}" for n in range(5)] + [f"late {n}" for n in range(15)]

@@ -202,19 +202,6 @@ class QueryParams:
             now_ns=now,
         )
 
-    def narrowed(
-        self, filters: Sequence[Filter], *, start_ns: int | None = None, end_ns: int | None = None
-    ) -> QueryParams:
-        """The same query with `filters` added and, when given, the time range replaced by
-        ``start_ns`` to ``end_ns`` (at the granularity such a range gets by default)."""
-        added = tuple(filter_text(item) for item in filters)
-        narrower = replace(self, where=self.where + added)
-        if start_ns is not None and end_ns is not None:
-            narrower = replace(
-                narrower, since=rfc3339(start_ns), until=rfc3339(end_ns), granularity=""
-            )
-        return narrower
-
     def query_string(self) -> str:
         """The parameters as ``/query``'s query string, in the form's order."""
         pairs = [("dataset", self.dataset)]
@@ -224,3 +211,35 @@ class QueryParams:
         pairs += [(name, getattr(self, name)) for name in ("limit", "since", "until")]
         pairs.append(("granularity", self.granularity))
         return urlencode([(name, value) for name, value in pairs if value], safe="()")
+
+
+class Links:
+    """Links to a query narrowed by more filters, and to a time range, for the many rows and
+    cells of a page: the query's own part of the query string is written once, and each set
+    of filters and each time range once."""
+
+    def __init__(self, params: QueryParams) -> None:
+        self._query = params.query_string()
+        # A narrower time range gets the granularity such a range gets by default.
+        self._untimed = replace(params, since="", until="", granularity="").query_string()
+        self._wheres: dict[tuple[str, ...], str] = {}
+        self._times: dict[tuple[int, int], str] = {}
+
+    def narrowed(
+        self, filters: Sequence[str], *, start_ns: int | None = None, end_ns: int | None = None
+    ) -> str:
+        """``/query?...`` with the ``where`` texts `filters` added and, when given, the time
+        range replaced by ``start_ns`` to ``end_ns``."""
+        key = tuple(filters)
+        wheres = self._wheres.get(key)
+        if wheres is None:
+            wheres = self._wheres[key] = "".join(
+                "&" + urlencode([("where", text)], safe="()") for text in key
+            )
+        if start_ns is None or end_ns is None:
+            return f"/query?{self._query}{wheres}"
+        times = self._times.get((start_ns, end_ns))
+        if times is None:
+            moments = [("since", rfc3339(start_ns)), ("until", rfc3339(end_ns))]
+            times = self._times[start_ns, end_ns] = "&" + urlencode(moments)
+        return f"/query?{self._untimed}{wheres}{times}"
