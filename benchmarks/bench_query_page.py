@@ -1,13 +1,14 @@
 """The query page, ``GET /query``, against the query endpoint it draws, on a large database.
 
-    python benchmarks/bench_query_page.py [--events 1000000] [--keep PATH]
+    python benchmarks/bench_query_page.py [--events 1000000] [--db PATH]
 
 Fills an SQLite file with `--events` events of one dataset spread over the last hour (ten
 routes, each with its own latency, one in fifty failing), serves it with ``honeycomb-events
 serve --db`` in a subprocess and times, on 127.0.0.1, each query as JSON
 (``POST /_receiver/query/<dataset>``, the engine alone) and as the page (``GET /query``, the
 engine, the matching events listed and the drawing): the first request and the best of five.
-The page's size is printed beside it.
+The page's size is printed beside it. ``--db`` keeps the file, or measures one made before
+(whose hour has passed: it then holds fewer events of the last hour).
 """
 
 from __future__ import annotations
@@ -122,12 +123,12 @@ def measure(path: Path) -> list[tuple[str, str, str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--keep", type=Path, help="build the database at this path and keep it")
-    args = parser.parse_args()
+    options = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    options.add_argument("--events", type=int, default=1_000_000, help="events to store")
+    options.add_argument("--db", type=Path, help="measure this file, made first if missing")
+    args = options.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        path = args.keep or Path(directory) / "events.sqlite3"
+        path = args.db or Path(directory) / "events.sqlite3"
         if not path.exists():
             started = time.perf_counter()
             populate(path, args.events)

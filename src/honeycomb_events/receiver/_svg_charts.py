@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from honeycomb_events._query_spec import numeric_value
+
 COLOURS: Final = (
     "#1f77b4",
     "#ff7f0e",
@@ -84,13 +86,8 @@ def swatch(index: int) -> str:
 
 def finite(value: Any) -> float | None:
     """`value` as a finite float; None for anything else (booleans, text, NaN, 10**400)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
+    number = numeric_value(value)
+    return None if number is None else float(number)
 
 
 def number_text(value: float) -> str:
