@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 
 from honeycomb_events._query_json import EventsRequest
-from honeycomb_events._query_spec import DEFAULT_LIMIT, Filter, QueryError
+from honeycomb_events._query_spec import DEFAULT_LIMIT
 from honeycomb_events._query_text import parse_filter
 
 from ._common import (
@@ -23,12 +23,13 @@ from ._common import (
     fail,
     json_encoder,
 )
-from ._query_groups import add_group_options, query_groups
+from ._query_groups import add_group_options, add_repeatable, query_groups
 from ._query_source import (
     ReceiverClient,
     key_help,
     open_database,
     parse_time_ns,
+    term_argument,
     time_argument,
     unknown_dataset,
 )
@@ -36,13 +37,6 @@ from ._serve import DEFAULT_PORT
 from ._table import TABLE_COLUMNS, Row, choose_columns, render_table
 
 __all__ = ["parse_time_ns", "query"]
-
-
-def _where_argument(text: str) -> Filter:
-    try:
-        return parse_filter(text)
-    except QueryError as problem:
-        raise argparse.ArgumentTypeError(str(problem)) from None
 
 
 def _non_negative(text: str) -> int:
@@ -172,16 +166,15 @@ def add_parser(commands: Commands) -> None:
         "--url", metavar="URL", help=f"a running receiver, e.g. http://127.0.0.1:{DEFAULT_PORT}"
     )
     parser.add_argument("--api-key-env", metavar="NAME", help=key_help())
-    parser.add_argument(
+    add_repeatable(
+        parser,
         "--where",
-        action="append",
-        default=[],
-        type=_where_argument,
-        metavar="FILTER",
-        help="keep events that match: FIELD=VALUE, FIELD!=VALUE (differs or is missing), "
+        "FILTER",
+        "keep events that match: FIELD=VALUE, FIELD!=VALUE (differs or is missing), "
         "FIELD>VALUE (>=, <, <=), 'FIELD exists', 'FIELD does-not-exist', "
         "'FIELD contains TEXT', 'FIELD starts-with TEXT', 'FIELD in A,B' (and not-in, "
         "does-not-contain, does-not-start-with); repeatable, all must hold",
+        term_argument(parse_filter),
     )
     parser.add_argument(
         "--any", action="store_true", help="keep events matching any --where, not all"

@@ -5,7 +5,7 @@ each one's first time series drawn in a line of blocks) or as JSON lines."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TextIO
 
 from honeycomb_events._query_spec import QueryError, QuerySpec
@@ -21,7 +21,13 @@ from ._common import (
     fail,
     json_encoder,
 )
-from ._query_source import ReceiverClient, duration_argument, open_database, unknown_dataset
+from ._query_source import (
+    ReceiverClient,
+    duration_argument,
+    open_database,
+    term_argument,
+    unknown_dataset,
+)
 from ._table import aligned, cell
 
 _BLOCKS: Final = "▁▂▃▄▅▆▇█"
@@ -29,45 +35,38 @@ SPARKLINE_BUCKETS: Final = 100
 """The most time buckets the table draws as a line of blocks; --json has them all."""
 
 
-def _calc_argument(text: str) -> Any:
-    try:
-        return parse_calculation(text)
-    except QueryError as problem:
-        raise argparse.ArgumentTypeError(str(problem)) from None
-
-
-def _order_argument(text: str) -> Any:
-    try:
-        return parse_order(text)
-    except QueryError as problem:
-        raise argparse.ArgumentTypeError(str(problem)) from None
+def add_repeatable(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    metavar: str,
+    help_text: str,
+    kind: Callable[[str], Any] = str,
+) -> None:
+    """An option that may be given many times, collected in a list."""
+    parser.add_argument(
+        flag, action="append", default=[], type=kind, metavar=metavar, help=help_text
+    )
 
 
 def add_group_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    add_repeatable(
+        parser,
         "--calc",
-        action="append",
-        default=[],
-        type=_calc_argument,
-        metavar="CALC",
-        help="a calculation over the matching events: COUNT, COUNT_DISTINCT(F), SUM(F), "
+        "CALC",
+        "a calculation over the matching events: COUNT, COUNT_DISTINCT(F), SUM(F), "
         "AVG(F), MIN(F), MAX(F), P50(F) (P001 to P999), HEATMAP(F); repeatable",
+        term_argument(parse_calculation),
     )
-    parser.add_argument(
-        "--by",
-        action="append",
-        default=[],
-        metavar="FIELD",
-        help="group by this field (repeatable); with no --calc, COUNT",
+    add_repeatable(
+        parser, "--by", "FIELD", "group by this field (repeatable); with no --calc, COUNT"
     )
-    parser.add_argument(
+    add_repeatable(
+        parser,
         "--order",
-        action="append",
-        default=[],
-        type=_order_argument,
-        metavar="TERM",
-        help="order groups by a calculation ('P99(duration_ms) desc') or a --by field "
+        "TERM",
+        "order groups by a calculation ('P99(duration_ms) desc') or a --by field "
         "('http.route asc'); default: the first calculation, descending",
+        term_argument(parse_order),
     )
     parser.add_argument(
         "--granularity",

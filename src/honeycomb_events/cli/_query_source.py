@@ -8,9 +8,9 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -18,6 +18,7 @@ import msgspec
 
 from honeycomb_events._config import ENV_API_KEY
 from honeycomb_events._model import parse_rfc3339_ns
+from honeycomb_events._query_spec import QueryError
 
 from ._common import (
     EXIT_USAGE,
@@ -33,6 +34,8 @@ from ._serve import ENV_RECEIVER_API_KEYS
 
 if TYPE_CHECKING:
     from honeycomb_events.receiver import EventStore
+
+T = TypeVar("T")
 
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -62,6 +65,19 @@ def parse_time_ns(text: str, now_ns: int | None = None) -> int:
             f"{text!r} is neither an RFC3339 time (2024-05-01T12:00:00Z) nor a time ago "
             "such as 15m, 2h or 1d"
         ) from None
+
+
+def term_argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """`parse` (a query term's reader) as an argparse type: its `QueryError` is a usage
+    error, with the same text."""
+
+    def read(text: str) -> T:
+        try:
+            return parse(text)
+        except QueryError as problem:
+            raise argparse.ArgumentTypeError(str(problem)) from None
+
+    return read
 
 
 def time_argument(text: str) -> int:
