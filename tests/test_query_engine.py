@@ -341,3 +341,14 @@ def test_percentiles_are_nearest_ranks():
     store.add("p", [event(5, {"d": 100}, samplerate=10)])  # now 10 of a weight of 20
     values = store.query("p", spec(calcs=calcs)).groups[0].values
     assert list(values.values()) == [1, 5, 10, 100, 100, 100, 100, 100]
+
+
+def test_field_names_are_values_never_sql(shop):
+    name = "x') FROM events; DROP TABLE events; --"
+    result = shop.query(
+        "shop", spec(calcs=[f"SUM({name})"], breakdowns=[name], where=[Filter(name, "exists")])
+    )
+    assert result.groups == []
+    result = shop.query("shop", spec(calcs=[f"SUM({name})"], breakdowns=[name]))
+    assert [group.key for group in result.groups] == [(None,)]
+    assert shop.count("shop") == len(SHOP)
