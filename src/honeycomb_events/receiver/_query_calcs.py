@@ -1,5 +1,5 @@
-"""Each calculation over a set of events, given as row numbers into the query's columns (one
-element an event): a group, or one time bucket of a group.
+"""Each calculation over a group's events in one time bucket (a `Cell`, as SQLite grouped
+them) or over all of its cells.
 
 Sample rates weigh as in Honeycomb: an event kept 1 in N counts N times in COUNT, SUM, AVG, the
 percentiles and the heatmaps; MIN, MAX and COUNT_DISTINCT ignore them. Numeric calculations
@@ -17,8 +17,6 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from operator import is_not
 from typing import Any, Final
 
 import msgspec
@@ -29,8 +27,10 @@ HEATMAP_BUCKETS: Final = 30
 """How many value buckets a heatmap has between its lowest and highest value."""
 
 _LARGEST: Final = int(sys.float_info.max)
-_not_none: Final = partial(is_not, None)
 _encoder: Final = msgspec.json.Encoder()
+
+Numbers = tuple[list[Any], "list[int] | None"]
+"""Finite numbers and their weights, an element each (None: every weight is 1)."""
 
 
 class _Tagged(tuple[str, Any]):
@@ -40,7 +40,9 @@ class _Tagged(tuple[str, Any]):
     __slots__ = ()
 
 
-def _canonical(value: Any) -> Any:
+def canonical(value: Any) -> Any:
+    """`value` as groups and distinct counts compare it: hashable, ``true`` apart from
+    ``1``, ``1`` the same as ``1.0``."""
     kind = type(value)
     if kind is bool:
         return _Tagged(("bool", value))
@@ -49,101 +51,100 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def _number(value: Any) -> int | float | None:
+def _is_number(value: Any) -> bool:
     kind = type(value)
-    if kind is float or (kind is int and -_LARGEST <= value <= _LARGEST):
-        return value  # type: ignore[no-any-return]
-    return None
+    return kind is float or (kind is int and -_LARGEST <= value <= _LARGEST)
+
+
+def _sorted_together(values: list[Any], weights: list[int] | None) -> Numbers:
+    if weights is None:
+        return sorted(values), None
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return [values[i] for i in order], [weights[i] for i in order]
 
 
 @dataclass
-class Columns:
-    """The matching events as parallel lists: each one's time bucket, sample rate, and the
-    JSON value of each field the query reads (None where missing or null)."""
+class Cell:
+    """One group's events in one time bucket: how many, their summed sample rates, each
+    one's rate (None when all are 1), and each field's value per event (None: missing)."""
 
-    buckets: list[int]
-    weights: list[int]
-    fields: dict[str, list[Any]]
-    _keys: dict[str, list[Any]] = field(default_factory=dict)
-    _numbers: dict[str, list[int | float | None]] = field(default_factory=dict)
+    bucket: int
+    count: int
+    weight: int
+    weights: list[int] | None
+    values: dict[str, list[Any]]
+    _numbers: dict[tuple[str, bool], Numbers] = field(default_factory=dict, repr=False)
+    _histograms: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        self.weighted = any(weight != 1 for weight in self.weights)
+    def merge(self, other: Cell) -> None:
+        """Take in `other`'s events (a value grouped apart by SQLite that Python groups
+        together, as ``1`` and ``1.0``)."""
+        if self.weights is not None or other.weights is not None:
+            self.weights = [
+                *(self.weights or [1] * self.count),
+                *(other.weights or [1] * other.count),
+            ]
+        self.count += other.count
+        self.weight += other.weight
+        for name, values in other.values.items():
+            self.values[name] = self.values[name] + values
+        self._numbers.clear()
+        self._histograms.clear()
 
-    def __len__(self) -> int:
-        return len(self.buckets)
-
-    def keys(self, name: str) -> list[Any]:
-        """The field's values as they group: hashable, ``true`` apart from ``1``."""
-        if name not in self._keys:
-            values = self.fields[name]
-            kinds = set(map(type, values))
-            plain = not kinds & {bool, list, dict}
-            self._keys[name] = values if plain else [_canonical(v) for v in values]
-        return self._keys[name]
-
-    def numbers(self, name: str) -> list[int | float | None]:
-        """The field's values that are finite numbers; None for every other."""
-        if name not in self._numbers:
-            values = self.fields[name]
-            kinds = set(map(type, values))
-            present = list(filter(_not_none, values))
-            if kinds <= {float, int, type(None)} and (
-                not present or (min(present) >= -_LARGEST and max(present) <= _LARGEST)
-            ):
-                self._numbers[name] = values
+    def numbers(self, name: str, ordered: bool) -> Numbers:
+        """The field's finite numbers with their weights, sorted by value if `ordered`."""
+        key = (name, ordered)
+        if key not in self._numbers:
+            values = self.values[name]
+            if set(map(type, values)) == {float}:  # the usual case, checked in C
+                found: Numbers = (values, self.weights)
+            elif self.weights is None:
+                found = ([v for v in values if _is_number(v)], None)
             else:
-                self._numbers[name] = [_number(value) for value in values]
-        return self._numbers[name]
+                kept = [i for i, v in enumerate(values) if _is_number(v)]
+                found = ([values[i] for i in kept], [self.weights[i] for i in kept])
+            self._numbers[key] = _sorted_together(*found) if ordered else found
+        return self._numbers[key]
 
-
-def gather(column: Sequence[Any], rows: Sequence[int]) -> list[Any]:
-    """The elements of `column` at `rows`."""
-    return list(map(column.__getitem__, rows))
+    def distinct(self, name: str) -> set[Any]:
+        values = self.values[name]
+        kinds = set(map(type, values))
+        plain = values if not kinds & {bool, list, dict} else map(canonical, values)
+        return set(plain) - {None}
 
 
 class _Sample:
-    """A field's numbers among some rows, with their weights, sorted when first needed."""
+    """A field's numbers over some cells, sorted if `ordered`."""
 
-    def __init__(self, columns: Columns, name: str, rows: Sequence[int]) -> None:
-        numbers = columns.numbers(name)
-        self.weights: list[int] | None = None
-        if columns.weighted:
-            kept = [row for row in rows if numbers[row] is not None]
-            self.values = gather(numbers, kept)
-            self.weights = gather(columns.weights, kept)
-        else:
-            self.values = list(filter(_not_none, gather(numbers, rows)))
-        self._sorted: tuple[list[Any], list[int] | None] | None = None
+    def __init__(self, cells: Sequence[Cell], name: str, ordered: bool) -> None:
+        parts = [cell.numbers(name, ordered) for cell in cells]
+        if len(parts) == 1:
+            self.values, self.weights = parts[0]
+            return
+        values = list(itertools.chain.from_iterable(part[0] for part in parts))
+        weights = None
+        if any(part[1] is not None for part in parts):
+            weights = list(itertools.chain.from_iterable(w or [1] * len(v) for v, w in parts))
+        # Each cell's numbers are sorted already: sorting their concatenation merges runs.
+        self.values, self.weights = (
+            _sorted_together(values, weights) if ordered else (values, weights)
+        )
 
     def weight(self) -> int:
         return len(self.values) if self.weights is None else sum(self.weights)
 
     def total(self) -> int | float:
-        if self.weights is None:
-            return math.fsum(self.values) if _has_float(self.values) else sum(self.values)
-        products = [v * w for v, w in zip(self.values, self.weights, strict=True)]
-        return math.fsum(products) if _has_float(products) else sum(products)
+        values = self.values
+        if self.weights is not None:
+            values = [v * w for v, w in zip(values, self.weights, strict=True)]
+        return math.fsum(values) if any(type(v) is float for v in values) else sum(values)
 
     def percentile(self, fraction: Any) -> int | float:
-        if self._sorted is None:
-            if self.weights is None:
-                self._sorted = (sorted(self.values), None)
-            else:
-                order = sorted(range(len(self.values)), key=self.values.__getitem__)
-                weights = self.weights
-                self._sorted = (
-                    gather(self.values, order),
-                    list(itertools.accumulate(weights[i] for i in order)),
-                )
-        values, cumulative = self._sorted
-        if cumulative is None:
-            return values[max(math.ceil(fraction * len(values)), 1) - 1]  # type: ignore[no-any-return]
-        return values[bisect.bisect_left(cumulative, fraction * cumulative[-1])]  # type: ignore[no-any-return]
-
-
-def _has_float(values: list[Any]) -> bool:
-    return any(type(value) is float for value in values)
+        """Of sorted values: the first whose cumulative weight reaches `fraction` of all."""
+        if self.weights is None:
+            return self.values[max(math.ceil(fraction * len(self.values)), 1) - 1]  # type: ignore[no-any-return]
+        cumulative = list(itertools.accumulate(self.weights))
+        return self.values[bisect.bisect_left(cumulative, fraction * cumulative[-1])]  # type: ignore[no-any-return]
 
 
 def _finite(value: int | float) -> int | float | None:
@@ -151,10 +152,9 @@ def _finite(value: int | float) -> int | float | None:
     return value if isinstance(value, int) or math.isfinite(value) else None
 
 
-def _numeric(calc: Calculation, sample: _Sample) -> Any:
+def _numeric(op: str, sample: _Sample) -> Any:
     if not sample.values:
         return None
-    op = calc.op
     if op in ("SUM", "AVG"):
         try:
             total = sample.total()
@@ -177,13 +177,18 @@ class HeatmapScale:
     count: int
 
     @classmethod
-    def of(cls, columns: Columns, name: str) -> HeatmapScale:
-        """`HEATMAP_BUCKETS` buckets from the field's lowest number to its highest (one
-        bucket when they are equal, none without numbers)."""
-        numbers = [value for value in columns.numbers(name) if value is not None]
-        if not numbers:
+    def of(cls, cells: Sequence[Cell], name: str) -> HeatmapScale:
+        """`HEATMAP_BUCKETS` buckets from the field's lowest number in `cells` to its
+        highest (one bucket when they are equal, none without numbers)."""
+        lows, highs = [], []
+        for cell in cells:
+            values = cell.numbers(name, False)[0]
+            if values:
+                lows.append(min(values))
+                highs.append(max(values))
+        if not lows:
             return cls(0.0, 0.0, 0)
-        low, high = float(min(numbers)), float(max(numbers))
+        low, high = float(min(lows)), float(max(highs))
         if low == high:
             return cls(low, 0.0, 1)
         return cls(low, (high - low) / HEATMAP_BUCKETS, HEATMAP_BUCKETS)
@@ -194,60 +199,42 @@ class HeatmapScale:
             return ()
         return tuple(self.low + self.step * j for j in range(self.count + 1))
 
-    def buckets(self, columns: Columns, name: str) -> list[int | None]:
-        """Each event's value bucket, None where the field holds no number."""
-        last, low, step = self.count - 1, self.low, self.step or 1.0
-        return [
-            None if value is None else min(int((value - low) / step), last)
-            for value in columns.numbers(name)
-        ]
-
-
-def _histogram(
-    columns: Columns, buckets: list[int | None], rows: Sequence[int], count: int
-) -> list[int | float]:
-    counts: list[int | float] = [0] * count
-    weights = gather(columns.weights, rows)
-    for bucket, weight in zip(gather(buckets, rows), weights, strict=True):
-        if bucket is not None:
-            counts[bucket] += weight
-    return counts
-
-
-def heatmap_counts(
-    columns: Columns, buckets: list[int | None], count: int, time_buckets: int
-) -> list[list[int | float]]:
-    """Every matching event's number counted by time bucket and value bucket."""
-    counts: list[list[int | float]] = [[0] * count for _ in range(time_buckets)]
-    for bucket, time_bucket, weight in zip(buckets, columns.buckets, columns.weights, strict=True):
-        if bucket is not None:
-            counts[time_bucket][bucket] += weight
-    return counts
+    def histogram(self, cell: Cell, name: str) -> list[int]:
+        """The cell's numbers counted by value bucket, weighted."""
+        if name not in cell._histograms:
+            counts = [0] * self.count
+            values, weights = cell.numbers(name, False)
+            last, low, step = self.count - 1, self.low, self.step or 1.0
+            ones = weights if weights is not None else itertools.repeat(1, len(values))
+            for value, weight in zip(values, ones, strict=True):
+                counts[min(int((value - low) / step), last)] += weight
+            cell._histograms[name] = counts
+        return cell._histograms[name]
 
 
 def calculate(
     calculations: Sequence[Calculation],
-    columns: Columns,
-    rows: Sequence[int],
-    heatmaps: dict[str, tuple[HeatmapScale, list[int | None]]] | None = None,
+    cells: Sequence[Cell],
+    heatmaps: dict[str, HeatmapScale] | None = None,
 ) -> dict[str, Any]:
-    """Each calculation's value over `rows`, by label. A HEATMAP gives its counts per value
-    bucket of its scale and buckets in `heatmaps`, and is left out when that is None."""
+    """Each calculation's value over `cells`, by label. A HEATMAP gives its counts per value
+    bucket of its scale in `heatmaps`, and is left out when that is None."""
     values: dict[str, Any] = {}
+    ordered = {calc.column for calc in calculations if calc.op in PERCENTILES}
     samples: dict[str, _Sample] = {}
     for calc in calculations:
         name = calc.column or ""
         if calc.op == "COUNT":
-            weights = gather(columns.weights, rows) if columns.weighted else rows
-            values[calc.label] = sum(weights) if columns.weighted else len(weights)
+            values[calc.label] = sum(cell.weight for cell in cells)
         elif calc.op == "COUNT_DISTINCT":
-            values[calc.label] = len(set(gather(columns.keys(name), rows)) - {None})
+            values[calc.label] = len(set().union(*(cell.distinct(name) for cell in cells)))
         elif calc.op == "HEATMAP":
             if heatmaps is not None:
-                scale, buckets = heatmaps[calc.label]
-                values[calc.label] = _histogram(columns, buckets, rows, scale.count)
+                scale = heatmaps[calc.label]
+                counts = [scale.histogram(cell, name) for cell in cells]
+                values[calc.label] = [sum(column) for column in zip(*counts, strict=True)]
         else:
             if name not in samples:
-                samples[name] = _Sample(columns, name, rows)
-            values[calc.label] = _numeric(calc, samples[name])
+                samples[name] = _Sample(cells, name, name in ordered)
+            values[calc.label] = _numeric(calc.op, samples[name])
     return values

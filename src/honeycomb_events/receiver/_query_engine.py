@@ -1,31 +1,29 @@
 """A query computed on stored events.
 
-The matching events are read as columns (`_query_sql.columns_sql`), one part of the time range
-per connection the reader offers, in parallel where it offers more than one; Python groups
-them by their breakdown values, computes each group's calculations over the whole range
-(`_query_calcs`), orders the groups and keeps the first `limit`, then computes the time series
-of those it keeps and the heatmaps over every matching event. Reading is what costs: SQLite
-parses each matching event's JSON once.
+SQLite groups the matching events by breakdown values and time bucket (`_query_sql.cells_sql`),
+one part of the time range per connection the reader offers, in parallel where it offers more
+than one; each row is a `Cell` holding the values the calculations read. Python merges the
+cells into groups, computes each group's calculations over the whole range (`_query_calcs`),
+orders the groups and keeps the first `limit`, then the time series of those it keeps (a cell
+each) and the heatmaps over every matching event. Reading is what costs: SQLite parses each
+matching event's JSON once.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import json
 import math
-import operator
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar
 
 import msgspec
 
 from honeycomb_events._query_spec import Calculation, Order, QuerySpec
 
-from ._query_calcs import Columns, HeatmapScale, calculate, gather, heatmap_counts
+from ._query_calcs import Cell, HeatmapScale, calculate, canonical
 from ._query_result import GroupResult, Heatmap, QueryResult
-from ._query_sql import columns_sql, where_sql
+from ._query_sql import cells_sql, where_sql
 
 T = TypeVar("T")
 
@@ -48,19 +46,19 @@ def _finite_float(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _decode_array(text: str) -> list[Any]:
-    """A JSON array SQLite wrote. A number beyond a double's range (which the store does not
-    write, but an older file may hold) reads as None."""
+def _decode(text: str | None) -> Any:
+    """A JSON value SQLite wrote; None for NULL. A number beyond a double's range (which the
+    store does not write, but an older file may hold) reads as None."""
+    if text is None:
+        return None
     try:
-        value = _decoder.decode(text)
+        return _decoder.decode(text)
     except msgspec.DecodeError:
-        value = json.loads(text, parse_float=_finite_float, parse_constant=lambda _: None)
-    return value if isinstance(value, list) else []
+        return json.loads(text, parse_float=_finite_float, parse_constant=lambda _: None)
 
 
 def _fields(spec: QuerySpec) -> list[str]:
-    names = [*spec.breakdowns, *(calc.column for calc in spec.calculations if calc.column)]
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(calc.column for calc in spec.calculations if calc.column))
 
 
 def _parts(spec: QuerySpec, parallel: int) -> list[tuple[int, int]]:
@@ -71,68 +69,79 @@ def _parts(spec: QuerySpec, parallel: int) -> list[tuple[int, int]]:
     return list(zip(bounds, [*bounds[1:], spec.end_ns], strict=True))
 
 
-def read_columns(reader: Reader, dataset_key: str, spec: QuerySpec) -> Columns:
-    """The events the query matches, as columns of the fields it reads."""
-    fields = _fields(spec)
+Keyed = tuple[tuple[Any, ...], Cell]
+"""A cell and its group's breakdown values."""
 
-    def work(start_ns: int, end_ns: int) -> Callable[[sqlite3.Connection], list[list[Any]]]:
+
+def read_cells(reader: Reader, dataset_key: str, spec: QuerySpec) -> list[Keyed]:
+    """The events the query matches, a cell per group and time bucket."""
+    fields = _fields(spec)
+    width = len(spec.breakdowns)
+
+    def work(start_ns: int, end_ns: int) -> Callable[[sqlite3.Connection], list[Keyed]]:
         where = where_sql(
             dataset_key, spec.filters, any_filter=spec.any_filter, start_ns=start_ns, end_ns=end_ns
         )
-        sql = columns_sql(
-            where, origin_ns=spec.origin_ns, granularity_ns=spec.granularity_ns, fields=fields
+        sql = cells_sql(
+            where,
+            origin_ns=spec.origin_ns,
+            granularity_ns=spec.granularity_ns,
+            breakdowns=spec.breakdowns,
+            fields=fields,
         )
 
-        def run(conn: sqlite3.Connection) -> list[list[Any]]:
-            row = conn.execute(sql.text, sql.params).fetchone()
-            return [_decode_array(text) for text in row[1:]]
+        def run(conn: sqlite3.Connection) -> list[Keyed]:
+            return [
+                (
+                    tuple(_decode(text) for text in row[:width]),
+                    Cell(
+                        row[width],
+                        row[width + 1],
+                        row[width + 2],
+                        _decode(row[width + 3]),
+                        {
+                            name: _decode(text)
+                            for name, text in zip(fields, row[width + 4 :], strict=True)
+                        },
+                    ),
+                )
+                for row in conn.execute(sql.text, sql.params)
+            ]
 
         return run
 
     parts = reader.run([work(start, end) for start, end in _parts(spec, reader.parallel)])
-    merged: list[list[Any]] = [[] for _ in range(len(fields) + 2)]
-    for part in parts:
-        for column, values in zip(merged, part, strict=True):
-            column.extend(values)
-    return Columns(merged[0], merged[1], dict(zip(fields, merged[2:], strict=True)))
+    return [keyed for part in parts for keyed in part]
 
 
-def _split(keys: Sequence[Any], rows: Iterable[int]) -> dict[Any, list[int]]:
-    """`rows` by their key in `keys`, each list in the order of `rows`."""
-    split: dict[Any, list[int]] = {}
-    for row in rows:
-        key = keys[row]
-        found = split.get(key)
-        if found is None:
-            split[key] = found = []
-        found.append(row)
-    return split
+class _Group:
+    """A group: its breakdown values (as stored, from its first cell), its cells by time
+    bucket, and its calculations over the whole time range."""
+
+    __slots__ = ("cells", "key", "values")
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
+        self.cells: dict[int, Cell] = {}
+        self.values: dict[str, Any] = {}
+
+    @property
+    def events(self) -> int:
+        return sum(cell.count for cell in self.cells.values())
 
 
-def _groups(columns: Columns, breakdowns: Sequence[str]) -> dict[tuple[Any, ...], list[int]]:
-    """Row numbers by group key (a tuple of the breakdowns' grouping values)."""
-    rows = range(len(columns))
-    if not breakdowns:
-        return {(): list(rows)} if rows else {}
-    if len(breakdowns) == 1:
-        return {(key,): found for key, found in _split(columns.keys(breakdowns[0]), rows).items()}
-    keys = list(zip(*(columns.keys(name) for name in breakdowns), strict=True))
-    return _split(keys, rows)
-
-
-def _cells(buckets: list[int], rows: list[int]) -> dict[int, list[int]]:
-    """A group's rows by time bucket. Events are read in time order (by the time index),
-    so each bucket is a slice of the rows, found by bisection; in any other order, a split."""
-    times = gather(buckets, rows)
-    if not all(map(operator.le, times, itertools.islice(times, 1, None))):
-        return _split(buckets, rows)
-    cells: dict[int, list[int]] = {}
-    start, end = 0, len(times)
-    while start < end:
-        stop = bisect.bisect_right(times, times[start], start)
-        cells[times[start]] = rows[start:stop]
-        start = stop
-    return cells
+def _groups(cells: list[Keyed]) -> list[_Group]:
+    groups: dict[tuple[Any, ...], _Group] = {}
+    for key, cell in cells:
+        same = tuple(map(canonical, key))
+        group = groups.get(same)
+        if group is None:
+            groups[same] = group = _Group(key)
+        if cell.bucket in group.cells:
+            group.cells[cell.bucket].merge(cell)
+        else:
+            group.cells[cell.bucket] = cell
+    return list(groups.values())
 
 
 def _typed(value: Any) -> tuple[Any, ...]:
@@ -147,27 +156,17 @@ def _typed(value: Any) -> tuple[Any, ...]:
     return (3, _encoder.encode(value))
 
 
-class _Entry:
-    """A group: its breakdown values (as stored, from its first event), its rows, and its
-    calculations over the whole time range."""
-
-    __slots__ = ("key", "rows", "values")
-
-    def __init__(self, key: tuple[Any, ...], rows: list[int], values: dict[str, Any]) -> None:
-        self.key, self.rows, self.values = key, rows, values
-
-
 def _default_orders(calculations: Sequence[Calculation]) -> list[Order]:
     orderable = [calc for calc in calculations if calc.op != "HEATMAP"]
     return [Order(orderable[0].column, orderable[0].op)] if orderable else []
 
 
-def _ordered(entries: list[_Entry], spec: QuerySpec) -> list[_Entry]:
+def _ordered(entries: list[_Group], spec: QuerySpec) -> list[_Group]:
     """Ordered by the query's orders (by default its first calculation, descending), ties by
     the group's values; a missing value comes last whichever the direction."""
     entries.sort(key=lambda e: tuple((v is None, () if v is None else _typed(v)) for v in e.key))
     if not spec.orders and not _default_orders(spec.calculations):
-        entries.sort(key=lambda e: len(e.rows), reverse=True)
+        entries.sort(key=lambda e: e.events, reverse=True)
     for order in reversed(spec.orders or _default_orders(spec.calculations)):
         get = _order_value(order, spec.breakdowns)
         if order.descending:
@@ -177,7 +176,7 @@ def _ordered(entries: list[_Entry], spec: QuerySpec) -> list[_Entry]:
     return entries
 
 
-def _order_value(order: Order, breakdowns: Sequence[str]) -> Callable[[_Entry], Any]:
+def _order_value(order: Order, breakdowns: Sequence[str]) -> Callable[[_Group], Any]:
     """What `order` orders groups by: a breakdown's value, or a calculation's."""
     if order.op is None:
         index = breakdowns.index(order.column or "")
@@ -191,56 +190,51 @@ def _order_key(value: Any) -> tuple[Any, ...]:
 
 
 def _series(
-    calculations: Sequence[Calculation], columns: Columns, rows: list[int], bucket_count: int
+    calculations: Sequence[Calculation], group: _Group, bucket_count: int
 ) -> dict[str, list[Any]]:
     series = {calc.label: [_EMPTY.get(calc.op)] * bucket_count for calc in calculations}
-    for bucket, cell in _cells(columns.buckets, rows).items():
-        for label, value in calculate(calculations, columns, cell).items():
+    for bucket, cell in group.cells.items():
+        for label, value in calculate(calculations, [cell]).items():
             series[label][bucket] = value
     return series
 
 
 def run_query(reader: Reader, dataset_key: str, spec: QuerySpec) -> QueryResult:
     """The answer to `spec` over the events of the dataset stored under `dataset_key`."""
-    columns = read_columns(reader, dataset_key, spec)
-    heatmaps = {}
-    for calc in spec.calculations:
-        if calc.op == "HEATMAP" and calc.column is not None:
-            scale = HeatmapScale.of(columns, calc.column)
-            heatmaps[calc.label] = (scale, scale.buckets(columns, calc.column))
-    entries = [
-        _Entry(
-            tuple(columns.fields[name][rows[0]] for name in spec.breakdowns),
-            rows,
-            calculate(spec.calculations, columns, rows, heatmaps),
-        )
-        for rows in _groups(columns, spec.breakdowns).values()
-    ]
-    kept = _ordered(entries, spec)[: spec.limit]
+    cells = read_cells(reader, dataset_key, spec)
+    heatmaps = {
+        calc.label: HeatmapScale.of([cell for _, cell in cells], calc.column)
+        for calc in spec.calculations
+        if calc.op == "HEATMAP" and calc.column is not None
+    }
+    groups = _groups(cells)
+    for group in groups:
+        group.values = calculate(spec.calculations, list(group.cells.values()), heatmaps)
+    kept = _ordered(groups, spec)[: spec.limit]
     timed = [calc for calc in spec.calculations if calc.op != "HEATMAP"]
-    groups = [
-        GroupResult(
-            entry.key,
-            len(entry.rows),
-            entry.values,
-            _series(timed, columns, entry.rows, spec.bucket_count),
-        )
-        for entry in kept
-    ]
     return QueryResult(
         spec,
         spec.bucket_starts_ns(),
-        groups,
-        len(entries),
-        len(columns),
-        {
-            label: Heatmap(
-                scale.edges,
-                tuple(
-                    tuple(row)
-                    for row in heatmap_counts(columns, buckets, scale.count, spec.bucket_count)
-                ),
+        [
+            GroupResult(
+                group.key, group.events, group.values, _series(timed, group, spec.bucket_count)
             )
-            for label, (scale, buckets) in heatmaps.items()
+            for group in kept
+        ],
+        len(groups),
+        sum(cell.count for _, cell in cells),
+        {
+            calc.label: _heatmap(heatmaps[calc.label], calc.column or "", cells, spec.bucket_count)
+            for calc in spec.calculations
+            if calc.label in heatmaps
         },
     )
+
+
+def _heatmap(scale: HeatmapScale, name: str, cells: list[Keyed], bucket_count: int) -> Heatmap:
+    counts = [[0] * scale.count for _ in range(bucket_count)]
+    for _, cell in cells:
+        row = counts[cell.bucket]
+        for index, count in enumerate(scale.histogram(cell, name)):
+            row[index] += count
+    return Heatmap(scale.edges, tuple(tuple(row) for row in counts))

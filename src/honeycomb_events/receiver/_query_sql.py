@@ -11,9 +11,10 @@ value and strings (as text, by code point) with any other; ``contains`` and ``st
 look at strings. ``exists`` is a value other than null; every negation (``!=``, ``not-in``,
 ``does-not-...``) keeps what its positive form does not, missing fields included.
 
-The reading statement is one aggregate over the time range (``json_group_array`` per column),
-answered in a single step with no sort: SQLite parses each event's JSON once for all the
-fields a query reads, and Python groups the columns (`_query_engine.py`).
+The reading statement groups the matching events by their breakdown values and time bucket,
+with the values of the fields the calculations read as a JSON array per group and bucket:
+SQLite parses each event's JSON once for all the fields a query reads, and Python computes
+the calculations from those arrays (`_query_calcs.py`).
 """
 
 from __future__ import annotations
@@ -177,14 +178,42 @@ def where_sql(
     return Sql(text, tuple(params))
 
 
-def columns_sql(where: Sql, *, origin_ns: int, granularity_ns: int, fields: Sequence[str]) -> Sql:
-    """One row: how many events match `where`, then JSON arrays with an element per event,
-    in the same order: its time bucket, its sample rate, and each field's JSON value (null
-    where it is missing)."""
-    arrays = ["json_group_array((time_ns - ?) / ?)", "json_group_array(samplerate)"]
-    arrays += ["json_group_array(data -> ?)"] * len(fields)
-    params = (origin_ns, granularity_ns, *(field_path(name) for name in fields), *where.params)
-    return Sql(
-        f"SELECT COUNT(*), {', '.join(arrays)} FROM events WHERE {where.text}",  # noqa: S608
-        params,
+def cells_sql(
+    where: Sql,
+    *,
+    origin_ns: int,
+    granularity_ns: int,
+    breakdowns: Sequence[str],
+    fields: Sequence[str],
+) -> Sql:
+    """A row per group and time bucket of the events `where` keeps: each breakdown's JSON
+    value (NULL where missing or null), the bucket, how many events, their summed sample
+    rates, the rates as a JSON array (NULL when all are 1), and a JSON array of each of
+    `fields`' values (null where missing), an element per event.
+
+    The matching events are first copied with just these values (a materialized CTE), so
+    that the sort for GROUP BY moves a few values an event, not its whole JSON.
+    """
+    groups = [f"NULLIF(data -> ?, 'null') AS g{i}" for i in range(len(breakdowns))]
+    values = [f"data -> ? AS v{i}" for i in range(len(fields))]
+    picked = ", ".join([*groups, "(time_ns - ?) / ? AS bucket", "samplerate AS w", *values])
+    keys = ", ".join([*(f"g{i}" for i in range(len(breakdowns))), "bucket"])
+    # The CTE keeps JSON text without its JSON subtype, so the arrays are joined as text
+    # rather than by json_group_array (which would quote each value as a string).
+    arrays = "".join(
+        f", '[' || group_concat(COALESCE(v{i}, 'null'), ',') || ']'" for i in range(len(fields))
     )
+    text = (
+        f"WITH matching AS MATERIALIZED (SELECT {picked} FROM events WHERE {where.text}) "  # noqa: S608
+        f"SELECT {keys}, COUNT(*), SUM(w), "
+        f"CASE WHEN MIN(w) = 1 AND MAX(w) = 1 THEN NULL ELSE json_group_array(w) END{arrays} "
+        f"FROM matching GROUP BY {keys}"
+    )
+    params = (
+        *(field_path(name) for name in breakdowns),
+        origin_ns,
+        granularity_ns,
+        *(field_path(name) for name in fields),
+        *where.params,
+    )
+    return Sql(text, params)
