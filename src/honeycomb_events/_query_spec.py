@@ -3,8 +3,9 @@ limit, a time range and a granularity, checked once.
 
 The receiver's engine computes a `QuerySpec` (`receiver/_query_engine.py`); the command line
 builds one from its options (`_query_text.py`) and, for a running receiver, sends its JSON
-form, which is Honeycomb's query specification (`to_json`, `from_json`). It lives here, below
-both, because ``query --url`` needs it without the receiver's dependencies.
+form, which is Honeycomb's query specification (`QuerySpec.to_json`, read back by
+`_query_json.query_from_json`). It lives here, below both, because ``query --url`` needs it
+without the receiver's dependencies.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ PERCENTILES: Final = {
 }
 """Honeycomb's percentile operators and the fraction of the events at or below each."""
 
-NUMERIC_OPS: Final = frozenset({"SUM", "AVG", "MIN", "MAX", "HEATMAP", *PERCENTILES})
-"""The calculations over a field's numbers; they ignore values that are not finite numbers."""
 CALCULATION_OPS: Final = ("COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX", "HEATMAP")
 ALL_CALCULATION_OPS: Final = frozenset({*CALCULATION_OPS, *PERCENTILES})
 
@@ -79,11 +78,6 @@ _STEPS_NS: Final = (
 
 class QueryError(ValueError):
     """A query that cannot run; the text says what to change."""
-
-
-def field_text(name: str) -> str:
-    """`name` as it is shown in a label, cut if very long."""
-    return name if len(name) <= 200 else name[:199] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,17 +332,6 @@ def group_filters(breakdowns: Sequence[str], key: Sequence[Any]) -> list[Filter]
         Filter(name, "does-not-exist") if value is None else Filter(name, "=", value)
         for name, value in zip(breakdowns, key, strict=True)
     ]
-
-
-def numeric_value(value: Any) -> int | float | None:
-    """`value` if it is a finite number (not a boolean), else None: what numeric
-    calculations use."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        return value if math.isfinite(value) else None
-    except OverflowError:  # an integer beyond a double
-        return None
 
 
 def as_mapping(value: object, what: str) -> Mapping[str, Any]:
