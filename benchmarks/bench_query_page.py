@@ -1,20 +1,20 @@
-"""The query page, ``GET /query``, against the query endpoint it draws, on a large database.
+"""The query page, ``GET /query``, against the query endpoint it draws, on the database of
+`bench_receiver_query`.
 
-    python benchmarks/bench_query_page.py [--events 1000000] [--db PATH]
+    python benchmarks/bench_query_page.py [--events 1000000] [--spread 3600] [--db PATH]
 
-Fills an SQLite file with `--events` events of one dataset spread over the last hour (ten
-routes, each with its own latency, one in fifty failing), serves it with ``honeycomb-events
-serve --db`` in a subprocess and times, on 127.0.0.1, each query as JSON
-(``POST /_receiver/query/<dataset>``, the engine alone) and as the page (``GET /query``, the
-engine, the matching events listed and the drawing): the first request and the best of five.
-The page's size is printed beside it. ``--db`` keeps the file, or measures one made before
-(whose hour has passed: it then holds fewer events of the last hour).
+Fills an SQLite file as `bench_receiver_query` does (spans of 20 fields, 20 routes, four
+services, spread over the `--spread` seconds before now: by default every one in the last
+hour), serves it with ``honeycomb-events serve --db`` in a subprocess and times, on 127.0.0.1,
+each query as JSON (``POST /_receiver/query/<dataset>``, the engine alone) and as the page
+(``GET /query``: the engine, the first matching events and the drawing): the first request and
+the best of five. The answer's size is printed beside it. ``--db`` keeps the file, or measures
+one made before (whose hour has passed: it then holds fewer events of the last hour).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -23,11 +23,9 @@ from urllib.parse import urlencode
 import httpx
 
 from _harness import machine
-from bench_receiver_pages import BATCH, Event, _serve
-from honeycomb_events.receiver import EventStore
+from bench_receiver_pages import _serve
+from bench_receiver_query import DATASET, populate
 
-DATASET = "shop"
-ROUTES = tuple(f"/route/{n}" for n in range(10))
 QUERIES: dict[str, list[tuple[str, str]]] = {
     "P99(duration_ms), COUNT by http.route, 1 h": [
         ("calc", "P99(duration_ms)"),
@@ -44,33 +42,9 @@ QUERIES: dict[str, list[tuple[str, str]]] = {
         ("calc", "P99(duration_ms)"),
         ("calc", "COUNT"),
         ("by", "http.route"),
-        ("where", "http.route=/route/3"),
+        ("where", "http.route=/api/v1/reports"),
     ],
 }
-
-
-def populate(path: Path, count: int) -> None:
-    rng = random.Random(19)
-    now = time.time_ns()
-    step = 3600 * 10**9 // max(count, 1)
-    with EventStore(path) as store:
-        batch = []
-        for number in range(count):
-            route = number % len(ROUTES)
-            data = {
-                "http.route": ROUTES[route],
-                "duration_ms": round(rng.lognormvariate(2 + route * 0.2, 0.5), 3),
-                "status_code": 500 if number % 50 == 0 else 200,
-                "trace.trace_id": f"{number:032x}",
-                "trace.span_id": f"{number:016x}",
-                "name": f"GET {ROUTES[route]}",
-            }
-            batch.append(Event(now - 3600 * 10**9 + number * step, 1, data))
-            if len(batch) >= BATCH:
-                store.add(DATASET, batch)
-                batch = []
-        if batch:
-            store.add(DATASET, batch)
 
 
 def _spec(pairs: list[tuple[str, str]]) -> dict[str, object]:
@@ -125,14 +99,14 @@ def measure(path: Path) -> list[tuple[str, str, str, str]]:
 def main() -> None:
     options = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     options.add_argument("--events", type=int, default=1_000_000, help="events to store")
+    options.add_argument("--spread", type=int, default=3600, help="seconds (default: an hour)")
     options.add_argument("--db", type=Path, help="measure this file, made first if missing")
     args = options.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         path = args.db or Path(directory) / "events.sqlite3"
         if not path.exists():
-            started = time.perf_counter()
-            populate(path, args.events)
-            print(f"populated {args.events:,} events in {time.perf_counter() - started:.1f} s")
+            took = populate(path, args.events, args.spread)
+            print(f"populated {args.events:,} events in {took:.1f} s")
         rows = measure(path)
     print(machine())
     print(f"{'what':52} {'first s':>8} {'best s':>8} {'bytes':>10}")

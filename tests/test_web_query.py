@@ -15,13 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from honeycomb_events._query_spec import Filter
+from honeycomb_events._query_time import duration_ns, moment_ns, rfc3339
 from honeycomb_events.receiver import Receiver
-from honeycomb_events.receiver._query_params import (
-    QueryParams,
-    duration_ns,
-    filter_text,
-    read_filter,
-)
+from honeycomb_events.receiver._query_params import QueryParams, filter_text, read_filter
 from honeycomb_events.receiver._svg_charts import Line, heatmap_chart, line_chart, nice_ticks
 
 from .conftest import API_KEY
@@ -457,6 +453,11 @@ def test_durations_read_as_the_command_line_writes_them():
     assert duration_ns("1w") == 7 * 86400 * 10**9
     for text in ("", "1", "h", "1x", "-1h", "1h-"):
         assert duration_ns(text) is None
+    now = 1_714_564_800_000_000_000
+    assert moment_ns("now", now) == now
+    assert moment_ns("15m", now) == now - 900 * 10**9
+    assert moment_ns(rfc3339(now + 5), 0) == now + 5
+    assert rfc3339(now) == "2024-05-01T12:00:00Z"
 
 
 def test_the_query_string_reads_back_the_same():

@@ -12,11 +12,10 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-
-from honeycomb_events._query_spec import numeric_value
 
 COLOURS: Final = (
     "#1f77b4",
@@ -86,8 +85,11 @@ def swatch(index: int) -> str:
 
 def finite(value: Any) -> float | None:
     """`value` as a finite float; None for anything else (booleans, text, NaN, 10**400)."""
-    number = numeric_value(value)
-    return None if number is None else float(number)
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) is int and -sys.float_info.max <= value <= sys.float_info.max:
+        return float(value)
+    return None
 
 
 def number_text(value: float) -> str:

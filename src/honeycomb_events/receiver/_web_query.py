@@ -27,8 +27,9 @@ from honeycomb_events._query_spec import (
     QuerySpec,
     group_filters,
 )
+from honeycomb_events._query_time import rfc3339
 
-from ._query_params import Links, QueryParams, filter_text, rfc3339
+from ._query_params import Links, QueryParams, filter_text
 from ._query_result import QueryResult
 from ._store import EventStore, StoredEvent, dataset_key
 from ._svg_charts import Line, heatmap_chart, line_chart, mini_histogram, moment_text, swatch
