@@ -147,7 +147,7 @@ def test_each_point_is_drawn_at_its_value_on_the_axis():
     ticks = [
         (float(y), float(label.replace("k", "e3")))
         for y, label in re.findall(
-            r"<text class=tick x=\d+ y=(\S+) text-anchor=end>([^<]+)<", chart
+            r"<text class='tick value' x=\d+ y=(\S+) text-anchor=end>([^<]+)<", chart
         )
     ]
     (y0, v0), (y1, v1) = ticks[0], ticks[-1]
@@ -160,7 +160,7 @@ def test_each_point_is_drawn_at_its_value_on_the_axis():
     # "a" has a gap after its first point, which is drawn as a dot; "b" has two lone points.
     paths = re.findall(r"<path d='([^']*)'", chart)
     assert [path.count("M") for path in paths] == [2, 2]
-    assert paths[0].startswith("M76.0,")
+    assert paths[0].startswith("M84.0,")
     assert " h0 M" in paths[0]
     assert paths[1].count("h0") == 2
 
@@ -177,7 +177,7 @@ def test_a_heatmap_draws_a_cell_per_time_and_value_bucket_with_events(receiver):
     assert sum(counts) == len(SHOP)
     assert "events in a cell: 1" in chart
     assert "</p>" in chart
-    labels = re.findall(r"text-anchor=end>([^<]*)<", chart)
+    labels = re.findall(r"<text class='tick value' [^>]*>([^<]*)<", chart)
     assert labels[0] == "10"
     assert labels[-1] == "300"
 
@@ -336,6 +336,7 @@ def test_any_stored_value_renders_escaped(receiver):
     assert "<script>" not in page.text
     assert "<b>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert '<span class=none>""</span>' in page.text  # an empty string shows
     assert "x" * 1000 not in page.text  # cut
     assert len(table(page.text)) == len(keys)
     assert len(points(charts(page.text)["COUNT"])) == len(keys)

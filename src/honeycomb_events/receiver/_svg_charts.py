@@ -50,7 +50,7 @@ _DOTS_UP_TO: Final = 60
 """A series of at most this many buckets shows its points; a longer one only on hover."""
 
 _WIDTH, _HEIGHT = 960, 280
-_LEFT, _RIGHT, _TOP, _BOTTOM = 76, 16, 12, 40
+_LEFT, _RIGHT, _TOP, _BOTTOM = 84, 16, 12, 40
 _PLOT_W, _PLOT_H = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
 _SECOND: Final = 1_000_000_000
 _TIME_STEPS: Final = tuple(
@@ -93,12 +93,12 @@ def finite(value: Any) -> float | None:
 
 
 def number_text(value: float) -> str:
-    """A number short enough for an axis: ``0.25``, ``1.5k``, ``12M``, ``3e+20``."""
+    """A number short enough for an axis: ``0.25``, ``1.5k``, ``12M``, ``-6.67e+299``."""
     size = abs(value)
     for unit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if unit <= size < 1e15:
             return f"{value / unit:.3g}{suffix}"
-    return f"{value:.4g}"
+    return f"{value:.3g}"
 
 
 def time_text(nanos: int, step_ns: int = _SECOND) -> str:
@@ -176,13 +176,15 @@ def _frame(y_ticks: Sequence[tuple[float, str]], x_ticks: Sequence[tuple[float, 
     for y, label in y_ticks:
         parts.append(
             f"<line class=grid x1={_LEFT} y1={y:.1f} x2={_LEFT + _PLOT_W} y2={y:.1f} />"
-            f"<text class=tick x={_LEFT - 6} y={y + 4:.1f} text-anchor=end>"
+            f"<text class='tick value' x={_LEFT - 6} y={y + 4:.1f} text-anchor=end>"
             f"{html.escape(label)}</text>"
         )
     for x, label in x_ticks:
+        # A label at the right end would be cut by the chart's edge: it ends at its tick.
+        anchor = "end" if x > _LEFT + _PLOT_W - 30 else "middle"
         parts.append(
             f"<line class=axis x1={x:.1f} y1={bottom} x2={x:.1f} y2={bottom + 4} />"
-            f"<text class=tick x={x:.1f} y={bottom + 16} text-anchor=middle>"
+            f"<text class='tick time' x={x:.1f} y={bottom + 16} text-anchor={anchor}>"
             f"{html.escape(label)}</text>"
         )
     return "".join(parts)

@@ -68,6 +68,7 @@ ul.legend li { display: flex; align-items: center; gap: 4px; }
 .heatmap a:hover rect { stroke: #f57c00; stroke-width: 2; }
 .heat-scale { font-size: 12px; color: #555; } .heat { display: inline-block; width: 18px;
   height: 10px; }
+table.groups td { max-width: 420px; overflow-wrap: anywhere; }
 table.groups td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .none { color: #999; font-style: italic; }
 td.fields { font: 12px ui-monospace, monospace; color: #444; max-width: 600px;
@@ -105,9 +106,11 @@ def _int_text(value: int) -> str:
 
 def _shown(value: Any) -> str:
     """A value for a cell: escaped, cut, the longer text (also cut) on hover; a missing
-    value in grey."""
+    value and an empty string in grey, so that they show."""
     if value is None:
         return "<span class=none>(none)</span>"
+    if value == "":
+        return '<span class=none>""</span>'
     short = value_text(value)
     if len(short) < _CELL_CHARS:
         return html.escape(short)
@@ -120,7 +123,9 @@ def group_name(breakdowns: Sequence[str], key: Sequence[Any]) -> str:
     """A group as plain text: its values joined, ``all events`` without breakdowns."""
     if not breakdowns:
         return "all events"
-    return ", ".join("(none)" if v is None else value_text(v, _LEGEND_CHARS) for v in key)
+    return ", ".join(
+        "(none)" if v is None else '""' if v == "" else value_text(v, _LEGEND_CHARS) for v in key
+    )
 
 
 def query_page(
