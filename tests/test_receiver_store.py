@@ -73,6 +73,35 @@ def span_columns_of(path: Path) -> list[tuple[Any, ...]]:
     return rows
 
 
+def index_names(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_a_version_1_file_gets_the_index_queries_read_by_time(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    with EventStore(path) as store:
+        store.add("d", [StoredEvent.create("d", 1, {"n": 1})])
+    with sqlite3.connect(path) as conn:  # as version 1 left it: no time index
+        conn.execute("DROP INDEX events_by_time")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with EventStore.open_read_only(path) as store:  # read-only: left as it is, still counted
+        assert store.count("d") == 1
+    with sqlite3.connect(path) as conn:
+        assert "events_by_time" not in index_names(conn)
+    conn.close()
+    with EventStore(path) as store:
+        assert store.count("d") == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert "events_by_time" in index_names(conn)
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM events WHERE dataset = 'd' AND time_ns >= 0"
+        ).fetchall()
+    conn.close()
+    assert "events_by_time" in str(plan)
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -89,7 +118,8 @@ def test_a_previous_version_file_is_migrated_on_open_as_new_events_are_stored(tm
     with EventStore(fresh) as store:
         store.add("old", [StoredEvent.create("old", 1000 + n, e) for n, e in enumerate(ODD_EVENTS)])
     with sqlite3.connect(migrated) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert "events_by_time" in index_names(conn)
     conn.close()
     # SQLite's reading of the JSON (old rows) and the store's (new rows) agree on every value.
     assert span_columns_of(migrated)[: len(ODD_EVENTS)] == span_columns_of(fresh)

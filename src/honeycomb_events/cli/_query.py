@@ -1,22 +1,15 @@
-"""``query``: a dataset's events from a receiver's database or a running receiver."""
+"""``query``: a dataset's events, or a query's groups (`_query_groups`), from a receiver's
+database or a running receiver (`_query_source`)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import sqlite3
 import sys
-import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, TextIO
-from urllib.parse import quote
+from typing import TextIO
 
-import httpx
-import msgspec
-
-from honeycomb_events._config import ENV_API_KEY
-from honeycomb_events._model import parse_rfc3339_ns
+from honeycomb_events._query_json import EventsRequest
+from honeycomb_events._query_spec import DEFAULT_LIMIT
+from honeycomb_events._query_text import parse_filter
 
 from ._common import (
     EXIT_OK,
@@ -28,50 +21,22 @@ from ._common import (
     add_command,
     error,
     fail,
-    json_decoder,
     json_encoder,
-    require_receiver,
-    value_text,
 )
-from ._keys import key_variable
-from ._serve import DEFAULT_PORT, ENV_RECEIVER_API_KEYS
+from ._query_groups import add_group_options, add_repeatable, query_groups
+from ._query_source import (
+    ReceiverClient,
+    key_help,
+    open_database,
+    parse_time_ns,
+    term_argument,
+    time_argument,
+    unknown_dataset,
+)
+from ._serve import DEFAULT_PORT
 from ._table import TABLE_COLUMNS, Row, choose_columns, render_table
 
-_RELATIVE_TIME: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_time_ns(text: str, now_ns: int | None = None) -> int:
-    """Nanoseconds since the epoch for ``--since``/``--until``: RFC3339, ``now``, or a time
-    ago such as ``90s``, ``15m``, ``2h``, ``1d``, ``1w`` (also ``500ms``, ``1.5h``)."""
-    value = text.strip()
-    now = time.time_ns() if now_ns is None else now_ns
-    if value.lower() == "now":
-        return now
-    match = _RELATIVE_TIME.fullmatch(value.lower())
-    if match is not None:
-        amount, unit = float(match.group(1)), match.group(2)
-        return now - round(amount * _UNIT_SECONDS[unit] * 1e9)
-    try:
-        return parse_rfc3339_ns(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither an RFC3339 time (2024-05-01T12:00:00Z) nor a time ago "
-            "such as 15m, 2h or 1d"
-        ) from None
-
-
-def _time_argument(text: str) -> int:
-    return parse_time_ns(text)
-
-
-def _where_argument(text: str) -> tuple[str, bool, str]:
-    """``FIELD=VALUE`` (equal) or ``FIELD!=VALUE`` (not equal, or missing)."""
-    for operator, equal in (("!=", False), ("=", True)):
-        field, found, value = text.partition(operator)
-        if found and field:
-            return field, equal, value
-    raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=VALUE or FIELD!=VALUE")
+__all__ = ["parse_time_ns", "query"]
 
 
 def _non_negative(text: str) -> int:
@@ -80,110 +45,46 @@ def _non_negative(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of events")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
     return value
 
 
-def _matches(data: Mapping[str, Any], where: Sequence[tuple[str, bool, str]]) -> bool:
-    for field, equal, expected in where:
-        present = field in data and value_text(data[field]) == expected
-        if present != equal:
-            return False
-    return True
-
-
-def _rows_from_db(
-    path: str, dataset: str, since: int | None, until: int | None, limit: int | None
-) -> tuple[list[Row], list[str]]:
-    from honeycomb_events.receiver import EventStore
-
-    try:
-        store = EventStore.open_read_only(path)
-    except ValueError as problem:
-        raise CommandError(f"{path} is not a receiver's database: {problem}", EXIT_USAGE) from None
-    except sqlite3.Error as problem:
-        raise CommandError(
-            f"cannot read {path} as a receiver's database: {problem}", EXIT_USAGE
-        ) from None
-    try:
-        with store:
-            events = store.events(dataset, since_ns=since, until_ns=until, limit=limit)
-            known = store.datasets()
-    except sqlite3.Error as problem:
-        raise CommandError(f"cannot read {path} as a receiver's database: {problem}") from None
+def _rows_from_db(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
+    with open_database(args.db) as store:
+        events = store.events(
+            args.dataset,
+            since_ns=args.since,
+            until_ns=args.until,
+            limit=args.limit,
+            filters=args.where,
+            any_filter=args.any,
+        )
+        known = store.datasets()
     return [Row(e.time, e.samplerate, e.data) for e in events], known
 
 
-def _get_from_receiver(
-    base: str, dataset: str, params: Mapping[str, str], variable: str
-) -> tuple[Any, Any]:
-    """The decoded answers of the receiver's events and datasets endpoints.
-
-    A receiver given keys wants one on these control endpoints too: the key of `variable`,
-    when it is set.
-    """
-    key = os.environ.get(variable, "").strip()
-    headers = {"X-Honeycomb-Team": key} if key else {}
-    with httpx.Client(timeout=30.0, headers=headers) as http:
-        response = http.get(f"{base}/_receiver/events/{quote(dataset, safe='')}", params=params)
-        if response.status_code == 401:
-            done = "was not one of its keys" if headers else "was not set"
-            raise CommandError(
-                f"the receiver at {base} accepts only its own keys, and {variable} {done}: "
-                f"set {variable} to one of them (serve's {ENV_RECEIVER_API_KEYS})"
-            )
-        if response.status_code != 200:
-            raise CommandError(
-                f"{base} answered {response.status_code} to GET /_receiver/events: "
-                f"{response.text[:200]}"
-            )
-        items = json_decoder.decode(response.content)
-        known = json_decoder.decode(http.get(f"{base}/_receiver/datasets").content)
-    return items, known
-
-
-def _rows_from_url(
-    args: argparse.Namespace, since: int | None, until: int | None, limit: int | None
-) -> tuple[list[Row], list[str]]:
-    params = {
-        name: str(value)
-        for name, value in (("since_ns", since), ("until_ns", until), ("limit", limit))
-        if value is not None
-    }
-    base = args.url.rstrip("/")
-    try:
-        items, known = _get_from_receiver(base, args.dataset, params, key_variable(args))
-    except httpx.HTTPError as problem:
+def _rows_from_url(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
+    client = ReceiverClient(args)
+    if args.where:
+        wanted = EventsRequest(tuple(args.where), args.any, args.since, args.until, args.limit)
+        path = client.dataset_path("/_receiver/query", args.dataset, "/events")
+        status, items = client.request("POST", path, body=wanted.to_json(), accept=(200, 404))
+        items = items if status == 200 else []
+    else:
+        window = {"since_ns": args.since, "until_ns": args.until, "limit": args.limit}
+        params = {name: str(value) for name, value in window.items() if value is not None}
+        path = client.dataset_path("/_receiver/events", args.dataset)
+        _, items = client.request("GET", path, params=params)
+    if not isinstance(items, list):
         raise CommandError(
-            f"cannot reach the receiver at {base} ({type(problem).__name__}: {problem}); "
-            f"is `{PROG} serve` running there?"
-        ) from None
-    except msgspec.DecodeError:
-        raise CommandError(f"{base} did not answer with JSON: is it a {PROG} receiver?") from None
-    if not isinstance(items, list) or not isinstance(known, list):
-        raise CommandError(f"{base} answered with an unexpected shape: is it a {PROG} receiver?")
+            f"{client.base} answered with an unexpected shape: is it a {PROG} receiver?"
+        )
     rows = [
         Row(str(item.get("time")), int(item.get("samplerate") or 1), item.get("data") or {})
         for item in items
         if isinstance(item, dict)
     ]
-    return rows, [str(name) for name in known]
-
-
-def _fetch(args: argparse.Namespace) -> tuple[list[Row], list[str], str]:
-    """The dataset's events (`--where` not applied yet), the known datasets, and where from."""
-    # --where filters here, so the store's limit may only cut when nothing else does.
-    limit = args.limit if not args.where else None
-    if args.db is None:
-        rows, known = _rows_from_url(args, args.since, args.until, limit)
-        return rows, known, str(args.url)
-    if not os.path.isfile(args.db):
-        raise CommandError(
-            f"no database at {args.db}; `{PROG} serve --db {args.db}` creates one", EXIT_USAGE
-        )
-    require_receiver()
-    rows, known = _rows_from_db(args.db, args.dataset, args.since, args.until, limit)
-    return rows, known, str(args.db)
+    return rows, client.datasets()
 
 
 def _write_rows(args: argparse.Namespace, rows: list[Row], out: TextIO, err: TextIO) -> None:
@@ -209,7 +110,8 @@ def _write_rows(args: argparse.Namespace, rows: list[Row], out: TextIO, err: Tex
 
 
 def query(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Print a dataset's events from a SQLite file written by ``serve --db``, or a receiver."""
+    """Print a dataset's events, or a query's groups with ``--calc`` or ``--by``, from a
+    SQLite file written by ``serve --db``, or from a running receiver."""
     out = out or sys.stdout
     err = err or sys.stderr
     if args.db is None and args.url is None:
@@ -221,17 +123,20 @@ def query(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | Non
             f"http://127.0.0.1:{DEFAULT_PORT})",
             EXIT_USAGE,
         )
+    if args.calc or args.by:
+        return query_groups(args, out, err)
+    if args.order or args.granularity is not None:
+        return fail(err, "query", "--order and --granularity need --calc or --by", EXIT_USAGE)
+    return _list_events(args, out, err)
+
+
+def _list_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        rows, known, source = _fetch(args)
+        rows, known = _rows_from_db(args) if args.db is not None else _rows_from_url(args)
     except CommandError as problem:
         return fail(err, "query", str(problem), problem.code)
-    if args.dataset.lower() not in {name.lower() for name in known}:
-        shown = ", ".join(repr(name) for name in known) or "none"
-        error(err, "query", f"no dataset {args.dataset!r} in {source} (datasets: {shown})")
+    if unknown_dataset(err, args.dataset, known, str(args.db or args.url)):
         return EXIT_OK
-    if args.where:
-        rows = [row for row in rows if _matches(row.data, args.where)]
-        rows = rows if args.limit is None else rows[: args.limit]
     if not rows:
         error(err, "query", f"no events in {args.dataset!r} match")
         return EXIT_OK
@@ -245,8 +150,10 @@ def add_parser(commands: Commands) -> None:
         commands,
         "query",
         query,
-        "print a dataset's events from a receiver's database or a running receiver",
-        "Print a dataset's events, in the order they were stored.",
+        "print a dataset's events, or a query's groups, from a receiver's database or a "
+        "running receiver",
+        "Print a dataset's events, in the order they were stored; with --calc or --by, the "
+        "groups of a query in Honeycomb's model (VISUALIZE, WHERE, GROUP BY, ORDER BY, LIMIT).",
     )
     parser.add_argument("dataset", metavar="DATASET", help="dataset name (any casing)")
     source = parser.add_mutually_exclusive_group()
@@ -258,24 +165,26 @@ def add_parser(commands: Commands) -> None:
     source.add_argument(
         "--url", metavar="URL", help=f"a running receiver, e.g. http://127.0.0.1:{DEFAULT_PORT}"
     )
-    parser.add_argument(
-        "--api-key-env",
-        metavar="NAME",
-        help=f"with --url: the variable holding one of the receiver's keys, if it was given "
-        f"keys (default: {ENV_API_KEY})",
+    parser.add_argument("--api-key-env", metavar="NAME", help=key_help())
+    add_repeatable(
+        parser,
+        "--where",
+        "FILTER",
+        "keep events that match: FIELD=VALUE, FIELD!=VALUE (differs or is missing), "
+        "FIELD>VALUE (>=, <, <=), 'FIELD exists', 'FIELD does-not-exist', "
+        "'FIELD contains TEXT', 'FIELD starts-with TEXT', 'FIELD in A,B' (and not-in, "
+        "does-not-contain, does-not-start-with); repeatable, all must hold",
+        term_argument(parse_filter),
     )
     parser.add_argument(
-        "--where",
-        action="append",
-        default=[],
-        type=_where_argument,
-        metavar="FIELD=VALUE",
-        help="keep events whose field equals the value, compared as text "
-        "(FIELD!=VALUE: differs or is missing); repeatable, all must hold",
+        "--any", action="store_true", help="keep events matching any --where, not all"
     )
     _add_window_options(parser)
     parser.add_argument(
         "--format", choices=["table", "jsonl"], default="table", help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--json", action="store_const", const="jsonl", dest="format", help="--format jsonl"
     )
     parser.add_argument(
         "--fields",
@@ -283,19 +192,25 @@ def add_parser(commands: Commands) -> None:
         help="the table's columns after the time (default: the most common fields, "
         f"up to {TABLE_COLUMNS - 1})",
     )
+    add_group_options(parser)
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
     """``--since``, ``--until`` and ``--limit``: which of the stored events to read."""
     parser.add_argument(
         "--since",
-        type=_time_argument,
+        type=time_argument,
         metavar="TIME",
-        help="events at or after TIME: RFC3339, or a time ago such as 15m, 2h, 1d",
+        help="events at or after TIME: RFC3339, or a time ago such as 15m, 2h, 1d "
+        "(queries: the last 2h by default)",
     )
     parser.add_argument(
-        "--until", type=_time_argument, metavar="TIME", help="events before TIME (as --since)"
+        "--until", type=time_argument, metavar="TIME", help="events before TIME (as --since)"
     )
     parser.add_argument(
-        "--limit", type=_non_negative, metavar="N", help="at most N events (the first stored)"
+        "--limit",
+        type=_non_negative,
+        metavar="N",
+        help="at most N events (the first stored); with --calc or --by, N groups "
+        f"(default {DEFAULT_LIMIT})",
     )

@@ -24,7 +24,8 @@ class Row:
     data: dict[str, Any]
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as a table shows it: as `value_text`, escaped, cut to the cell width."""
     text = value_text(value).translate(TERMINAL_ESCAPES)
     if len(text) > TABLE_CELL_WIDTH:
         return text[: TABLE_CELL_WIDTH - 1] + "…"
@@ -63,12 +64,17 @@ def render_table(rows: Sequence[Row], columns: Sequence[str]) -> list[str]:
     body = [
         [
             _short_time(row.time).translate(TERMINAL_ESCAPES),
-            *(_cell(row.data[c]) if c in row.data else "" for c in columns),
+            *(cell(row.data[c]) if c in row.data else "" for c in columns),
         ]
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    return aligned([header, *body])
+
+
+def aligned(lines: Sequence[Sequence[str]]) -> list[str]:
+    """Cells already safe to print, each column as wide as its widest cell."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in [header, *body]
+        for line in lines
     ]

@@ -2,7 +2,8 @@
 
 Start one with ``with Receiver() as receiver:``, point a client at ``receiver.url``, then look
 at ``receiver.events(dataset)``, ``receiver.requests`` and ``receiver.stats``; inject failures
-with ``receiver.faults.push(Fault(...))``. It needs the ``receiver`` extra
+with ``receiver.faults.push(Fault(...))``; ask Honeycomb's questions of stored events with
+``receiver.store.query(dataset, QuerySpec.create(...))``. It needs the ``receiver`` extra
 (``pip install 'honeycomb-events[receiver]'``), which brings Starlette and uvicorn.
 """
 
@@ -17,6 +18,15 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'honeycomb-events[receiver]'"
     ) from exc
 
+from honeycomb_events._query_spec import (
+    Calculation,
+    Filter,
+    Order,
+    QueryError,
+    QuerySpec,
+    group_filters,
+)
+
 from ._app import (
     MAX_SINGLE_BODY_BYTES,
     IncompleteResponseFilter,
@@ -30,6 +40,7 @@ from ._errors import ErrorText
 from ._event_checks import MAX_FUTURE_NS
 from ._faults import Fault, FaultPlan, PathKind, default_error
 from ._item_count import MAX_ITEMS
+from ._query_result import GroupResult, Heatmap, QueryResult
 from ._server import Receiver
 from ._store import MAX_DATASET_COLUMNS, EventLike, EventStore, StoredEvent
 
@@ -39,13 +50,21 @@ __all__ = [
     "MAX_FUTURE_NS",
     "MAX_ITEMS",
     "MAX_SINGLE_BODY_BYTES",
+    "Calculation",
     "ErrorText",
     "EventLike",
     "EventStore",
     "Fault",
     "FaultPlan",
+    "Filter",
+    "GroupResult",
+    "Heatmap",
     "IncompleteResponseFilter",
+    "Order",
     "PathKind",
+    "QueryError",
+    "QueryResult",
+    "QuerySpec",
     "Receiver",
     "ReceiverStats",
     "RequestLog",
@@ -53,4 +72,5 @@ __all__ = [
     "StoredEvent",
     "create_app",
     "default_error",
+    "group_filters",
 ]

@@ -1,6 +1,7 @@
 """The receiver's ASGI application, assembled from its endpoint families: the Events API
 (`_events_api`), OTLP/HTTP ingest (`_otlp_ingest`), both through the shared `_intake`; the web
-pages (`_pages`); and the control endpoints (`_control`), behind the `BrowserGuard`.
+pages (`_pages`); and the control endpoints (`_control`, and the queries' `_query_api`),
+behind the `BrowserGuard`.
 
 Every failure, including unknown paths and methods, is answered with Honeycomb's
 ``{"error": "..."}`` body; the texts are in `ErrorText`. The API key is compared and forgotten:
@@ -25,6 +26,7 @@ from ._guard import BrowserGuard, normalize_hosts
 from ._intake import Intake
 from ._otlp_ingest import OtlpIngest
 from ._pages import Pages
+from ._query_api import QueryApi
 from ._request_log import ReceiverStats, RequestLog, SeenRequest
 from ._store import EventStore
 
@@ -86,6 +88,7 @@ def create_app(
         ),
         *Pages(store).routes(),
         *control.routes(),
+        *QueryApi(store).routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -1,6 +1,7 @@
 """The receiver's web pages: ``GET /`` (datasets and traces, a page at a time, searchable;
-`_web_index`) and ``GET /trace/{trace_id}`` (a trace's waterfall; `_web_trace`), each rendered
-in a worker thread, since a page reads SQLite."""
+`_web_index`), ``GET /trace/{trace_id}`` (a trace's waterfall; `_web_trace`) and ``GET /query``
+(a query's charts and groups; `_web_query`), each rendered in a worker thread, since a page
+reads SQLite."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.routing import Route
 from ._store import EventStore
 from ._trace_queries import TraceSearch
 from ._web_index import index_page
+from ._web_query import query_page
 from ._web_trace import trace_page
 
 MAX_SEARCH_TEXT = 500
@@ -31,6 +33,7 @@ class Pages:
         return [
             Route("/", self.index, methods=["GET"]),
             Route("/trace/{trace_id}", self.trace, methods=["GET"]),
+            Route("/query", self.query, methods=["GET"]),
         ]
 
     async def index(self, request: Request) -> Response:
@@ -62,3 +65,8 @@ class Pages:
                 status_code=404,
             )
         return HTMLResponse(page)
+
+    async def query(self, request: Request) -> Response:
+        pairs = request.query_params.multi_items()
+        status, page = await anyio.to_thread.run_sync(query_page, self.store, pairs)
+        return HTMLResponse(page, status_code=status)

@@ -3,9 +3,10 @@ written before those columns existed.
 
 The pages never read the events' JSON to find traces: when an event is stored, what they need
 (trace, span and parent ids, span and root flags, the error flag, the duration, the name) is
-copied into indexed columns. A database of an older version is migrated when opened: the
-columns are added and filled from the JSON by SQLite itself, in one transaction, and
-``PRAGMA user_version`` records the schema version. The rules below and the SQL that fills old
+copied into indexed columns; queries read a dataset's events by time through an index. A
+database of an older version is migrated when opened: the columns are added and filled from the
+JSON by SQLite itself, and the indexes built, in one transaction, and ``PRAGMA user_version``
+records the schema version. The rules below and the SQL that fills old
 rows agree on every value, so an event reads the same whichever way its columns were filled.
 """
 
@@ -16,8 +17,12 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any, Final
 
-SCHEMA_VERSION: Final = 1
-"""``PRAGMA user_version`` of a database with the span columns and per-dataset counts."""
+SCHEMA_VERSION: Final = 2
+"""``PRAGMA user_version`` of a database with the span columns, per-dataset counts (both
+since version 1) and the index of each dataset's events by time (version 2)."""
+
+COUNTS_VERSION: Final = 1
+"""The first schema version whose datasets keep their event counts."""
 
 NAME_CHARACTERS: Final = 500
 """The span name column keeps this many characters: it is for display, the event keeps all."""
@@ -58,6 +63,8 @@ _INDEXES: Final = (
     "WHERE trace_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS events_failed_spans ON events (trace_id) "
     "WHERE is_span = 1 AND error = 1",
+    # Queries (`_query_sql.py`) read one dataset's events over a time range.
+    "CREATE INDEX IF NOT EXISTS events_by_time ON events (dataset, time_ns)",
 )
 
 _TRACE: Final = '$."trace.trace_id"'

@@ -23,9 +23,14 @@ from typing import Any, Final, Protocol
 import msgspec
 
 from honeycomb_events._model import format_time_ns
+from honeycomb_events._query_spec import Filter, QuerySpec
 
+from ._query_engine import run_query
+from ._query_reader import StoreReader
+from ._query_result import QueryResult
+from ._query_sql import where_sql
 from ._schema import (
-    SCHEMA_VERSION,
+    COUNTS_VERSION,
     SPAN_COLUMN_NAMES,
     check_receiver_database,
     prepare,
@@ -249,24 +254,23 @@ class EventStore:
         since_ns: int | None = None,
         until_ns: int | None = None,
         limit: int | None = None,
+        filters: Sequence[Filter] = (),
+        any_filter: bool = False,
     ) -> list[StoredEvent]:
         """The events of `dataset` (any casing) in the order they were stored.
 
         `since_ns` and `until_ns` keep events with ``since_ns <= time_ns < until_ns``;
+        `filters` those they all match (any one, with `any_filter`), as a query's filters;
         `limit` keeps the first that many. An unknown dataset has no events.
         """
-        sql = (
-            "SELECT d.name, e.time_ns, e.samplerate, e.data FROM events e "
-            "JOIN datasets d ON d.key = e.dataset WHERE e.dataset = ?"
+        where = where_sql(
+            dataset_key(dataset), filters, any_filter=any_filter, start_ns=since_ns, end_ns=until_ns
         )
-        params: list[object] = [dataset_key(dataset)]
-        if since_ns is not None:
-            sql += " AND e.time_ns >= ?"
-            params.append(since_ns)
-        if until_ns is not None:
-            sql += " AND e.time_ns < ?"
-            params.append(until_ns)
-        sql += " ORDER BY e.id"
+        sql = (
+            "SELECT d.name, e.time_ns, e.samplerate, e.data FROM events e "  # noqa: S608
+            f"JOIN datasets d ON d.key = e.dataset WHERE {where.text} ORDER BY e.id"
+        )
+        params = list(where.params)
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
@@ -276,6 +280,11 @@ class EventStore:
             StoredEvent(name, time_ns, format_time_ns(time_ns), samplerate, _decode(data))
             for name, time_ns, samplerate, data in rows
         ]
+
+    def query(self, dataset: str, spec: QuerySpec) -> QueryResult:
+        """The answer to `spec` over the events of `dataset` (any casing): `_query_engine`."""
+        reader = StoreReader(self.path, self._lock, self._connection)
+        return run_query(reader, dataset_key(dataset), spec)
 
     def datasets(self) -> list[str]:
         """Display names of the datasets that hold events, oldest first."""
@@ -289,7 +298,7 @@ class EventStore:
         """How many events `dataset` (any casing) holds, or all datasets together."""
         with self._lock:
             conn = self._connection()
-            if self._version < SCHEMA_VERSION:
+            if self._version < COUNTS_VERSION:
                 # A database opened read-only before it was ever migrated has no counts.
                 sql, where = "SELECT COUNT(*) FROM events", "dataset"
             else:
