@@ -42,6 +42,7 @@ class StoreReader:
             with self._lock:
                 conn = self._connection()
                 return [work(conn) for work in works]
+        self._connection()  # a closed store refuses, as for its other reads
         opened: list[sqlite3.Connection] = []
         local = threading.local()
 
