@@ -11,9 +11,9 @@ twenty-fourth of the events; ``--spread 3600`` puts every event in the hour). Th
 query over the hour up to the newest event, through `EventStore.query` on the file opened
 read-only, as ``query --db`` does (the first run and the best of three), the grouped P99
 through the command line (the whole process, interpreter start included), and prints the plan
-SQLite chose for the reading statement and the load average around the measurements. The file
-is made in a temporary directory unless `--keep` names one (under build/ or /tmp), which
-`--again` measures again without filling it.
+SQLite chose for the reading statement (one a time bucket) and the load average around the
+measurements. The file is made in a temporary directory unless `--keep` names one (under
+build/ or /tmp), which `--again` measures again without filling it.
 """
 
 from __future__ import annotations
@@ -176,14 +176,9 @@ def measure_command(path: Path, end_ns: int) -> tuple[str, str]:
 
 def query_plan(path: Path, end_ns: int) -> str:
     spec = _spec(["P99(duration_ms)"], ["http.route"], [], end_ns)
-    where = where_sql(DATASET, [], start_ns=spec.start_ns, end_ns=spec.end_ns)
-    sql = cells_sql(
-        where,
-        origin_ns=spec.origin_ns,
-        granularity_ns=spec.granularity_ns,
-        breakdowns=["http.route"],
-        fields=["duration_ms"],
-    )
+    first_bucket_end = spec.origin_ns + spec.granularity_ns
+    where = where_sql(DATASET, [], start_ns=spec.start_ns, end_ns=first_bucket_end)
+    sql = cells_sql(where, breakdowns=["http.route"], fields=["duration_ms"])
     with EventStore.open_read_only(path) as store:
         found = store.count()
     conn = sqlite3.connect(path)

@@ -352,3 +352,10 @@ def test_field_names_are_values_never_sql(shop):
     result = shop.query("shop", spec(calcs=[f"SUM({name})"], breakdowns=[name]))
     assert [group.key for group in result.groups] == [(None,)]
     assert shop.count("shop") == len(SHOP)
+
+
+def test_a_closed_store_refuses_queries(tmp_path: Path):
+    for store in (EventStore(), EventStore(tmp_path / "events.sqlite3")):
+        store.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            store.query("shop", spec())

@@ -1,12 +1,12 @@
 """A query computed on stored events.
 
-SQLite groups the matching events by breakdown values and time bucket (`_query_sql.cells_sql`),
-one part of the time range per connection the reader offers, in parallel where it offers more
-than one; each row is a `Cell` holding the values the calculations read. Python merges the
-cells into groups, computes each group's calculations over the whole range (`_query_calcs`),
-orders the groups and keeps the first `limit`, then the time series of those it keeps (a cell
-each) and the heatmaps over every matching event. Reading is what costs: SQLite parses each
-matching event's JSON once.
+SQLite groups the matching events of each time bucket by their breakdown values
+(`_query_sql.cells_sql`), a statement a bucket, on as many connections at once as the reader
+offers; each row is a `Cell` holding the values the calculations read. Python merges the cells
+into groups, computes each group's calculations over the whole range (`_query_calcs`), orders
+the groups and keeps the first `limit`, then the time series of those it keeps (a cell each)
+and the heatmaps over every matching event. Reading is what costs: SQLite parses each matching
+event's JSON once.
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ _EMPTY: Final = {"COUNT": 0, "COUNT_DISTINCT": 0}
 
 
 class Reader(Protocol):
-    """Where a query reads: `parallel` connections at once, each running one of `works`."""
-
-    @property
-    def parallel(self) -> int: ...
+    """Where a query reads: each of `works` run on a connection (several at once where the
+    reader can), the results in the same order."""
 
     def run(self, works: Sequence[Callable[[sqlite3.Connection], T]]) -> list[T]: ...
 
@@ -61,12 +59,14 @@ def _fields(spec: QuerySpec) -> list[str]:
     return list(dict.fromkeys(calc.column for calc in spec.calculations if calc.column))
 
 
-def _parts(spec: QuerySpec, parallel: int) -> list[tuple[int, int]]:
-    """The time range cut at bucket bounds into at most `parallel` parts, in order."""
-    count = spec.bucket_count
-    cuts = sorted({count * i // max(parallel, 1) for i in range(1, parallel)} - {0})
-    bounds = [spec.start_ns, *(spec.origin_ns + cut * spec.granularity_ns for cut in cuts)]
-    return list(zip(bounds, [*bounds[1:], spec.end_ns], strict=True))
+def _buckets(spec: QuerySpec) -> list[tuple[int, int, int]]:
+    """Each time bucket's number, and the part of the time range in it."""
+    starts = spec.bucket_starts_ns()
+    ends = [*starts[1:], spec.end_ns]
+    return [
+        (bucket, max(low, spec.start_ns), min(high, spec.end_ns))
+        for bucket, (low, high) in enumerate(zip(starts, ends, strict=True))
+    ]
 
 
 Keyed = tuple[tuple[Any, ...], Cell]
@@ -74,43 +74,43 @@ Keyed = tuple[tuple[Any, ...], Cell]
 
 
 def read_cells(reader: Reader, dataset_key: str, spec: QuerySpec) -> list[Keyed]:
-    """The events the query matches, a cell per group and time bucket."""
+    """The events the query matches, a cell per group and time bucket.
+
+    A statement a bucket: each one sorts only its bucket's events to group them, in memory,
+    where one statement for the range would sort them all, through temporary files."""
     fields = _fields(spec)
     width = len(spec.breakdowns)
 
-    def work(start_ns: int, end_ns: int) -> Callable[[sqlite3.Connection], list[Keyed]]:
+    def work(
+        bucket: int, start_ns: int, end_ns: int
+    ) -> Callable[[sqlite3.Connection], list[Keyed]]:
         where = where_sql(
             dataset_key, spec.filters, any_filter=spec.any_filter, start_ns=start_ns, end_ns=end_ns
         )
-        sql = cells_sql(
-            where,
-            origin_ns=spec.origin_ns,
-            granularity_ns=spec.granularity_ns,
-            breakdowns=spec.breakdowns,
-            fields=fields,
-        )
+        sql = cells_sql(where, breakdowns=spec.breakdowns, fields=fields)
 
         def run(conn: sqlite3.Connection) -> list[Keyed]:
             return [
                 (
                     tuple(_decode(text) for text in row[:width]),
                     Cell(
+                        bucket,
                         row[width],
                         row[width + 1],
-                        row[width + 2],
-                        _decode(row[width + 3]),
+                        _decode(row[width + 2]),
                         {
                             name: _decode(text)
-                            for name, text in zip(fields, row[width + 4 :], strict=True)
+                            for name, text in zip(fields, row[width + 3 :], strict=True)
                         },
                     ),
                 )
                 for row in conn.execute(sql.text, sql.params)
+                if row[width]
             ]
 
         return run
 
-    parts = reader.run([work(start, end) for start, end in _parts(spec, reader.parallel)])
+    parts = reader.run([work(*bucket) for bucket in _buckets(spec)])
     return [keyed for part in parts for keyed in part]
 
 

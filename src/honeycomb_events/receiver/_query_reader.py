@@ -1,6 +1,7 @@
 """Where a query reads: a file database on read-only connections of its own, several at once
 and without the store's lock (the receiver goes on storing events meanwhile, as WAL allows); a
-database in memory on the store's only connection, under its lock, one part after another."""
+database in memory on the store's only connection, under its lock, one statement after
+another."""
 
 from __future__ import annotations
 
@@ -33,27 +34,36 @@ class StoreReader:
         self._lock = lock
         self._connection = connection
 
-    @property
-    def parallel(self) -> int:
-        return 1 if self._path is None else PARALLEL_READS
-
     def run(self, works: Sequence[Callable[[sqlite3.Connection], T]]) -> list[T]:
-        """Each of `works` run on a connection, their results in the same order."""
+        """Each of `works` run on a connection, their results in the same order. On a file,
+        `PARALLEL_READS` threads take the next work as they finish one, each on a connection
+        of its own."""
         if self._path is None:
             with self._lock:
                 conn = self._connection()
                 return [work(conn) for work in works]
-        if len(works) == 1:
-            return [self._on_own_connection(works[0])]
-        with ThreadPoolExecutor(max_workers=len(works), thread_name_prefix="query") as pool:
-            return list(pool.map(self._on_own_connection, works))
+        self._connection()  # a closed store refuses, as for its other reads
+        opened: list[sqlite3.Connection] = []
+        local = threading.local()
 
-    def _on_own_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        # SQLite releases the GIL while it steps, so parts on connections of their own parse
-        # their events' JSON on a core each.
-        uri = Path(self._path or "").resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)
-        try:
+        def run(work: Callable[[sqlite3.Connection], T]) -> T:
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = self._connect()
+                opened.append(conn)
             return work(conn)
+
+        try:
+            if len(works) == 1:
+                return [run(works[0])]
+            # SQLite releases the GIL while it steps: each thread parses JSON on a core.
+            threads = min(PARALLEL_READS, len(works))
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="query") as pool:
+                return list(pool.map(run, works))
         finally:
-            conn.close()
+            for conn in opened:
+                conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        uri = Path(self._path or "").resolve().as_uri() + "?mode=ro"
+        return sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)

@@ -11,8 +11,8 @@ value and strings (as text, by code point) with any other; ``contains`` and ``st
 look at strings. ``exists`` is a value other than null; every negation (``!=``, ``not-in``,
 ``does-not-...``) keeps what its positive form does not, missing fields included.
 
-The reading statement groups the matching events by their breakdown values and time bucket,
-with the values of the fields the calculations read as a JSON array per group and bucket:
+The reading statement, run for each time bucket, groups the bucket's matching events by their
+breakdown values, with the values of the fields the calculations read as a JSON array a group:
 SQLite parses each event's JSON once for all the fields a query reads, and Python computes
 the calculations from those arrays (`_query_calcs.py`).
 """
@@ -178,26 +178,19 @@ def where_sql(
     return Sql(text, tuple(params))
 
 
-def cells_sql(
-    where: Sql,
-    *,
-    origin_ns: int,
-    granularity_ns: int,
-    breakdowns: Sequence[str],
-    fields: Sequence[str],
-) -> Sql:
-    """A row per group and time bucket of the events `where` keeps: each breakdown's JSON
-    value (NULL where missing or null), the bucket, how many events, their summed sample
-    rates, the rates as a JSON array (NULL when all are 1), and a JSON array of each of
-    `fields`' values (null where missing), an element per event.
+def cells_sql(where: Sql, *, breakdowns: Sequence[str], fields: Sequence[str]) -> Sql:
+    """A row per group of the events `where` keeps: each breakdown's JSON value (NULL where
+    missing or null), how many events, their summed sample rates, the rates as a JSON array
+    (NULL when all are 1), and a JSON array of each of `fields`' values (null where missing),
+    an element per event. Without breakdowns, one row (a count of 0 when nothing matched).
 
     The matching events are first copied with just these values (a materialized CTE), so
     that the sort for GROUP BY moves a few values an event, not its whole JSON.
     """
     groups = [f"NULLIF(data -> ?, 'null') AS g{i}" for i in range(len(breakdowns))]
     values = [f"data -> ? AS v{i}" for i in range(len(fields))]
-    picked = ", ".join([*groups, "(time_ns - ?) / ? AS bucket", "samplerate AS w", *values])
-    keys = ", ".join([*(f"g{i}" for i in range(len(breakdowns))), "bucket"])
+    picked = ", ".join([*groups, "samplerate AS w", *values])
+    keys = ", ".join(f"g{i}" for i in range(len(breakdowns)))
     # The CTE keeps JSON text without its JSON subtype, so the arrays are joined as text
     # rather than by json_group_array (which would quote each value as a string).
     arrays = "".join(
@@ -205,14 +198,12 @@ def cells_sql(
     )
     text = (
         f"WITH matching AS MATERIALIZED (SELECT {picked} FROM events WHERE {where.text}) "  # noqa: S608
-        f"SELECT {keys}, COUNT(*), SUM(w), "
+        f"SELECT {keys + ', ' if keys else ''}COUNT(*), SUM(w), "
         f"CASE WHEN MIN(w) = 1 AND MAX(w) = 1 THEN NULL ELSE json_group_array(w) END{arrays} "
-        f"FROM matching GROUP BY {keys}"
+        f"FROM matching{' GROUP BY ' + keys if keys else ''}"
     )
     params = (
         *(field_path(name) for name in breakdowns),
-        origin_ns,
-        granularity_ns,
         *(field_path(name) for name in fields),
         *where.params,
     )
