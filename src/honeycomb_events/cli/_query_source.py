@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
 
 from honeycomb_events._config import ENV_API_KEY
-from honeycomb_events._model import parse_rfc3339_ns
 from honeycomb_events._query_spec import QueryError
+from honeycomb_events._query_time import duration_ns, moment_ns
 
 from ._common import (
     EXIT_USAGE,
@@ -37,34 +36,15 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _duration_ns(text: str) -> int | None:
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        return None
-    return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)] * 1e9)
-
 
 def parse_time_ns(text: str, now_ns: int | None = None) -> int:
     """Nanoseconds since the epoch for ``--since``/``--until``: RFC3339, ``now``, or a time
-    ago such as ``90s``, ``15m``, ``2h``, ``1d``, ``1w`` (also ``500ms``, ``1.5h``)."""
-    value = text.strip()
-    now = time.time_ns() if now_ns is None else now_ns
-    if value.lower() == "now":
-        return now
-    ago = _duration_ns(value)
-    if ago is not None:
-        return now - ago
+    ago such as ``90s``, ``15m``, ``2h``, ``1d``, ``1w``, ``1h30m`` (also ``500ms``, ``1.5h``),
+    as the query page reads them."""
     try:
-        return parse_rfc3339_ns(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither an RFC3339 time (2024-05-01T12:00:00Z) nor a time ago "
-            "such as 15m, 2h or 1d"
-        ) from None
+        return moment_ns(text, time.time_ns() if now_ns is None else now_ns)
+    except QueryError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
 
 
 def term_argument(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -86,7 +66,7 @@ def time_argument(text: str) -> int:
 
 def duration_argument(text: str) -> int:
     """``--granularity``: ``30s``, ``1m``, ``1h``, ``500ms``; a bare number is seconds."""
-    nanos = _duration_ns(text if not text.strip().isdigit() else f"{text.strip()}s")
+    nanos = duration_ns(text if not text.strip().isdigit() else f"{text.strip()}s")
     if nanos is None or nanos <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30s, 1m or 1h")
     return nanos
