@@ -191,13 +191,22 @@ class HeatmapScale:
         low, high = float(min(lows)), float(max(highs))
         if low == high:
             return cls(low, 0.0, 1)
-        return cls(low, (high - low) / HEATMAP_BUCKETS, HEATMAP_BUCKETS)
+        step = (high - low) / HEATMAP_BUCKETS
+        if math.isinf(step):  # a range wider than a float reaches: each end divided first
+            step = high / HEATMAP_BUCKETS - low / HEATMAP_BUCKETS
+        return cls(low, step, HEATMAP_BUCKETS)
 
     @property
     def edges(self) -> tuple[float, ...]:
         if self.count == 0:
             return ()
-        return tuple(self.low + self.step * j for j in range(self.count + 1))
+        return tuple(self._edge(j) for j in range(self.count + 1))
+
+    def _edge(self, j: int) -> float:
+        edge = self.low + self.step * j
+        if math.isinf(edge):  # the widest ranges: halved, so that no term passes a float
+            edge = (self.low / 2 + self.step / 2 * j) * 2
+        return edge
 
     def histogram(self, cell: Cell, name: str) -> list[int]:
         """The cell's numbers counted by value bucket, weighted."""
@@ -207,7 +216,11 @@ class HeatmapScale:
             last, low, step = self.count - 1, self.low, self.step or 1.0
             ones = weights if weights is not None else itertools.repeat(1, len(values))
             for value, weight in zip(values, ones, strict=True):
-                counts[min(int((value - low) / step), last)] += weight
+                try:
+                    index = int((value - low) / step)
+                except OverflowError:  # `value - low` past a float: the widest ranges only
+                    index = int(value / step - low / step)
+                counts[min(index, last)] += weight
             cell._histograms[name] = counts
         return cell._histograms[name]
 
