@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ import pytest
 from honeycomb_events import BatchEvent, HoneycombClient
 from honeycomb_events.cli import _Row, choose_columns, parse_event_line, parse_time_ns, value_text
 from honeycomb_events.receiver import Receiver, StoredEvent
+from honeycomb_events.receiver._query_params import QueryParams
 
 from .conftest import API_KEY
 
@@ -518,6 +520,11 @@ def test_demo_sends_events_traces_metrics_and_logs():
     match = TRACE_URL.search(out)
     assert match is not None, out
     assert f"list: {match.group(1)}/" in out
+    query = re.search(rf"^query: {re.escape(match.group(1))}/query\?(.+)$", out, re.M)
+    assert query is not None, out
+    spec = QueryParams.from_pairs(parse_qsl(query.group(1))).spec()
+    assert [calc.label for calc in spec.calculations] == ["P99(duration_ms)", "COUNT"]
+    assert spec.breakdowns == ("endpoint",)
     assert "dataset 'demo-requests': 20 events stored" in out
     assert "dataset 'demo-logs': 20 events stored" in out
     assert re.search(r"dataset 'demo-shop': \d+ events stored \(4 traces\)", out)

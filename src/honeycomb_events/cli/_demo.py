@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Final, TextIO
+from urllib.parse import urlencode
 
 from honeycomb_events._client import HoneycombClient
 from honeycomb_events._config import ENV_API_KEY
@@ -31,6 +32,17 @@ if TYPE_CHECKING:
     from honeycomb_events.receiver import Receiver
 
 DEMO_KEY: Final = "demo-key"
+
+_DEMO_QUERY: Final = urlencode(
+    [
+        ("dataset", "demo-requests"),
+        ("calc", "P99(duration_ms)"),
+        ("calc", "COUNT"),
+        ("by", "endpoint"),
+        ("since", "1h"),
+    ]
+)
+"""The question the query page answers of the demo's requests: their p99 duration by endpoint."""
 
 
 def _describe(workload: DemoWorkload) -> str:
@@ -148,6 +160,7 @@ def _print_stored(
         f"failing trace (a declined payment): {workload.failing_trace_id}\n"
         f"open the trace view: {receiver.url}/trace/{workload.failing_trace_id}\n"
         f"list: {receiver.url}/\n"
+        f"query: {receiver.url}/query?{_DEMO_QUERY}\n"
     )
 
 
