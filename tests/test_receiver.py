@@ -860,6 +860,23 @@ def test_fault_control_endpoints(receiver: Receiver) -> None:
         assert receiver.faults.pending() == []
 
 
+def test_the_events_endpoint_streams_a_dataset_a_page_at_a_time(receiver: Receiver) -> None:
+    # 2,500 events are three pages of the store: sent as they are read, never held whole.
+    receiver.store.add(
+        "Many",
+        [StoredEvent.create("Many", 1_700_000_000 * 10**9 + n, {"n": n}) for n in range(2500)],
+    )
+    pages = list(receiver.store.event_pages("many", limit=2100))
+    assert [len(page) for page in pages] == [1000, 1000, 100]
+    with httpx.Client(base_url=receiver.url) as control:
+        response = control.get("/_receiver/events/many")
+        assert "content-length" not in response.headers  # streamed
+        assert [event["data"]["n"] for event in response.json()] == list(range(2500))
+        limited = control.get("/_receiver/events/many", params={"limit": 1001}).json()
+        assert [event["data"]["n"] for event in limited] == list(range(1001))
+        assert control.get("/_receiver/events/none").json() == []
+
+
 def test_event_and_request_control_endpoints(receiver: Receiver, client: httpx.Client) -> None:
     post_batch(client, "Ctl", [{"data": {"i": i}, "time": 1_700_000_000 + i} for i in range(3)])
 

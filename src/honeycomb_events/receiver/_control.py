@@ -3,18 +3,21 @@ events, the fault plan, the request log and the stats under ``/_receiver/``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 import anyio.to_thread
 import msgspec
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ._errors import error_response
 from ._faults import Fault, FaultPlan
 from ._request_log import ReceiverStats, RequestLog
-from ._store import EventStore
+from ._store import EventStore, StoredEvent
 
 _json_decoder = msgspec.json.Decoder()
+_json_encoder = msgspec.json.Encoder()
 
 
 class Control:
@@ -54,12 +57,10 @@ class Control:
             limit = _int_param(request, "limit", 0)
         except ValueError as exc:
             return error_response(400, str(exc))
-        events = await anyio.to_thread.run_sync(
-            lambda: self.store.events(
-                request.path_params["dataset"], since_ns=since_ns, until_ns=until_ns, limit=limit
-            )
+        pages = self.store.event_pages(
+            request.path_params["dataset"], since_ns=since_ns, until_ns=until_ns, limit=limit
         )
-        return JSONResponse([event.to_dict() for event in events])
+        return StreamingResponse(_json_array(pages), media_type="application/json")
 
     async def clear_events(self, request: Request) -> Response:
         await anyio.to_thread.run_sync(self.store.clear)
@@ -116,3 +117,15 @@ def _int_param(request: Request, name: str, lowest: int) -> int | None:
         shown = value if len(value) <= 40 else value[:40] + "..."
         raise ValueError(f"{name} must be an integer from {lowest} to {highest}, not {shown!r}")
     return number
+
+
+async def _json_array(pages: Iterator[list[StoredEvent]]) -> AsyncIterator[bytes]:
+    """The events of `pages` as one JSON array, a page at a time: a dataset of any size is
+    sent without being held whole, and each page is read in a worker thread."""
+    yield b"["
+    first = True
+    while (page := await anyio.to_thread.run_sync(next, pages, None)) is not None:
+        for event in page:
+            yield (b"" if first else b",") + _json_encoder.encode(event.to_dict())
+            first = False
+    yield b"]"

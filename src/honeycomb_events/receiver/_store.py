@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -28,7 +28,7 @@ from honeycomb_events._query_spec import Filter, QuerySpec
 from ._query_engine import run_query
 from ._query_reader import StoreReader
 from ._query_result import QueryResult
-from ._query_sql import where_sql
+from ._query_sql import Sql, where_sql
 from ._schema import (
     COUNTS_VERSION,
     SPAN_COLUMN_NAMES,
@@ -266,8 +266,42 @@ class EventStore:
         where = where_sql(
             dataset_key(dataset), filters, any_filter=any_filter, start_ns=since_ns, end_ns=until_ns
         )
+        return [event for _, event in self._read(where, limit)]
+
+    def event_pages(
+        self,
+        dataset: str,
+        *,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        limit: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[list[StoredEvent]]:
+        """`events`, `page_size` at a time, each page read when the one before was taken (under
+        the store's lock only while it is read): what the events endpoint streams, so that no
+        number of stored events is ever held at once."""
+        where = where_sql(dataset_key(dataset), (), start_ns=since_ns, end_ns=until_ns)
+        left = limit
+        after = None
+        while left is None or left > 0:
+            size = page_size if left is None else min(page_size, left)
+            keyed = where
+            if after is not None:
+                keyed = Sql(f"{where.text} AND e.id > ?", (*where.params, after))
+            rows = self._read(keyed, size)
+            if not rows:
+                return
+            after = rows[-1][0]
+            if left is not None:
+                left -= len(rows)
+            yield [event for _, event in rows]
+            if len(rows) < size:
+                return
+
+    def _read(self, where: Sql, limit: int | None) -> list[tuple[int, StoredEvent]]:
+        """The events `where` keeps, in the order they were stored, with their ids."""
         sql = (
-            "SELECT d.name, e.time_ns, e.samplerate, e.data FROM events e "  # noqa: S608
+            "SELECT e.id, d.name, e.time_ns, e.samplerate, e.data FROM events e "  # noqa: S608
             f"JOIN datasets d ON d.key = e.dataset WHERE {where.text} ORDER BY e.id"
         )
         params = list(where.params)
@@ -277,8 +311,8 @@ class EventStore:
         with self._lock:
             rows = self._connection().execute(sql, params).fetchall()
         return [
-            StoredEvent(name, time_ns, format_time_ns(time_ns), samplerate, _decode(data))
-            for name, time_ns, samplerate, data in rows
+            (row_id, StoredEvent(name, time_ns, format_time_ns(time_ns), samplerate, _decode(data)))
+            for row_id, name, time_ns, samplerate, data in rows
         ]
 
     def query(self, dataset: str, spec: QuerySpec) -> QueryResult:
