@@ -263,6 +263,8 @@ RUN_ELSEWHERE = {
     "wsgi_app.py": ROOT / "tests" / "test_zero_code.py",
     # A pytest test file, run by pytester with the plugin.
     "test_wsgi_app.py": ROOT / "tests" / "test_pytest_plugin.py",
+    "flask_app.py": ROOT / "tests" / "test_pytest_plugin.py",
+    "test_flask_app.py": ROOT / "tests" / "test_pytest_plugin.py",
 }
 """Example file -> the test module that runs it."""
 

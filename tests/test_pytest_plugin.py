@@ -181,11 +181,15 @@ def test_loading_the_plugin_imports_neither_the_package_nor_the_receiver_nor_its
     assert completed.stdout.strip() == "[]"
 
 
-def test_the_wsgi_example_passes(pytester):
+@pytest.mark.parametrize(
+    ("test_file", "app_file"),
+    [("test_wsgi_app.py", "wsgi_app.py"), ("test_flask_app.py", "flask_app.py")],
+)
+def test_the_web_app_examples_pass(pytester, test_file, app_file):
     examples = Path(__file__).resolve().parents[1] / "examples"
-    for name in ("test_wsgi_app.py", "wsgi_app.py"):
+    for name in (test_file, app_file):
         pytester.path.joinpath(name).write_text((examples / name).read_text())
-    pytester.runpytest_subprocess(*PLUGIN, "test_wsgi_app.py").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess(*PLUGIN, test_file).assert_outcomes(passed=2)
 
 
 # --- the helpers on a receiver in this process -------------------------------------------
