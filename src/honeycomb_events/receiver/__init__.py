@@ -42,7 +42,8 @@ from ._faults import Fault, FaultPlan, PathKind, default_error
 from ._item_count import MAX_ITEMS
 from ._query_result import GroupResult, Heatmap, QueryResult
 from ._server import Receiver
-from ._store import MAX_DATASET_COLUMNS, EventLike, EventStore, StoredEvent
+from ._store import MAX_DATASET_COLUMNS, EventStore
+from ._stored_event import EventLike, StoredEvent
 
 __all__ = [
     "MAX_DATASET_COLUMNS",

@@ -14,7 +14,8 @@ from starlette.routing import Route
 from ._errors import error_response
 from ._faults import Fault, FaultPlan
 from ._request_log import ReceiverStats, RequestLog
-from ._store import EventStore, StoredEvent
+from ._store import EventStore
+from ._stored_event import StoredEvent
 
 _json_decoder = msgspec.json.Decoder()
 _json_encoder = msgspec.json.Encoder()

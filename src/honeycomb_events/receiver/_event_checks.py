@@ -13,7 +13,7 @@ from honeycomb_events._limits import MAX_EVENT_BYTES, MAX_FIELDS, MAX_STRING_BYT
 from honeycomb_events._model import datetime_to_ns, epoch_to_ns, parse_rfc3339_ns
 
 from ._errors import ErrorText, Reject
-from ._store import StoredEvent
+from ._stored_event import StoredEvent
 
 MAX_FUTURE_NS: Final = 3600 * 1_000_000_000
 """Honeycomb replaces event times more than an hour ahead of its clock with the receipt time."""

@@ -28,7 +28,8 @@ from ._errors import ErrorText, Reject, error_response
 from ._event_checks import check_event
 from ._faults import DroppedConnection, Fault
 from ._request_log import ReceiverStats, RequestLog, SeenRequest
-from ._store import MAX_DATASET_COLUMNS, EventStore, StoredEvent
+from ._store import MAX_DATASET_COLUMNS, EventStore
+from ._stored_event import StoredEvent
 
 HEAVY_AT_ONCE: Final = 4
 """Requests decoded, mapped or stored at the same time; the others wait their turn."""

@@ -22,7 +22,8 @@ from honeycomb_events._query_json import (
 from honeycomb_events._query_spec import QueryError, QuerySpec
 
 from ._errors import error_response
-from ._store import EventStore, dataset_key
+from ._store import EventStore
+from ._stored_event import dataset_key
 
 T = TypeVar("T")
 

@@ -21,7 +21,8 @@ from ._app import (
 )
 from ._faults import FaultPlan
 from ._guard import normalize_hosts
-from ._store import EventStore, StoredEvent
+from ._store import EventStore
+from ._stored_event import StoredEvent
 
 DEFAULT_HOST: Final = "127.0.0.1"
 START_TIMEOUT: Final = 10.0

@@ -106,7 +106,7 @@ class TraceSearch:
         if self.dataset:
             # "+" keeps the planner off events_by_dataset, from which it would sort every event
             # of the dataset: the roots' index, newest first, stops at a page. Lowercase is the
-            # dataset's key (`_store.dataset_key`).
+            # dataset's key (`_stored_event.dataset_key`).
             terms.append("+dataset = ?")
             params.append(self.dataset.lower())
         if self.service:

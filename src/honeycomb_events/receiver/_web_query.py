@@ -31,7 +31,8 @@ from honeycomb_events._query_time import rfc3339
 
 from ._query_params import Links, QueryParams, filter_text
 from ._query_result import QueryResult
-from ._store import EventStore, StoredEvent, dataset_key
+from ._store import EventStore
+from ._stored_event import StoredEvent, dataset_key
 from ._svg_charts import Line, heatmap_chart, line_chart, mini_histogram, moment_text, swatch
 from ._web_page import page
 
