@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import httpx
 
 from _harness import machine
-from bench_receiver_pages import _serve
+from bench_receiver_pages import serve_database
 from bench_receiver_query import DATASET, populate
 
 QUERIES: dict[str, list[tuple[str, str]]] = {
@@ -77,7 +77,7 @@ def _times(request: object) -> tuple[float, float, int]:
 
 
 def measure(path: Path) -> list[tuple[str, str, str, str]]:
-    process, url = _serve(path)
+    process, url = serve_database(path)
     rows = []
     try:
         with httpx.Client(base_url=url, timeout=120) as http:

@@ -219,7 +219,7 @@ def _rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def _serve(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve_database(path: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
         [*COMMAND, "serve", "--db", str(path), "--port", str(port)],
@@ -300,7 +300,7 @@ def _searched(http: httpx.Client, sample: str) -> list[tuple[str, str]]:
 
 def measure_pages(path: Path, traces: tuple[str, str, str]) -> list[tuple[str, str]]:
     sample, wide, large = traces
-    process, url = _serve(path)
+    process, url = serve_database(path)
     rows: list[tuple[str, str]] = []
     try:
         before = _rss_mib(process.pid)
