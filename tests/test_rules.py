@@ -3,13 +3,8 @@ a malformed rule does (in code, and under the agent)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -29,7 +24,7 @@ from honeycomb_events.otel._agent import (
     UnconfiguredSpanExporter,
 )
 
-from .test_zero_code import EXAMPLE, agent_environ, opentelemetry_instrument
+from .test_zero_code import agent_environ, get_from_the_example_under_the_agent
 
 REDACT = "HONEYCOMB_REDACT_FIELDS"
 DROP = "HONEYCOMB_DROP_EVENTS"
@@ -225,22 +220,7 @@ def test_under_opentelemetry_instrument_the_rules_apply_to_every_signal(receiver
         REDACT: "*user_agent*",
         DROP: "http.response.status_code=404,http.status_code=404,severity_text=WARN",
     }
-    app = subprocess.Popen(
-        [opentelemetry_instrument(), sys.executable, str(EXAMPLE), "--requests", "3"],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        port = int(app.stdout.readline())
-        for path in ("/hello", "/missing", "/hello"):
-            with contextlib.suppress(urllib.error.HTTPError):
-                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
-        _, errors = app.communicate(timeout=60)
-    finally:
-        app.kill()
-    assert app.returncode == 0, errors
+    get_from_the_example_under_the_agent(environ, ["/hello", "/missing", "/hello"])
 
     events = receiver.events("shop")
     spans = [e.data for e in events if e.data["meta.signal_type"] == "trace"]

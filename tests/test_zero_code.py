@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -77,26 +78,42 @@ def agent_environ(receiver) -> dict[str, str]:
     }
 
 
-def test_opentelemetry_instrument_sends_all_three_signals(receiver):
-    instrument = opentelemetry_instrument()
-    environ = agent_environ(receiver)
+def get_from_the_example_under_the_agent(environ: dict[str, str], paths: list[str]) -> list[int]:
+    """Run examples/wsgi_app.py under opentelemetry-instrument with `environ`, GET each of
+    `paths` from it, and wait for it to exit (having answered them), successfully: the
+    statuses of the answers."""
     app = subprocess.Popen(
-        [instrument, sys.executable, str(EXAMPLE), "--requests", "4"],
+        [opentelemetry_instrument(), sys.executable, str(EXAMPLE), "--requests", str(len(paths))],
         env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    statuses = []
     try:
         port = int(app.stdout.readline())
-        for _ in range(3):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=10).read()
-        with pytest.raises(urllib.error.HTTPError, match="404"):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/missing", timeout=10)
+        for path in paths:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+                    answer.read()
+                    statuses.append(answer.status)
+            except urllib.error.HTTPError as refused:
+                statuses.append(refused.code)
         _, errors = app.communicate(timeout=60)
     finally:
         app.kill()
     assert app.returncode == 0, errors
+    return statuses
+
+
+def test_opentelemetry_instrument_sends_all_three_signals(receiver):
+    paths = ["/hello", "/hello", "/hello", "/missing"]
+    assert get_from_the_example_under_the_agent(agent_environ(receiver), paths) == [
+        200,
+        200,
+        200,
+        404,
+    ]
 
     spans = [e for e in receiver.events("shop") if e.data.get("meta.signal_type") == "trace"]
     assert len(spans) == 4
