@@ -21,12 +21,10 @@ from ._formats import Compression, Encoding
 from ._limits import (
     MAX_BODY_BYTES,
     MAX_EVENT_BYTES,
-    MAX_FIELDS,
     SMALL_EVENT_BYTES,
     EventFit,
     LimitTally,
     data_within_limits,
-    fields_within_limits,
     sanitize_fields,
     wire_item,
 )
@@ -322,9 +320,7 @@ class BatchEncoder:
         """
         data = event.data
         try:
-            if not event.within_limits and not (
-                len(data) <= MAX_FIELDS and fields_within_limits(data)
-            ):
+            if not (event.within_limits or data_within_limits(data)):
                 return None
             wire = self._encode(
                 {"data": data, "time": event.time}

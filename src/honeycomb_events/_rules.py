@@ -215,7 +215,7 @@ def _rules(text: str, variable: str) -> list[tuple[int, int, list[_Token]]]:
                 "at either end); rules are separated by commas, such as "
                 + ("*token*,url.full" if variable == ENV_REDACT_FIELDS else "a=1,b=2")
             )
-    return [(position, count, tokens) for position, count, tokens in stripped]
+    return stripped
 
 
 def _strip(tokens: list[_Token]) -> list[_Token]:

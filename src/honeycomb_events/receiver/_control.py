@@ -122,11 +122,20 @@ def _int_param(request: Request, name: str, lowest: int) -> int | None:
 
 async def _json_array(pages: Iterator[list[StoredEvent]]) -> AsyncIterator[bytes]:
     """The events of `pages` as one JSON array, a page at a time: a dataset of any size is
-    sent without being held whole, and each page is read in a worker thread."""
+    sent without being held whole. Each page is read and encoded in a worker thread, and sent
+    as one chunk."""
     yield b"["
-    first = True
-    while (page := await anyio.to_thread.run_sync(next, pages, None)) is not None:
-        for event in page:
-            yield (b"" if first else b",") + _json_encoder.encode(event.to_dict())
-            first = False
+    separator = b""
+    while (chunk := await anyio.to_thread.run_sync(_next_chunk, pages)) is not None:
+        yield separator + chunk
+        separator = b","
     yield b"]"
+
+
+def _next_chunk(pages: Iterator[list[StoredEvent]]) -> bytes | None:
+    """The next page's events as JSON array items joined by commas; None after the last page
+    (`event_pages` yields no empty page)."""
+    page = next(pages, None)
+    if page is None:
+        return None
+    return b",".join(_json_encoder.encode(event.to_dict()) for event in page)

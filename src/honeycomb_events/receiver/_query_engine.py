@@ -164,10 +164,11 @@ def _default_orders(calculations: Sequence[Calculation]) -> list[Order]:
 def _ordered(entries: list[_Group], spec: QuerySpec) -> list[_Group]:
     """Ordered by the query's orders (by default its first calculation, descending), ties by
     the group's values; a missing value comes last whichever the direction."""
-    entries.sort(key=lambda e: tuple((v is None, () if v is None else _typed(v)) for v in e.key))
-    if not spec.orders and not _default_orders(spec.calculations):
+    entries.sort(key=lambda e: tuple((v is None, _order_key(v)) for v in e.key))
+    orders = spec.orders or _default_orders(spec.calculations)
+    if not orders:
         entries.sort(key=lambda e: e.events, reverse=True)
-    for order in reversed(spec.orders or _default_orders(spec.calculations)):
+    for order in reversed(orders):
         get = _order_value(order, spec.breakdowns)
         if order.descending:
             entries.sort(key=lambda e: (get(e) is not None, _order_key(get(e))), reverse=True)
