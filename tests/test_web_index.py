@@ -236,3 +236,10 @@ def test_cursors_that_are_not_cursors_give_the_newest_page(receiver, shop):
         assert listed(get(receiver, after=huge)) == ids(shop)[:50]
         assert listed(get(receiver, before=huge)) == ids(shop)[:50]
     assert API_KEY not in get(receiver)
+
+
+def test_only_the_dataset_field_suggests_dataset_names(receiver):
+    post_spans(receiver, "shop", [{"trace.trace_id": "t", "trace.span_id": "r", "name": "x"}])
+    page = httpx.get(f"{receiver.url}/").text
+    suggesting = re.findall(r"<input type=text name=(\w+) value='[^']*' list=known-datasets>", page)
+    assert suggesting == ["dataset"]

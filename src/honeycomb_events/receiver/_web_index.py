@@ -112,7 +112,7 @@ def _search_form(search: TraceSearch, datasets: list[str]) -> str:
     return (
         "<form class=search method=get action='/'>"
         f"{field('trace_id', 'trace id', search.trace_id)}"
-        f"{field('service', 'service (root span)', search.service, 'known-datasets')}"
+        f"{field('service', 'service (root span)', search.service)}"
         f"{field('name', 'root span name contains', search.name)}"
         f"{field('dataset', 'dataset', search.dataset, 'known-datasets')}"
         f"<label class=check><input type=checkbox name=errors value=1{checked}>errors only</label>"
