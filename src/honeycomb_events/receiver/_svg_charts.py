@@ -190,10 +190,11 @@ def _frame(y_ticks: Sequence[tuple[float, str]], x_ticks: Sequence[tuple[float, 
     return "".join(parts)
 
 
-def _svg(kind: str, title: str, y_name: str, body: str) -> str:
+def _svg(kind: str, y_name: str, body: str) -> str:
+    """A chart of `kind`, named for the value on its y axis."""
     return (
         f"<svg class='chart {kind}' viewBox='0 0 {_WIDTH} {_HEIGHT}' role=img "
-        f"aria-label='{html.escape(title)}' preserveAspectRatio='xMinYMin meet'>"
+        f"aria-label='{html.escape(y_name)}' preserveAspectRatio='xMinYMin meet'>"
         f"<text class=axis-name transform='translate(14 {_TOP + _PLOT_H / 2}) rotate(-90)' "
         f"text-anchor=middle>{html.escape(y_name)}</text>"
         f"<text class=axis-name x={_LEFT + _PLOT_W / 2} y={_HEIGHT - 4} text-anchor=middle>"
@@ -233,7 +234,7 @@ def line_chart(times_ns: Sequence[int], lines: Sequence[Line], *, value_name: st
         for line, values in zip(lines, numbers, strict=True)
     )
     body = f"{frame}<g class='lines{dots}'>{drawn}</g>"
-    return _svg("line-chart", value_name, value_name, body)
+    return _svg("line-chart", value_name, body)
 
 
 def _padded(values: Sequence[Any], length: int) -> list[float | None]:
@@ -361,7 +362,7 @@ def heatmap_chart(
         f"<span class=heat style='background:{_shade(share / 4)}'></span>" for share in range(5)
     )
     return (
-        _svg("heatmap", value_name, value_name, f"<g class=cells>{''.join(cells)}</g>{frame}")
+        _svg("heatmap", value_name, f"<g class=cells>{''.join(cells)}</g>{frame}")
         + f"<p class=heat-scale>events in a cell: 1 {scale} {top:.6g}</p>"
     )
 

@@ -22,7 +22,7 @@ from ._trace_queries import (
     TraceSearch,
     TraceSummary,
 )
-from ._web_page import count_text, ms_text, page, swatch, time_text, value_text
+from ._web_page import count_text, ms_text, page, swatch, time_text
 
 TRACES_PER_PAGE: Final = 50
 """Root spans listed per page of ``/``."""
@@ -126,7 +126,7 @@ def _trace_row(summary: TraceSummary) -> str:
     spans: int | str = summary.spans
     if summary.spans > LISTED_SPAN_COUNT_CAP:
         spans = f"{LISTED_SPAN_COUNT_CAP}+"
-    service = "" if summary.service is None else value_text(summary.service)
+    service = summary.service or ""  # text already: SQLite's substr of the JSON value
     return (
         "<tr class=trace>"
         f"<td><a href='/trace/{html.escape(quote(summary.trace_id, safe=''))}'>"
