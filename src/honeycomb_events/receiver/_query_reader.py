@@ -18,7 +18,17 @@ T = TypeVar("T")
 PARALLEL_READS: Final = max(1, min(4, os.cpu_count() or 1))
 """How many connections one query reads a file database on at once: a core each."""
 
-_BUSY_TIMEOUT_S: Final = 10.0
+BUSY_TIMEOUT_S: Final = 10.0
+"""How long a connection waits for a writer's lock before it gives up."""
+
+
+def read_only_connection(path: str) -> sqlite3.Connection:
+    """A read-only connection to the database file at `path` (a URI, so that "mode=ro"
+    applies; `as_uri()` escapes "?", "#" and "%" in the path), usable from any thread."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(
+        uri, uri=True, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+    )
 
 
 class StoreReader:
@@ -65,5 +75,4 @@ class StoreReader:
                 conn.close()
 
     def _connect(self) -> sqlite3.Connection:
-        uri = Path(self._path or "").resolve().as_uri() + "?mode=ro"
-        return sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+        return read_only_connection(self._path or "")

@@ -16,7 +16,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, Final
 
 import msgspec
@@ -25,7 +24,7 @@ from honeycomb_events._model import format_time_ns
 from honeycomb_events._query_spec import Filter, QuerySpec
 
 from ._query_engine import run_query
-from ._query_reader import StoreReader
+from ._query_reader import BUSY_TIMEOUT_S, StoreReader, read_only_connection
 from ._query_result import QueryResult
 from ._query_sql import Sql, where_sql
 from ._schema import (
@@ -49,7 +48,6 @@ from ._trace_queries import (
 MAX_DATASET_COLUMNS: Final = 10_000
 """Honeycomb's limit on distinct columns (fields) in one dataset."""
 
-_BUSY_TIMEOUT_MS: Final = 10_000
 
 _json_encoder: Final = msgspec.json.Encoder(enc_hook=str)
 _json_decoder: Final = msgspec.json.Decoder()
@@ -74,12 +72,12 @@ class EventStore:
             ":memory:" if self.path is None else self.path,
             check_same_thread=False,
             isolation_level=None,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
+            timeout=BUSY_TIMEOUT_S,
         )
         with self._lock:
             conn = self._conn
             if self.path is not None:
-                conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                conn.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
             self._version = prepare(conn)
@@ -99,15 +97,7 @@ class EventStore:
         store.path = os.fspath(path)
         store._lock = threading.Lock()
         store.read_only = True
-        # A URI, so that "mode=ro" applies; as_uri() escapes "?", "#" and "%" in the path.
-        uri = Path(store.path).resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(
-            uri,
-            uri=True,
-            check_same_thread=False,
-            isolation_level=None,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
-        )
+        conn = read_only_connection(store.path)
         try:
             store._version = check_receiver_database(conn)
         except BaseException:
