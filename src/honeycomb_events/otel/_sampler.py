@@ -76,10 +76,13 @@ class DeterministicSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        # A new mapping: the distro's update() changed the attributes the caller passed.
-        rated = {**(attributes or {}), SAMPLE_RATE_ATTRIBUTE: self.rate}
+        # A new mapping: the distro's update() changed the attributes the caller passed. Made
+        # only for a span kept: the delegate drops a dropped span's attributes (`keeps` is its
+        # own test, on the same bound).
+        if self.keeps(trace_id):
+            attributes = {**(attributes or {}), SAMPLE_RATE_ATTRIBUTE: self.rate}
         return self._sampler.should_sample(
-            parent_context, trace_id, name, kind, rated, links, trace_state
+            parent_context, trace_id, name, kind, attributes, links, trace_state
         )
 
     def keeps(self, trace_id: int) -> bool:
