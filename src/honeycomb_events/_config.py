@@ -47,6 +47,15 @@ Signal = Literal["traces", "metrics", "logs"]
 _CLASSIC_KEY: Final = re.compile(r"[0-9a-f]{32}|hc[a-z]ic_[0-9a-z]{58}")
 
 
+TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
+"""What a yes-or-no variable takes for yes, in any case."""
+
+
+def flag_set(name: str) -> bool:
+    """Whether the environment variable `name` says yes (`TRUE_WORDS`, spaces ignored)."""
+    return os.environ.get(name, "").strip().lower() in TRUE_WORDS
+
+
 def signal_variable(signal: Signal, setting: str) -> str:
     """The per-signal variable name, e.g. ``HONEYCOMB_TRACES_APIKEY``."""
     return f"HONEYCOMB_{signal.upper()}_{setting}"

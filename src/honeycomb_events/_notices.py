@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import threading
 from typing import Final
 
-from ._config import ENV_QUIET
+from ._config import ENV_QUIET, flag_set
 
 NOTICE: Final = "honeycomb_events_notice"
 """Set on the log records of notices: the log exporter never sends them (they are about
@@ -54,7 +53,7 @@ def notice(
 
 def quiet() -> bool:
     """Whether ``HONEYCOMB_QUIET`` asks for silence on stderr."""
-    return os.environ.get(ENV_QUIET, "").strip().lower() in ("1", "true", "yes", "on")
+    return flag_set(ENV_QUIET)
 
 
 def _printed_on_a_terminal_stream(level: int) -> bool:

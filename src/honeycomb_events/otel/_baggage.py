@@ -18,11 +18,11 @@ from opentelemetry import baggage
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 
+from honeycomb_events._config import TRUE_WORDS
 from honeycomb_events._notices import notice
 
 ENV_BAGGAGE_TO_SPANS: Final = "HONEYCOMB_BAGGAGE_TO_SPANS"
 
-_TRUE: Final = frozenset({"true", "1", "yes", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "off"})
 
 
@@ -52,7 +52,7 @@ def baggage_to_spans(
         return argument
     env = os.environ if environ is None else environ
     value = (env.get(ENV_BAGGAGE_TO_SPANS) or "").strip()
-    if not value or value.lower() in _TRUE:
+    if not value or value.lower() in TRUE_WORDS:
         return True
     if value.lower() in _FALSE:
         return False

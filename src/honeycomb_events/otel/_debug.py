@@ -15,7 +15,14 @@ import threading
 from collections.abc import Iterable
 from typing import Final
 
-from honeycomb_events._config import ENV_DEBUG, ENV_ENDPOINT, Settings, Signal, resolve_settings
+from honeycomb_events._config import (
+    ENV_DEBUG,
+    ENV_ENDPOINT,
+    Settings,
+    Signal,
+    flag_set,
+    resolve_settings,
+)
 from honeycomb_events._datasets import (
     UNKNOWN_LOG_SOURCE,
     UNKNOWN_SERVICE,
@@ -39,10 +46,7 @@ _said = threading.Event()
 
 
 def debug_enabled() -> bool:
-    return any(
-        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-        for name in (_DISTRO_DEBUG, ENV_DEBUG)
-    )
+    return flag_set(_DISTRO_DEBUG) or flag_set(ENV_DEBUG)
 
 
 def say_configuration_once() -> None:
